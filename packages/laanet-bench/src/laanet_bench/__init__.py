@@ -1,0 +1,1 @@
+"""laanet_bench."""
