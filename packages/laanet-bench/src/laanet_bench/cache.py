@@ -1,0 +1,111 @@
+"""On-disk cache of face crops (per crop recipe and frame setting) and of face logits (per weights).
+
+Entries are files named by a hash of their key, written atomically, so an interrupted run keeps every entry it
+finished and a rerun continues from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import write_json, write_npz
+from .datasets.base import MediaItem
+
+
+def digest(obj: Any, n: int = 16) -> str:
+    """A short stable hash of a JSON-serialisable object (or a string)."""
+    text = obj if isinstance(obj, str) else json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
+
+
+def item_fingerprint(item: MediaItem) -> str:
+    """Identifies an item's content cheaply: its key, label, and each file's size and modification time."""
+    stats = []
+    for p in item.paths:
+        st = p.stat()
+        stats.append([p.name, st.st_size, st.st_mtime_ns])
+    return digest([item.key, item.label, item.kind, item.pre_cropped, stats], n=32)
+
+
+@dataclass(frozen=True)
+class CropEntry:
+    """Face crops of one item: ``crops`` (N,H,W,3) uint8, ``frame_of_face`` (N,), ``boxes`` (N,4),
+    ``frame_indices`` (F,) the frames read, in order."""
+
+    crops: np.ndarray
+    frame_of_face: np.ndarray
+    boxes: np.ndarray
+    frame_indices: np.ndarray
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    """Face logits of one item for one set of weights: ``logits`` (N,), ``frame_of_face`` (N,),
+    ``areas`` (N,) box areas in pixels, ``frame_indices`` (F,)."""
+
+    logits: np.ndarray
+    frame_of_face: np.ndarray
+    areas: np.ndarray
+    frame_indices: np.ndarray
+
+    def to_json(self) -> dict[str, list]:
+        return {"logits": [float(x) for x in self.logits], "frame_of_face": [int(x) for x in self.frame_of_face],
+                "areas": [float(x) for x in self.areas], "frame_indices": [int(x) for x in self.frame_indices]}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, list]) -> ScoreEntry:
+        return cls(logits=np.asarray(obj["logits"], dtype=np.float64),
+                   frame_of_face=np.asarray(obj["frame_of_face"], dtype=np.int64),
+                   areas=np.asarray(obj["areas"], dtype=np.float64),
+                   frame_indices=np.asarray(obj["frame_indices"], dtype=np.int64))
+
+
+class EvalCache:
+    """Crops under ``root/crops/<crop_tag>/`` and scores under ``root/scores/<score_tag>/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def _name(fingerprint: str) -> Path:
+        return Path(fingerprint[:2]) / fingerprint
+
+    def crop_path(self, crop_tag: str, fingerprint: str) -> Path:
+        return self.root / "crops" / crop_tag / self._name(fingerprint).with_suffix(".npz")
+
+    def score_path(self, score_tag: str, fingerprint: str) -> Path:
+        return self.root / "scores" / score_tag / self._name(fingerprint).with_suffix(".json")
+
+    def load_crops(self, crop_tag: str, fingerprint: str) -> CropEntry | None:
+        path = self.crop_path(crop_tag, fingerprint)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as z:
+                return CropEntry(crops=z["crops"], frame_of_face=z["frame_of_face"], boxes=z["boxes"],
+                                 frame_indices=z["frame_indices"])
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            return None
+
+    def save_crops(self, crop_tag: str, fingerprint: str, entry: CropEntry) -> None:
+        write_npz(self.crop_path(crop_tag, fingerprint), crops=entry.crops, frame_of_face=entry.frame_of_face,
+                  boxes=entry.boxes, frame_indices=entry.frame_indices)
+
+    def load_scores(self, score_tag: str, fingerprint: str) -> ScoreEntry | None:
+        path = self.score_path(score_tag, fingerprint)
+        if not path.is_file():
+            return None
+        try:
+            return ScoreEntry.from_json(json.loads(path.read_text()))
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def save_scores(self, score_tag: str, fingerprint: str, entry: ScoreEntry) -> None:
+        write_json(self.score_path(score_tag, fingerprint), entry.to_json())

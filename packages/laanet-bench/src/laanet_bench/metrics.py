@@ -1,0 +1,127 @@
+"""Detection metrics (AUC, AP, ACC, EER, AR, mF1) as pure numpy functions, and seeded bootstrap intervals.
+
+Conventions follow the official LAA-Net evaluation: scores are probabilities (sigmoid of the logit), label 1 is
+fake, ACC and AR threshold the probability at 0.5, AR is the macro recall, mF1 = 2 AP AR / (AP + AR), and the
+EER is the false-positive rate where |FNR - FPR| is smallest on the ROC curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+METRIC_NAMES = ("auc", "ap", "acc", "eer", "ar", "mf1")
+
+
+class MetricError(ValueError):
+    """Labels or scores cannot be scored (wrong shapes, a single class, non-finite values)."""
+
+
+def _check(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    s = np.asarray(y_score, dtype=np.float64)
+    if y.ndim != 1 or s.ndim != 1 or y.shape != s.shape:
+        raise MetricError(f"labels and scores must be 1-D of equal length, got {y.shape} and {s.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise MetricError("labels must be 0 (real) or 1 (fake)")
+    if not np.isfinite(s).all():
+        raise MetricError("scores must be finite")
+    y = y.astype(np.int64)
+    if y.min(initial=1) == y.max(initial=0) or y.size == 0:
+        raise MetricError("both real (0) and fake (1) samples are needed")
+    return y, s
+
+
+def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)`` at every distinct score, starting from (0, 0) at threshold +inf."""
+    y, s = _check(y_true, y_score)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
+    tps = np.cumsum(y)[last]
+    fps = (last + 1) - tps
+    tpr = np.r_[0.0, tps / tps[-1]]
+    fpr = np.r_[0.0, fps / fps[-1]]
+    return fpr, tpr, np.r_[np.inf, s[last]]
+
+
+def auc(y_true, y_score) -> float:
+    """Area under the ROC curve (ties count one half)."""
+    fpr, tpr, _ = roc_curve(y_true, y_score)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def average_precision(y_true, y_score) -> float:
+    """AP as the step-wise sum of precisions weighted by recall increments (no interpolation)."""
+    y, s = _check(y_true, y_score)
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
+    tps = np.cumsum(y)[last]
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def accuracy(y_true, y_score, threshold: float = 0.5) -> float:
+    """Fraction of samples where ``score >= threshold`` matches the label."""
+    y, s = _check(y_true, y_score)
+    return float(np.mean((s >= threshold).astype(np.int64) == y))
+
+
+def macro_recall(y_true, y_score, threshold: float = 0.5) -> float:
+    """AR: the mean of the real-class and the fake-class recall at ``threshold``."""
+    y, s = _check(y_true, y_score)
+    pred = (s >= threshold).astype(np.int64)
+    return float(np.mean([np.mean(pred[y == c] == c) for c in (0, 1)]))
+
+
+def eer(y_true, y_score) -> float:
+    """Equal error rate: the FPR at the ROC point where |FNR - FPR| is smallest."""
+    fpr, tpr, _ = roc_curve(y_true, y_score)
+    return float(fpr[np.argmin(np.abs((1.0 - tpr) - fpr))])
+
+
+def mean_f1(ap: float, ar: float) -> float:
+    """mF1 = 2 AP AR / (AP + AR) (0 when both are 0)."""
+    return 0.0 if ap + ar == 0 else 2.0 * ap * ar / (ap + ar)
+
+
+def compute_metrics(y_true, y_score) -> dict[str, float]:
+    """All metrics in :data:`METRIC_NAMES` for probabilities ``y_score``."""
+    ap = average_precision(y_true, y_score)
+    ar = macro_recall(y_true, y_score)
+    return {"auc": auc(y_true, y_score), "ap": ap, "acc": accuracy(y_true, y_score),
+            "eer": eer(y_true, y_score), "ar": ar, "mf1": mean_f1(ap, ar)}
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    """Percentile bootstrap: ``n_boot`` resamples with replacement, seeded, at ``confidence``."""
+
+    n_boot: int = 1000
+    confidence: float = 0.95
+    seed: int = 0
+
+
+def bootstrap_intervals(y_true, y_score, config: BootstrapConfig = BootstrapConfig()) -> dict[str, list[float]]:
+    """``{metric: [low, high]}`` percentile intervals; resamples holding a single class are redrawn."""
+    y, s = _check(y_true, y_score)
+    if config.n_boot <= 0:
+        return {}
+    rng = np.random.default_rng(config.seed)
+    samples: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
+    drawn = 0
+    while len(samples["auc"]) < config.n_boot:
+        drawn += 1
+        if drawn > 20 * config.n_boot:
+            raise MetricError("too few samples of one class to bootstrap")
+        idx = rng.integers(0, y.size, y.size)
+        yb = y[idx]
+        if yb.min() == yb.max():
+            continue
+        for name, value in compute_metrics(yb, s[idx]).items():
+            samples[name].append(value)
+    alpha = (1.0 - config.confidence) / 2.0
+    return {m: [float(np.quantile(v, alpha)), float(np.quantile(v, 1.0 - alpha))] for m, v in samples.items()}

@@ -1,0 +1,192 @@
+"""Tables built from run records only: one per level, with the paper's rows and our difference to them,
+written as markdown, CSV and LaTeX; ROC curves drawn from the scores files the records point at."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from tabulate import tabulate
+
+from .atomic import write_bytes, write_text
+from .datasets import DATASETS
+from .metrics import roc_curve
+from .paper import PAPER_COLUMNS, PAPER_RESULTS
+from .perturbations import PERTURBATIONS
+from .records import RunRecord
+
+TABLE_METRICS = ("auc", "ap")
+
+
+def dataset_column(record: RunRecord) -> str:
+    """The table column of a record: the paper's column name where there is one, else the dataset name."""
+    spec = DATASETS.get(record.dataset)
+    column = spec.paper_column if spec and spec.paper_column else record.dataset
+    if record.compression and record.dataset in ("ffpp", "dfd") and record.compression != "raw":
+        column = f"{column} {record.compression}"
+    return column
+
+
+def row_label(record: RunRecord) -> str:
+    """``weights (sha8)`` plus the settings that differ from the standard protocol."""
+    parts = [f"{record.weights} ({record.weights_sha256[:8]})"]
+    if record.face_policy != "max":
+        parts.append(f"{record.face_policy} face")
+    if record.tta != "none":
+        parts.append(f"TTA {record.tta}")
+    if record.n_frames != 32:
+        parts.append(f"{record.n_frames} frames")
+    return ", ".join(parts)
+
+
+def latest(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """Keep the most recent record per (row, dataset column, level, perturbation, level of it)."""
+    chosen: dict[tuple, RunRecord] = {}
+    for rec in records:
+        key = (row_label(rec), dataset_column(rec), rec.split, rec.level, rec.subset, rec.perturbation,
+               rec.perturbation_level)
+        if key not in chosen or rec.created >= chosen[key].created:
+            chosen[key] = rec
+    return list(chosen.values())
+
+
+def results_table(records: Sequence[RunRecord], level: str, metrics: Sequence[str] = TABLE_METRICS,
+                  paper_rows: Sequence[str] = ("bi", "sbi")) -> pd.DataFrame:
+    """Clean (unperturbed, whole-dataset) results at ``level`` in %, paper rows first (video level only),
+    then ours, then our difference to each paper row where both have a value."""
+    ours = [r for r in latest(records) if r.level == level and r.perturbation == "none" and r.subset == "all"]
+    columns = [c for c in PAPER_COLUMNS if any(dataset_column(r) == c for r in ours)]
+    columns += sorted({dataset_column(r) for r in ours} - set(columns))
+    if not ours:
+        columns = list(PAPER_COLUMNS)
+    cols = [f"{c} {m.upper()}" for c in columns for m in metrics]
+    rows: dict[str, dict[str, float]] = {}
+    papers = [PAPER_RESULTS[p] for p in paper_rows if PAPER_RESULTS[p].level == level]
+    for paper in papers:
+        rows[paper.label] = {f"{c} {m.upper()}": paper.values[c][m] for c in columns for m in metrics
+                             if c in paper.values and m in paper.values[c]}
+    mine: dict[str, dict[str, float]] = {}
+    for rec in sorted(ours, key=lambda r: (row_label(r), r.created)):
+        row = mine.setdefault(row_label(rec), {})
+        for m in metrics:
+            row[f"{dataset_column(rec)} {m.upper()}"] = 100.0 * float(getattr(rec, m))
+    rows.update(mine)
+    for label, row in mine.items():
+        for paper in papers:
+            short = paper.label.replace(" (paper)", "")
+            diff = {c: row[c] - rows[paper.label][c] for c in row if c in rows[paper.label]}
+            if diff:
+                rows[f"Δ {label} − {short}"] = diff
+    frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols)
+    frame.index.name = f"{level}-level (%)"
+    return frame.round(2)
+
+
+def render(frame: pd.DataFrame, fmt: str) -> str:
+    """``frame`` as ``markdown``, ``csv`` or ``latex`` text (missing values shown as '–')."""
+    if fmt == "csv":
+        return frame.to_csv()
+    shown = frame.astype(object).where(frame.notna(), "–")
+    headers = [frame.index.name or ""] + list(frame.columns)
+    if fmt == "markdown":
+        return tabulate(shown, headers=headers, tablefmt="github", floatfmt=".2f") + "\n"
+    if fmt == "latex":
+        return tabulate(shown, headers=headers, tablefmt="latex_booktabs", floatfmt=".2f") + "\n"
+    raise ValueError(f"format must be markdown, csv or latex, got {fmt!r}")
+
+
+def load_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, scores)`` from a scores CSV written by the pipeline (``key,label,score,...``)."""
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return (np.array([int(r["label"]) for r in rows], dtype=np.int64),
+            np.array([float(r["score"]) for r in rows], dtype=np.float64))
+
+
+def roc_figure(records: Sequence[RunRecord], base: Path, level: str) -> bytes | None:
+    """A PNG of the ROC curves of the clean records at ``level`` (``None`` if there is none to draw)."""
+    chosen = [r for r in latest(records) if r.level == level and r.perturbation == "none" and r.subset == "all"
+              and r.scores_file and (base / r.scores_file).is_file()]
+    if not chosen:
+        return None
+    fig = Figure(figsize=(6, 6), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    for rec in sorted(chosen, key=lambda r: (dataset_column(r), row_label(r))):
+        y, s = load_scores(base / rec.scores_file)
+        if y.min() == y.max():
+            continue
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, label=f"{dataset_column(rec)}: {row_label(rec)} (AUC {100 * rec.auc:.2f})")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(f"ROC, {level} level")
+    ax.legend(loc="lower right", fontsize=7)
+    canvas.draw()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def write_tables(records: Sequence[RunRecord], out_dir: Path, base: Path,
+                 levels: Sequence[str] = ("frame", "video")) -> list[Path]:
+    """Write ``table_<level>.{md,csv,tex}`` and ``roc_<level>.png`` for each level that has records."""
+    out_dir = Path(out_dir)
+    written = []
+    for level in levels:
+        if not any(r.level == level for r in records):
+            continue
+        frame = results_table(records, level)
+        for fmt, ext in (("markdown", "md"), ("csv", "csv"), ("latex", "tex")):
+            path = out_dir / f"table_{level}.{ext}"
+            write_text(path, render(frame, fmt))
+            written.append(path)
+        png = roc_figure(records, base, level)
+        if png is not None:
+            path = out_dir / f"roc_{level}.png"
+            write_bytes(path, png)
+            written.append(path)
+    return written
+
+
+def robustness_tables(records: Sequence[RunRecord], level: str = "video", metric: str = "auc"
+                      ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The summary (``Clean``, each perturbation averaged over its levels, ``Avg``) and one per-level table
+    per perturbation type, in %; rows are weights (and dataset when several were evaluated)."""
+    chosen = [r for r in latest(records) if r.level == level and r.subset == "all"]
+    def row_of(r: RunRecord) -> str:
+        return f"{row_label(r)} · {dataset_column(r)}"
+
+    clean = {row_of(r): 100.0 * getattr(r, metric) for r in chosen if r.perturbation == "none"}
+    per_type: dict[str, pd.DataFrame] = {}
+    summary: dict[str, dict[str, float]] = {row: {"Clean": v} for row, v in clean.items()}
+    for name, spec in PERTURBATIONS.items():
+        recs = [r for r in chosen if r.perturbation == name]
+        if not recs:
+            continue
+        table: dict[str, dict[str, float]] = {}
+        for r in recs:
+            param = spec.levels[r.perturbation_level - 1]
+            table.setdefault(row_of(r), {})[f"L{r.perturbation_level} ({param:g})"] = 100.0 * getattr(r, metric)
+        cols = [f"L{i + 1} ({p:g})" for i, p in enumerate(spec.levels)]
+        frame = pd.DataFrame.from_dict(table, orient="index").reindex(columns=cols)
+        frame["mean"] = frame.mean(axis=1, skipna=True)
+        frame.index.name = f"{spec.title}, {level}-level {metric.upper()} (%)"
+        per_type[name] = frame.round(2)
+        for row, value in frame["mean"].items():
+            summary.setdefault(row, {})[name] = float(value)
+    frame = pd.DataFrame.from_dict(summary, orient="index")
+    order = ["Clean"] + [n for n in PERTURBATIONS if n in frame.columns]
+    frame = frame.reindex(columns=order)
+    types = [n for n in order if n != "Clean"]
+    if types:
+        frame["Avg"] = frame[types].mean(axis=1, skipna=True)
+    frame.index.name = f"robustness, {level}-level {metric.upper()} (%)"
+    return frame.round(2), per_type
