@@ -1,0 +1,126 @@
+"""Pure functions that turn Detector outputs into what the demo and the CLI show: verdicts, rows, summaries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VerdictBands:
+    """Probability bands: below `real_below` is "real", from `fake_from` on is "fake", between is "uncertain"."""
+
+    real_below: float = 0.5
+    fake_from: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.real_below <= self.fake_from <= 1.0:
+            raise ValueError(
+                f"expected 0 <= real_below <= fake_from <= 1, got {self.real_below} and {self.fake_from}"
+            )
+
+    def verdict(self, prob: float) -> str:
+        """"real", "uncertain" or "fake" for a fake probability in [0, 1]."""
+        if not 0.0 <= prob <= 1.0 or math.isnan(prob):
+            raise ValueError(f"expected a probability in [0, 1], got {prob}")
+        if prob >= self.fake_from:
+            return "fake"
+        if prob < self.real_below:
+            return "real"
+        return "uncertain"
+
+    def describe(self) -> str:
+        """One line stating the bands."""
+        if self.real_below == self.fake_from:
+            return f"fake if probability >= {self.fake_from:.2f}, else real"
+        return (f"real below {self.real_below:.2f}, uncertain from {self.real_below:.2f} to {self.fake_from:.2f}, "
+                f"fake from {self.fake_from:.2f}")
+
+
+@dataclass(frozen=True)
+class FaceView:
+    """One scored face, ready to show: 1-based index, numbers and the arrays needed to draw it."""
+
+    index: int
+    prob: float
+    logit: float
+    verdict: str
+    box: tuple[float, float, float, float] | None
+    heatmap_crop: np.ndarray
+    crop: np.ndarray | None
+    crop_matrix: np.ndarray | None
+
+    @property
+    def area(self) -> float:
+        """Box area in image pixels (0 without a box)."""
+        if self.box is None:
+            return 0.0
+        x1, y1, x2, y2 = self.box
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+    @property
+    def heat_peak(self) -> float:
+        """Largest value of the artifact heatmap."""
+        return float(np.max(self.heatmap_crop)) if self.heatmap_crop.size else 0.0
+
+
+def sigmoid(x: float) -> float:
+    """Numerically stable logistic function."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def label_value(prob: float | None) -> dict[str, float] | None:
+    """The `gr.Label` value for a fake probability ({"fake": p, "real": 1 - p}); None without a score."""
+    if prob is None:
+        return None
+    p = float(min(1.0, max(0.0, prob)))
+    return {"fake": p, "real": 1.0 - p}
+
+
+def face_rows(faces: Sequence[FaceView]) -> list[list[Any]]:
+    """Table rows, one per face: index, fake probability, verdict, logit, heatmap peak, box (rounded)."""
+    rows = []
+    for f in faces:
+        box = "" if f.box is None else ", ".join(f"{v:.0f}" for v in f.box)
+        rows.append([f.index, round(f.prob, 4), f.verdict, round(f.logit, 4), round(f.heat_peak, 3), box])
+    return rows
+
+
+FACE_COLUMNS = ["face", "fake probability", "verdict", "logit", "heatmap peak", "box (x1, y1, x2, y2)"]
+
+
+def face_record(face: FaceView) -> dict[str, Any]:
+    """JSON-ready description of one face."""
+    return {
+        "face": face.index,
+        "prob": round(face.prob, 6),
+        "logit": round(face.logit, 6),
+        "verdict": face.verdict,
+        "heatmap_peak": round(face.heat_peak, 4),
+        "box": None if face.box is None else [round(v, 1) for v in face.box],
+    }
+
+
+def most_suspicious(frame_probs: Sequence[float | None], k: int) -> list[int]:
+    """Indices of the `k` highest frame scores (frames without a face never count), highest first."""
+    scored = [(p, i) for i, p in enumerate(frame_probs) if p is not None]
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [i for _, i in scored[: max(0, k)]]
+
+
+def verdict_markdown(prob: float | None, bands: VerdictBands, what: str, rule: str, n_faces: int) -> str:
+    """A short Markdown verdict: the probability, the band, and how the number was made."""
+    if prob is None:
+        return f"**No face found** in this {what}, so there is no score."
+    verdict = bands.verdict(prob)
+    return (
+        f"### {what.capitalize()} verdict: **{verdict}** (fake probability {prob:.3f})\n\n"
+        f"{n_faces} face{'s' if n_faces != 1 else ''} scored. Aggregation: {rule}. Bands: {bands.describe()}."
+    )

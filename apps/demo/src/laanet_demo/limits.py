@@ -1,0 +1,93 @@
+"""Input limits of the demo and the checks that enforce them before any heavy work starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+
+class InputRejected(ValueError):
+    """An input that the demo refuses, with a message meant for the person who sent it."""
+
+
+@dataclass(frozen=True)
+class DemoLimits:
+    """Bounds on what one request may ask of the server."""
+
+    max_upload: str = "256mb"
+    """Gradio's per-file upload limit (`launch(max_file_size=...)`); checkpoints are the largest uploads."""
+    max_image_bytes: int = 40 * 1024 * 1024
+    max_video_bytes: int = 200 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
+    """Width x height above which an image is refused before it is decoded (about 8660 x 5770)."""
+    max_faces: int = 32
+    """At most this many faces per image are scored (the largest ones); the rest are counted."""
+    default_video_frames: int = 32
+    min_video_frames: int = 2
+    max_video_frames: int = 64
+    suspicious_frames: int = 4
+    """How many of the most suspicious video frames are shown with their heatmaps."""
+    concurrency_limit: int = 1
+    """Model calls running at once (they share one queue)."""
+    queue_size: int = 64
+    """Requests that may wait in the queue before new ones are turned away."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_video_frames <= self.default_video_frames <= self.max_video_frames:
+            raise ValueError(
+                "expected 1 <= min_video_frames <= default_video_frames <= max_video_frames, got "
+                f"{self.min_video_frames}, {self.default_video_frames}, {self.max_video_frames}"
+            )
+        for name in ("max_image_bytes", "max_video_bytes", "max_image_pixels", "max_faces",
+                     "suspicious_frames", "concurrency_limit", "queue_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / (1024 * 1024):.1f} MB"
+
+
+def check_file(path: str | Path, max_bytes: int, what: str) -> Path:
+    """Return `path` if it is a non-empty regular file of at most `max_bytes`, else raise InputRejected."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputRejected(f"The {what} file could not be found on the server; please upload it again.")
+    size = p.stat().st_size
+    if size == 0:
+        raise InputRejected(f"The uploaded {what} file is empty (0 bytes); please upload a real {what}.")
+    if size > max_bytes:
+        raise InputRejected(
+            f"The uploaded {what} is {_mb(size)}; this demo accepts {what}s up to {_mb(max_bytes)}."
+        )
+    return p
+
+
+def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
+    """Read only the image header; refuse files that are not images or have too many pixels.
+
+    Returns (width, height).
+    """
+    p = check_file(path, limits.max_image_bytes, "image")
+    try:
+        with Image.open(p) as im:
+            width, height = im.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as err:
+        if isinstance(err, Image.DecompressionBombError):
+            raise InputRejected(
+                f"The image is too large to process; this demo accepts up to "
+                f"{limits.max_image_pixels:,} pixels."
+            ) from err
+        raise InputRejected(
+            "The uploaded file is not an image this demo can read (expected JPEG, PNG, WebP, BMP or TIFF)."
+        ) from err
+    if width * height > limits.max_image_pixels:
+        raise InputRejected(
+            f"The image is {width} x {height} pixels ({width * height:,}); this demo accepts up to "
+            f"{limits.max_image_pixels:,} pixels. Please downscale it first."
+        )
+    if width < 16 or height < 16:
+        raise InputRejected(f"The image is only {width} x {height} pixels; faces cannot be found in it.")
+    return width, height

@@ -1,0 +1,195 @@
+"""Pictures for the demo: heatmaps painted back onto images, boxes, face tiles and the video timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+
+from laanet_demo.inference import FaceView, VerdictBands
+
+VERDICT_COLOURS_RGB: dict[str, tuple[int, int, int]] = {
+    "real": (40, 167, 69),
+    "uncertain": (255, 170, 0),
+    "fake": (220, 40, 40),
+}
+
+
+def display_scale(height: int, width: int, max_side: int) -> float:
+    """Factor (<= 1) that brings the longer side of an image down to `max_side` pixels."""
+    if height < 1 or width < 1 or max_side < 1:
+        raise ValueError(f"expected positive sizes, got {height}x{width} and max_side={max_side}")
+    return min(1.0, max_side / max(height, width))
+
+
+def resize_for_display(image: np.ndarray, scale: float) -> np.ndarray:
+    """Downscale an RGB image by `scale` (area interpolation); the image itself when scale is 1."""
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def scaled_matrix(crop_matrix: np.ndarray, scale: float) -> np.ndarray:
+    """The image->crop affine for an image that was resized by `scale` before display."""
+    m = np.asarray(crop_matrix, dtype=np.float64).reshape(2, 3).copy()
+    m[:, :2] /= scale
+    return m
+
+
+def heatmap_to_image(heatmap_crop: np.ndarray, crop_matrix: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Paint a crop-space heatmap back into image space: (height, width) float32 in [0, 1], 0 outside the crop.
+
+    `crop_matrix` maps image pixels to crop pixels, so it is used as the inverse map of the warp.
+    """
+    heat = np.clip(np.asarray(heatmap_crop, dtype=np.float32), 0.0, 1.0)
+    if heat.ndim != 2:
+        raise ValueError(f"expected a 2-D heatmap, got shape {heat.shape}")
+    m = np.asarray(crop_matrix, dtype=np.float64).reshape(2, 3)
+    out = cv2.warpAffine(
+        heat, m, (int(width), int(height)),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0,
+    )
+    return np.clip(out, 0.0, 1.0)
+
+
+def colourise(heat: np.ndarray) -> np.ndarray:
+    """JET colour map of a [0, 1] heatmap as RGB uint8."""
+    h8 = np.clip(np.asarray(heat, dtype=np.float32) * 255.0, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(h8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
+def blend_heatmap(image: np.ndarray, heat: np.ndarray, strength: float = 0.6) -> np.ndarray:
+    """Blend a [0, 1] heatmap over an RGB image; the blend weight grows with the heat (cold areas stay clear)."""
+    if image.shape[:2] != heat.shape[:2]:
+        heat = cv2.resize(np.asarray(heat, dtype=np.float32), (image.shape[1], image.shape[0]))
+    alpha = (np.clip(heat, 0.0, 1.0) * strength)[..., None]
+    out = image.astype(np.float32) * (1.0 - alpha) + colourise(heat).astype(np.float32) * alpha
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def draw_boxes(image: np.ndarray, faces: Sequence[FaceView], scale: float = 1.0) -> np.ndarray:
+    """Copy of `image` with each face's box and "index: prob" drawn in its verdict colour."""
+    out = np.ascontiguousarray(image.copy())
+    thickness = max(2, round(max(out.shape[:2]) / 400))
+    for face in faces:
+        if face.box is None:
+            continue
+        x1, y1, x2, y2 = (int(round(v * scale)) for v in face.box)
+        colour = VERDICT_COLOURS_RGB[face.verdict]
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+        text = f"{face.index}: {face.prob:.2f}"
+        font_scale = max(0.5, thickness / 3)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        ty = y1 - base - 2 if y1 - th - base - 2 > 0 else y2 + th + 2
+        cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), colour, -1)
+        cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+                    max(1, thickness // 2), cv2.LINE_AA)
+    return out
+
+
+def overlay_image(image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600) -> np.ndarray:
+    """The whole image (downscaled for display) with every face's heatmap blended in and its box drawn."""
+    h, w = image.shape[:2]
+    scale = display_scale(h, w, max_side)
+    return overlay_scaled(resize_for_display(image, scale), faces, scale)
+
+
+def overlay_scaled(small: np.ndarray, faces: Sequence[FaceView], scale: float) -> np.ndarray:
+    """Like `overlay_image` for an image already resized by `scale` (face geometry is in original pixels)."""
+    heat = face_heat_layers(faces, small.shape[0], small.shape[1], scale)
+    combined = np.max(np.stack(heat), axis=0) if heat else np.zeros(small.shape[:2], np.float32)
+    return draw_boxes(blend_heatmap(small, combined), faces, scale)
+
+
+def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: float) -> list[np.ndarray]:
+    """One image-space heatmap per face (for faces that carry a crop matrix), at display size."""
+    layers = []
+    for face in faces:
+        if face.crop_matrix is None:
+            continue
+        layers.append(heatmap_to_image(face.heatmap_crop, scaled_matrix(face.crop_matrix, scale), height, width))
+    return layers
+
+
+def annotated_value(
+    image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600
+) -> tuple[np.ndarray, list[tuple[np.ndarray | tuple[int, int, int, int], str]]]:
+    """The value for `gr.AnnotatedImage`: the (display-size) image and, per face, its heatmap mask and box."""
+    h, w = image.shape[:2]
+    scale = display_scale(h, w, max_side)
+    small = resize_for_display(image, scale)
+    annotations: list[tuple[np.ndarray | tuple[int, int, int, int], str]] = []
+    for face in faces:
+        label = f"face {face.index}: {face.verdict} {face.prob:.2f}"
+        if face.crop_matrix is not None:
+            mask = heatmap_to_image(face.heatmap_crop, scaled_matrix(face.crop_matrix, scale), *small.shape[:2])
+            annotations.append((mask, label))
+        if face.box is not None:
+            x1, y1, x2, y2 = (int(round(v * scale)) for v in face.box)
+            annotations.append(((x1, y1, x2, y2), label))
+    return small, annotations
+
+
+def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
+    """The face crop and the same crop with its heatmap, side by side, each `size` pixels square."""
+    if face.crop is None:
+        raise ValueError("this face has no crop to show")
+    crop = cv2.resize(face.crop, (size, size), interpolation=cv2.INTER_AREA)
+    heat = cv2.resize(np.asarray(face.heatmap_crop, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    tile = np.concatenate([crop, blend_heatmap(crop, heat, strength=0.7)], axis=1)
+    colour = VERDICT_COLOURS_RGB[face.verdict]
+    cv2.rectangle(tile, (0, 0), (tile.shape[1] - 1, tile.shape[0] - 1), colour, 4)
+    return tile
+
+
+def face_caption(face: FaceView) -> str:
+    """Gallery caption of a face: index, fake probability and verdict."""
+    return f"face {face.index} · fake probability {face.prob:.3f} · {face.verdict}"
+
+
+def timeline_figure(
+    frame_numbers: Sequence[int],
+    face_probs: Sequence[Sequence[float]],
+    frame_probs: Sequence[float | None],
+    bands: VerdictBands,
+    video_prob: float | None,
+    rule: str,
+) -> Figure:
+    """Per-frame, per-face fake probabilities over the video, with the verdict bands shaded.
+
+    `face_probs[i]` holds every face's probability in sampled frame i (possibly none), `frame_probs[i]` the
+    frame's score by the weight's rule (None without a face).
+    """
+    if not (len(frame_numbers) == len(face_probs) == len(frame_probs)):
+        raise ValueError("frame_numbers, face_probs and frame_probs must have the same length")
+    fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.axhspan(0.0, bands.real_below, color="#28a745", alpha=0.10, lw=0)
+    ax.axhspan(bands.real_below, bands.fake_from, color="#ffaa00", alpha=0.12, lw=0)
+    ax.axhspan(bands.fake_from, 1.0, color="#dc2828", alpha=0.10, lw=0)
+    xs, ys = [], []
+    for n, probs in zip(frame_numbers, face_probs, strict=True):
+        xs.extend([n] * len(probs))
+        ys.extend(probs)
+    if xs:
+        ax.scatter(xs, ys, s=14, color="#555555", alpha=0.6, label="each face")
+    line_x = [n for n, p in zip(frame_numbers, frame_probs, strict=True) if p is not None]
+    line_y = [p for p in frame_probs if p is not None]
+    if line_x:
+        ax.plot(line_x, line_y, marker="o", ms=4, lw=1.5, color="#1f4e9c", label="frame score")
+    no_face = [n for n, p in zip(frame_numbers, frame_probs, strict=True) if p is None]
+    if no_face:
+        ax.scatter(no_face, [0.0] * len(no_face), marker="x", color="#999999", label="no face")
+    if video_prob is not None:
+        ax.axhline(video_prob, color="#1f4e9c", ls="--", lw=1, label=f"video {video_prob:.3f}")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("frame")
+    ax.set_ylabel("fake probability")
+    ax.set_title(rule, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=7)
+    return fig
