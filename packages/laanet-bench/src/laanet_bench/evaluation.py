@@ -1,0 +1,154 @@
+"""From item results to metrics, scores files and run records (one per level)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import sigmoid
+from .atomic import write_text
+from .cache import EvalCache
+from .datasets.base import MediaItem
+from .metrics import BootstrapConfig, MetricError, bootstrap_intervals, compute_metrics
+from .pipeline import EvalSettings, EvaluationError, ItemResult, RunStats, evaluate_items
+from .records import RECORDS_FILE, RunRecord, append_record
+from .scorer import FaceScorer
+
+LEVELS = ("frame", "video")
+
+
+def package_version() -> str:
+    try:
+        return version("laanet-bench")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a run is about, for its records."""
+
+    dataset: str
+    split: str = "test"
+    subset: str = "all"
+    layout: str = "published"
+    compression: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class LevelScores:
+    """Labels and probabilities at one level, with the key of the video each row belongs to."""
+
+    keys: list[str]
+    labels: np.ndarray
+    scores: np.ndarray
+    subsets: list[str]
+    n_no_face: int
+
+
+def level_scores(results: Sequence[ItemResult], level: str, settings: EvalSettings) -> LevelScores:
+    """Frame level: one row per frame with a face; video level: one row per item (no-face items score 0.5
+    or are left out, as ``settings.no_face`` says). Items that failed to read are left out."""
+    keys, labels, logits, subsets = [], [], [], []
+    n_no_face = 0
+    for res in results:
+        if res.error:
+            continue
+        if res.video_logit is None:
+            n_no_face += 1
+        if level == "frame":
+            for x in res.frame_logits:
+                keys.append(res.item.key)
+                labels.append(res.item.label)
+                logits.append(float(x))
+                subsets.append(res.item.subset)
+        elif level == "video":
+            if res.video_logit is None and settings.no_face == "skip":
+                continue
+            keys.append(res.item.key)
+            labels.append(res.item.label)
+            logits.append(0.0 if res.video_logit is None else res.video_logit)
+            subsets.append(res.item.subset)
+        else:
+            raise EvaluationError(f"level must be 'frame' or 'video', got {level!r}")
+    return LevelScores(keys, np.asarray(labels, dtype=np.int64), sigmoid(np.asarray(logits, dtype=np.float64)),
+                       subsets, n_no_face)
+
+
+def scores_csv(scores: LevelScores) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["key", "label", "score", "subset"])
+    for k, y, s, sub in zip(scores.keys, scores.labels, scores.scores, scores.subsets, strict=True):
+        writer.writerow([k, int(y), f"{float(s):.8g}", sub])
+    return buf.getvalue()
+
+
+def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScorer, settings: EvalSettings,
+                bootstrap: BootstrapConfig, wall_time_s: float, scores_file: str, run_id: str,
+                extra: dict | None = None) -> RunRecord:
+    """Metrics with bootstrap intervals and every setting that produced them."""
+    try:
+        metrics = compute_metrics(scores.labels, scores.scores)
+        ci = bootstrap_intervals(scores.labels, scores.scores, bootstrap)
+    except MetricError as exc:
+        raise EvaluationError(f"{info.dataset} ({level} level): {exc}; "
+                              f"{int((scores.labels == 0).sum())} real and {int((scores.labels == 1).sum())} "
+                              "fake samples were scored") from exc
+    p = settings.perturbation
+    return RunRecord(
+        run_id=run_id, created=datetime.now(UTC).isoformat(timespec="seconds"), dataset=info.dataset,
+        split=info.split, level=level, n_frames=settings.n_frames, face_policy=settings.face_policy,
+        tta=settings.tta, weights=scorer.weights_name, weights_sha256=scorer.weights_sha256,
+        package_version=package_version(), n_real=int((scores.labels == 0).sum()),
+        n_fake=int((scores.labels == 1).sum()), ci95=ci, wall_time_s=round(wall_time_s, 3),
+        subset=info.subset, layout=info.layout, compression=info.compression, no_face=settings.no_face,
+        n_no_face=scores.n_no_face, perturbation="none" if p is None else p.name,
+        perturbation_level=0 if p is None else p.level, perturbation_param=None if p is None else float(p.param),
+        scores_file=scores_file, extra=dict(extra or {}),
+        **metrics,
+    )
+
+
+def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: EvalSettings, info: RunInfo,
+                   out_dir: Path, cache_dir: Path | None = None, levels: Sequence[str] = LEVELS,
+                   bootstrap: BootstrapConfig | None = None, progress: bool = True
+                   ) -> tuple[list[RunRecord], RunStats]:
+    """Score ``items`` (resumably, cache in ``cache_dir``, default ``out_dir/cache``), then append one record
+    per level to ``out_dir/records.jsonl`` and write each level's scores to ``out_dir/scores/``."""
+    if not items:
+        raise EvaluationError(f"{info.dataset}: no items to evaluate")
+    for level in levels:
+        if level not in LEVELS:
+            raise EvaluationError(f"level must be one of {LEVELS}, got {level!r}")
+    bootstrap = bootstrap or BootstrapConfig()
+    out_dir = Path(out_dir)
+    cache = EvalCache(Path(cache_dir) if cache_dir else out_dir / "cache")
+    start = time.perf_counter()
+    desc = info.dataset if settings.perturbation is None else (
+        f"{info.dataset} {settings.perturbation.name}{settings.perturbation.level}")
+    results, stats = evaluate_items(items, scorer, settings, cache, progress=progress, desc=desc)
+    wall = time.perf_counter() - start
+    if stats.failed == len(items):
+        raise EvaluationError(f"{info.dataset}: none of the {len(items)} items could be read")
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    extra = {"n_items": len(items), "n_failed": stats.failed, "n_cached": stats.cached,
+             "n_computed": stats.computed}
+    records = []
+    for level in levels:
+        scores = level_scores(results, level, settings)
+        rel = f"scores/{run_id}_{info.dataset}_{info.subset}_{level}.csv"
+        record = make_record(scores, level, info, scorer, settings, bootstrap, wall, rel, run_id, extra)
+        write_text(out_dir / rel, scores_csv(scores))
+        append_record(out_dir / RECORDS_FILE, record)
+        records.append(record)
+    return records, stats

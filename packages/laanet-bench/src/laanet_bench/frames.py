@@ -1,0 +1,33 @@
+"""Frames of an evaluation unit: evenly spaced frames of a video (decoding only those), or of a folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from laanet_synth.imageio import read_image
+from laanet_synth.video import read_frames, sample_frame_indices, video_info
+
+from .datasets.base import MediaItem
+
+DEFAULT_FPS = 25.0
+
+
+@dataclass(frozen=True, eq=False)
+class ItemFrames:
+    """The sampled frames of one item: ``indices`` into the video or image list, RGB uint8 ``images``."""
+
+    indices: np.ndarray
+    images: list[np.ndarray]
+    fps: float
+
+
+def load_frames(item: MediaItem, n_frames: int) -> ItemFrames:
+    """``n_frames`` evenly spaced frames (all of them when there are fewer)."""
+    if item.kind == "video":
+        path = item.paths[0]
+        pairs = read_frames(path, n_frames)
+        fps = video_info(path).fps or DEFAULT_FPS
+        return ItemFrames(np.array([i for i, _ in pairs], dtype=np.int64), [f for _, f in pairs], fps)
+    idx = sample_frame_indices(len(item.paths), n_frames)
+    return ItemFrames(idx.astype(np.int64), [read_image(item.paths[int(i)]) for i in idx], DEFAULT_FPS)
