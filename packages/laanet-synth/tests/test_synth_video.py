@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from laanet_synth.video import VideoReadError, read_frames, sample_frame_indices, video_info
+
+
+@given(st.integers(0, 5000), st.integers(0, 200))
+def test_sample_indices(n, k):
+    idx = sample_frame_indices(n, k)
+    assert len(idx) == min(n, k) or (k < n and len(idx) <= k)
+    if len(idx):
+        assert idx[0] == 0 and idx[-1] == n - 1 and np.all(np.diff(idx) > 0)
+    if 0 < k < n:
+        assert len(idx) == k  # linspace over more frames than samples never repeats
+
+
+def _write_video(path, n=30, size=(64, 48)):
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert wr.isOpened()
+    for i in range(n):
+        frame = np.full((size[1], size[0], 3), i * 8 % 256, np.uint8)
+        frame[..., 0] = 0  # blue channel 0 in BGR
+        wr.write(frame)
+    wr.release()
+
+
+def test_read_frames_generated(tmp_path):
+    p = tmp_path / "v.avi"
+    _write_video(p)
+    info = video_info(p)
+    assert (info.width, info.height, info.n_frames) == (64, 48, 30)
+    frames = read_frames(p, 4)
+    assert [i for i, _ in frames] == [0, 9, 19, 29]
+    for i, f in frames:
+        assert f.shape == (48, 64, 3)
+        assert f[..., 2].mean() < 10  # BGR blue -> RGB blue channel stays near 0
+        assert abs(float(f[..., 0].mean()) - (i * 8 % 256)) < 12
+
+
+def test_corrupt_and_missing(tmp_path):
+    with pytest.raises(VideoReadError, match="no such file"):
+        read_frames(tmp_path / "none.mp4", 3)
+    (tmp_path / "e.mp4").write_bytes(b"")
+    with pytest.raises(VideoReadError, match="empty"):
+        read_frames(tmp_path / "e.mp4", 3)
+    (tmp_path / "junk.mp4").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(VideoReadError):
+        read_frames(tmp_path / "junk.mp4", 3)
+
+
+def test_real_video(shared_data):
+    p = shared_data / "videos" / "0017_fake.mp4"
+    frames = read_frames(p, 5)
+    assert len(frames) == 5
+    assert frames[-1][0] == video_info(p).n_frames - 1
