@@ -1,0 +1,282 @@
+"""Reading and writing LAA-Net weights.
+
+* our format: ``<name>.safetensors`` plus a JSON card ``<name>.json`` beside it holding the variant name
+  and the architecture config, so the network is rebuilt without code;
+* official ``.pth`` files (``{'epoch', 'state_dict', 'optimizer'}`` or a bare state_dict, optional
+  ``module.`` prefix), always read with ``torch.load(weights_only=True)``;
+* names from the weights registry (:mod:`laanet_model.weights`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .network import LAANet, config_from_dict, config_to_dict
+from .variants import resolve_config
+
+__all__ = [
+    "CheckpointError",
+    "load_checkpoint",
+    "load_state_dict_checked",
+    "official_filter_fn",
+    "save_weights",
+    "read_card",
+    "card_path_for",
+    "file_sha256",
+    "OFFICIAL_VARIANT",
+]
+
+OFFICIAL_VARIANT = "laanet_efficientnet_b4"
+CARD_FORMAT = 1
+_INCEPTION = "inception_block."
+_DECONV4_0 = "deconv_4.0."
+
+
+class CheckpointError(Exception):
+    """A weights file is missing, unreadable, or does not fit the expected architecture."""
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def card_path_for(path: str | os.PathLike[str]) -> Path:
+    """``foo.safetensors`` -> ``foo.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON card of a safetensors file (``path`` may be the card or the weights file)."""
+    p = Path(path)
+    card = p if p.suffix == ".json" else card_path_for(p)
+    if not card.is_file():
+        raise CheckpointError(
+            f"no card {card} beside {p.name}: expected a JSON card with 'variant' and 'config' "
+            "(written by save_weights)"
+        )
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"card {card} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or ("config" not in data and "variant" not in data):
+        raise CheckpointError(f"card {card} must be a JSON object with 'variant' and/or 'config'")
+    return data
+
+
+def official_filter_fn(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Turn an official LAA-Net checkpoint (or its ``state_dict``) into this network's state dict.
+
+    Unwraps ``{'state_dict': ...}``, strips a leading ``module.``, drops an ImageNet ``_fc`` head, and
+    fills whichever of ``inception_block.*`` / ``deconv_4.0.*`` is absent from the other (they are the
+    same tensors in the official network).
+    """
+    sd: Mapping[str, Any] = state_dict
+    if "state_dict" in sd and isinstance(sd["state_dict"], Mapping):
+        sd = sd["state_dict"]
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        if not isinstance(k, str):
+            continue
+        if k.startswith("module."):
+            k = k[len("module.") :]
+        if k.startswith("_fc."):
+            continue
+        out[k] = v
+    has_inc = any(k.startswith(_INCEPTION) for k in out)
+    has_d40 = any(k.startswith(_DECONV4_0) for k in out)
+    if has_d40 and not has_inc:
+        for k in [k for k in out if k.startswith(_DECONV4_0)]:
+            out[_INCEPTION + k[len(_DECONV4_0) :]] = out[k]
+    elif has_inc and not has_d40:
+        for k in [k for k in out if k.startswith(_INCEPTION)]:
+            out[_DECONV4_0 + k[len(_INCEPTION) :]] = out[k]
+    return out
+
+
+def load_state_dict_checked(model: LAANet, state_dict: Mapping[str, Any], *, what: str) -> None:
+    """Strictly load ``state_dict`` into ``model``; any mismatch raises :class:`CheckpointError`."""
+    own = model.state_dict()
+    bad_types = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad_types:
+        raise CheckpointError(
+            f"{what}: entries {bad_types[:5]} are not tensors; expected a state_dict of tensors"
+        )
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong = [
+        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        arch = getattr(model.config.backbone, "kind", "?")
+        parts = [f"{what} does not fit the expected architecture ({arch} backbone, {len(own)} entries)"]
+        if missing:
+            parts.append(f"{len(missing)} missing keys, e.g. {missing[:3]}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys, e.g. {unexpected[:3]}")
+        if wrong:
+            parts.append(f"{len(wrong)} shape mismatches, e.g. {wrong[:3]}")
+        raise CheckpointError("; ".join(parts))
+    with torch.no_grad():
+        model.load_state_dict(dict(state_dict), strict=True)
+
+
+def _check_sha(path: Path, sha256: str | None) -> None:
+    if sha256:
+        got = file_sha256(path)
+        if got.lower() != sha256.lower():
+            raise CheckpointError(
+                f"sha256 mismatch for {path}: expected {sha256}, got {got} (wrong or corrupt file)"
+            )
+
+
+def _finish(model: LAANet, dtype: torch.dtype | None, map_location: Any) -> LAANet:
+    if dtype is not None:
+        model = model.to(dtype=dtype)
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+        model = model.to(torch.device(map_location))
+    return model.eval()
+
+
+def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | None) -> LAANet:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    card = read_card(path)
+    if isinstance(card.get("sha256"), str):
+        _check_sha(path, card["sha256"])
+    try:
+        cfg = config_from_dict(card["config"]) if "config" in card else resolve_config(card["variant"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"card of {path} has an invalid architecture config: {exc}") from exc
+    try:
+        sd = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file (truncated or corrupt?): {exc}; "
+            "expected weights written by save_weights"
+        ) from exc
+    model = LAANet(cfg)
+    load_state_dict_checked(model, official_filter_fn(sd), what=str(path))
+    return _finish(model, dtype, map_location)
+
+
+def _load_torch(path: Path, *, variant: str, map_location: Any, dtype: torch.dtype | None) -> LAANet:
+    import pickle
+    import zipfile
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable torch checkpoint (truncated, corrupt or not a .pth?): {exc}; expected a "
+            "torch.save'd dict {'epoch', 'state_dict', 'optimizer'} or a bare state_dict"
+        ) from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(
+            f"{path} holds a {type(obj).__name__}; expected a dict {{'epoch', 'state_dict', 'optimizer'}} "
+            "or a bare state_dict"
+        )
+    try:
+        cfg = resolve_config(variant)
+    except KeyError as exc:
+        raise CheckpointError(str(exc)) from exc
+    model = LAANet(cfg)
+    load_state_dict_checked(model, official_filter_fn(obj), what=f"{path} (read as {variant})")
+    return _finish(model, dtype, map_location)
+
+
+def load_checkpoint(
+    path_or_weight_name: str | os.PathLike[str],
+    *,
+    map_location: Any = "cpu",
+    dtype: torch.dtype | None = None,
+    variant: str | None = None,
+    sha256: str | None = None,
+) -> LAANet:
+    """Load LAA-Net weights into a freshly built network, in eval mode.
+
+    Accepts a ``.safetensors`` file with its JSON card, an official ``.pth`` (read as ``variant``, by
+    default the official B4), or a name from the weights registry. ``dtype`` casts the model (e.g.
+    ``torch.float64`` for the official path); ``sha256`` checks the file first.
+    """
+    p = Path(path_or_weight_name)
+    if not p.exists():
+        from .weights import WEIGHTS, resolve_weights_file
+
+        name = str(path_or_weight_name)
+        if name in WEIGHTS:
+            spec = WEIGHTS[name]
+            p = resolve_weights_file(spec)
+            sha256 = sha256 or spec.sha256
+            variant = variant or spec.variant
+        else:
+            raise CheckpointError(
+                f"{name!r} is neither an existing file nor a registered weights name; expected a "
+                f".safetensors (+ .json card) or .pth path, or one of {sorted(WEIGHTS)}"
+            )
+    if p.is_dir():
+        raise CheckpointError(f"{p} is a directory; expected a .safetensors or .pth file")
+    _check_sha(p, sha256)
+    if p.suffix == ".safetensors":
+        return _load_safetensors(p, map_location=map_location, dtype=dtype)
+    return _load_torch(p, variant=variant or OFFICIAL_VARIANT, map_location=map_location, dtype=dtype)
+
+
+def _atomic_write_bytes(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_weights(model: LAANet, path: str | os.PathLike[str], card: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model`` as ``<path>.safetensors`` and its card ``<path>.json``, both atomically.
+
+    The card gets the architecture ``config``, the ``sha256`` of the weights file and ``format``; other
+    entries of ``card`` (variant, metrics, preprocessing, ...) are kept as given. The duplicate
+    ``inception_block.*`` entries are not stored (they equal ``deconv_4.0.*``). Returns the weights path.
+    """
+    from safetensors.torch import save_file
+
+    p = Path(path)
+    if p.suffix != ".safetensors":
+        p = p.with_name(p.name + ".safetensors")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        k: v.detach().to("cpu").contiguous().clone()
+        for k, v in model.state_dict().items()
+        if not k.startswith(_INCEPTION)
+    }
+    _atomic_write_bytes(p, lambda tmp: save_file(tensors, tmp, metadata={"format": "laanet"}))
+    full = dict(card or {})
+    full.setdefault("variant", None)
+    full["config"] = config_to_dict(model.config)
+    full["sha256"] = file_sha256(p)
+    full["format"] = CARD_FORMAT
+    text = json.dumps(full, indent=2, sort_keys=True, default=str)
+
+    def _write_card(tmp: str) -> None:
+        Path(tmp).write_text(text + "\n")
+
+    _atomic_write_bytes(card_path_for(p), _write_card)
+    return p

