@@ -1,0 +1,149 @@
+"""The pure scoring and formatting functions of the demo, without Gradio or a model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from laanet_demo.analysis import frame_logit, to_face_views, video_prob
+from laanet_demo.inference import (
+    FaceView,
+    VerdictBands,
+    face_record,
+    face_rows,
+    label_value,
+    most_suspicious,
+    sigmoid,
+    verdict_markdown,
+)
+
+probs = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+def view(index: int, logit: float, box=(0.0, 0.0, 10.0, 10.0)) -> FaceView:
+    p = sigmoid(logit)
+    return FaceView(index=index, prob=p, logit=logit, verdict=VerdictBands().verdict(p), box=box,
+                    heatmap_crop=np.full((8, 8), 0.25, np.float32), crop=None, crop_matrix=None)
+
+
+@given(a=probs, b=probs, p=probs)
+def test_bands_partition_the_unit_interval(a: float, b: float, p: float) -> None:
+    lo, hi = sorted((a, b))
+    bands = VerdictBands(lo, hi)
+    v = bands.verdict(p)
+    assert v == ("fake" if p >= hi else "real" if p < lo else "uncertain")
+
+
+@given(p=probs, q=probs)
+def test_verdict_is_monotone(p: float, q: float) -> None:
+    bands = VerdictBands(0.3, 0.7)
+    order = {"real": 0, "uncertain": 1, "fake": 2}
+    lo, hi = sorted((p, q))
+    assert order[bands.verdict(lo)] <= order[bands.verdict(hi)]
+
+
+def test_bands_reject_bad_thresholds_and_probabilities() -> None:
+    with pytest.raises(ValueError, match="real_below <= fake_from"):
+        VerdictBands(0.8, 0.2)
+    with pytest.raises(ValueError, match="probability"):
+        VerdictBands().verdict(1.5)
+    with pytest.raises(ValueError, match="probability"):
+        VerdictBands().verdict(float("nan"))
+
+
+def test_bands_describe_states_both_thresholds() -> None:
+    assert "0.30" in VerdictBands(0.3, 0.7).describe() and "0.70" in VerdictBands(0.3, 0.7).describe()
+    assert "uncertain" not in VerdictBands(0.5, 0.5).describe()
+
+
+@given(x=st.floats(min_value=-700, max_value=700))
+def test_sigmoid_is_stable_and_symmetric(x: float) -> None:
+    s = sigmoid(x)
+    assert 0.0 <= s <= 1.0
+    assert math.isclose(s + sigmoid(-x), 1.0, rel_tol=0, abs_tol=1e-12)
+
+
+@given(p=probs)
+def test_label_value_sums_to_one(p: float) -> None:
+    lab = label_value(p)
+    assert lab is not None and set(lab) == {"fake", "real"}
+    assert math.isclose(lab["fake"] + lab["real"], 1.0) and lab["fake"] == p
+
+
+def test_label_value_without_score() -> None:
+    assert label_value(None) is None
+
+
+def test_frame_logit_rules() -> None:
+    small_hot = view(1, 3.0, box=(0, 0, 10, 10))
+    big_cold = view(2, -1.0, box=(0, 0, 100, 100))
+    assert frame_logit([small_hot, big_cold], "max") == 3.0
+    assert frame_logit([small_hot, big_cold], "largest") == -1.0
+    assert frame_logit([], "max") is None
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(-20, 20)), max_size=40))
+def test_video_prob_is_sigmoid_of_mean_logit(logits: list[float | None]) -> None:
+    vals = [v for v in logits if v is not None]
+    got = video_prob(logits)
+    if not vals:
+        assert got is None
+    else:
+        assert got is not None and math.isclose(got, sigmoid(float(np.mean(vals))), abs_tol=1e-12)
+
+
+def test_video_prob_is_not_mean_of_probabilities() -> None:
+    # mean of logits (0) -> 0.5; the mean of the probabilities would be about 0.5 too, so use a skewed case
+    logits = [4.0, -1.0, -1.0]
+    assert math.isclose(video_prob(logits), sigmoid(2.0 / 3.0))
+    assert not math.isclose(video_prob(logits), float(np.mean([sigmoid(v) for v in logits])), abs_tol=1e-3)
+
+
+@given(st.lists(st.one_of(st.none(), probs), max_size=30), st.integers(0, 10))
+def test_most_suspicious_picks_the_top_scores(frame_probs: list[float | None], k: int) -> None:
+    top = most_suspicious(frame_probs, k)
+    scored = [p for p in frame_probs if p is not None]
+    assert len(top) == min(k, len(scored))
+    assert all(frame_probs[i] is not None for i in top)
+    got = [frame_probs[i] for i in top]
+    assert got == sorted(scored, reverse=True)[: len(top)]
+
+
+def test_face_rows_and_records() -> None:
+    faces = [view(1, 2.0, box=(1.4, 2.6, 30.0, 40.0)), view(2, -2.0, box=None)]
+    rows = face_rows(faces)
+    assert [r[0] for r in rows] == [1, 2]
+    assert rows[0][1] == round(sigmoid(2.0), 4) and rows[0][2] == "fake" and rows[0][5] == "1, 3, 30, 40"
+    assert rows[1][2] == "real" and rows[1][5] == ""
+    rec = face_record(faces[0])
+    assert rec["verdict"] == "fake" and rec["box"] == [1.4, 2.6, 30.0, 40.0] and rec["heatmap_peak"] == 0.25
+
+
+class _Pred:
+    def __init__(self, logit: float, box, heat_shape=(1, 96, 96)) -> None:
+        self.logit = logit
+        self.prob = sigmoid(logit)
+        self.box = np.asarray(box, np.float32)
+        self.heatmap = np.zeros(heat_shape, np.float32)
+        self.heatmap_crop = None
+        self.crop = None
+        self.crop_matrix = None
+
+
+def test_to_face_views_keeps_the_largest_faces_in_order() -> None:
+    preds = [_Pred(0.0, (0, 0, 10, 10)), _Pred(1.0, (0, 0, 50, 50)), _Pred(2.0, (0, 0, 30, 30))]
+    views = to_face_views(preds, VerdictBands(0.4, 0.6), max_faces=2)
+    assert [v.index for v in views] == [2, 3]
+    assert views[0].heatmap_crop.shape == (96, 96)
+    assert [v.verdict for v in views] == ["fake", "fake"]
+    assert to_face_views(preds, VerdictBands(0.4, 0.6), max_faces=5)[0].verdict == "uncertain"
+
+
+def test_verdict_markdown() -> None:
+    text = verdict_markdown(0.9, VerdictBands(0.3, 0.7), "video", "mean of logits", 3)
+    assert "**fake**" in text and "0.900" in text and "mean of logits" in text and "3 faces" in text
+    assert "No face" in verdict_markdown(None, VerdictBands(), "image", "rule", 0)

@@ -1,0 +1,110 @@
+"""Heatmaps painted back onto images, overlays, tiles and the timeline figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from laanet_demo import render
+from laanet_demo.inference import FaceView, VerdictBands
+
+
+def face_at(x0: float, y0: float, s: float, crop_size: int = 64, prob: float = 0.9) -> FaceView:
+    """A face whose crop is the square [x0, x0 + crop_size / s) x [y0, ...) of the image, scaled by s."""
+    m = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+    heat = np.zeros((crop_size, crop_size), np.float32)
+    heat[crop_size // 4: crop_size // 2, crop_size // 2: 3 * crop_size // 4] = 1.0
+    crop = np.full((crop_size, crop_size, 3), 120, np.uint8)
+    box = (x0, y0, x0 + crop_size / s, y0 + crop_size / s)
+    return FaceView(1, prob, 2.0, VerdictBands().verdict(prob), box, heat, crop, m)
+
+
+@settings(max_examples=25, deadline=None)
+@given(x0=st.integers(0, 100), y0=st.integers(0, 100), s=st.sampled_from([0.5, 1.0, 2.0]))
+def test_heatmap_lands_where_the_crop_came_from(x0: int, y0: int, s: float) -> None:
+    f = face_at(x0, y0, s)
+    out = render.heatmap_to_image(f.heatmap_crop, f.crop_matrix, 300, 300)
+    assert out.shape == (300, 300) and out.dtype == np.float32
+    ys, xs = np.nonzero(out > 0.5)
+    # the hot block is crop rows 16..32, cols 32..48 -> image y0 + [16, 32) / s, x0 + [32, 48) / s
+    assert abs(ys.min() - (y0 + 16 / s)) <= 1.5 and abs(ys.max() - (y0 + 32 / s - 1)) <= 1.5
+    assert abs(xs.min() - (x0 + 32 / s)) <= 1.5 and abs(xs.max() - (x0 + 48 / s - 1)) <= 1.5
+    assert out.max() <= 1.0 and out.min() >= 0.0
+
+
+def test_heatmap_outside_the_crop_is_zero() -> None:
+    f = face_at(50, 50, 1.0)
+    out = render.heatmap_to_image(np.ones((64, 64), np.float32), f.crop_matrix, 200, 200)
+    assert out[:40].max() == 0.0 and out[:, :40].max() == 0.0 and out[60:100, 60:100].min() > 0.99
+
+
+def test_heatmap_rejects_non_2d() -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        render.heatmap_to_image(np.zeros((1, 1, 4, 4)), np.eye(2, 3), 10, 10)
+
+
+def test_display_scale_and_scaled_matrix_agree() -> None:
+    assert render.display_scale(4000, 3000, 1600) == pytest.approx(0.4)
+    assert render.display_scale(100, 50, 1600) == 1.0
+    f = face_at(1000, 800, 1.0)
+    big = render.heatmap_to_image(f.heatmap_crop, f.crop_matrix, 2000, 2000)
+    small = render.heatmap_to_image(f.heatmap_crop, render.scaled_matrix(f.crop_matrix, 0.5), 1000, 1000)
+    ys_b, xs_b = np.nonzero(big > 0.5)
+    ys_s, xs_s = np.nonzero(small > 0.5)
+    assert abs(ys_s.mean() * 2 - ys_b.mean()) < 2 and abs(xs_s.mean() * 2 - xs_b.mean()) < 2
+    with pytest.raises(ValueError):
+        render.display_scale(0, 10, 100)
+
+
+def test_blend_leaves_cold_pixels_alone_and_colours_hot_ones() -> None:
+    img = np.full((20, 20, 3), 100, np.uint8)
+    heat = np.zeros((20, 20), np.float32)
+    heat[5:10, 5:10] = 1.0
+    out = render.blend_heatmap(img, heat)
+    assert np.array_equal(out[15:, 15:], img[15:, 15:])
+    assert not np.array_equal(out[5:10, 5:10], img[5:10, 5:10])
+    assert out[7, 7, 0] > out[7, 7, 2]  # JET at 1.0 is red
+
+
+def test_overlay_and_annotated_value_downscale_large_images() -> None:
+    img = np.zeros((3200, 2000, 3), np.uint8)
+    faces = [face_at(500, 600, 0.25)]
+    over = render.overlay_image(img, faces, max_side=1600)
+    assert over.shape == (1600, 1000, 3)
+    base, ann = render.annotated_value(img, faces, max_side=1600)
+    assert base.shape == (1600, 1000, 3)
+    masks = [a for a, _ in ann if isinstance(a, np.ndarray)]
+    boxes = [a for a, _ in ann if isinstance(a, tuple)]
+    assert len(masks) == 1 and masks[0].shape == (1600, 1000)
+    assert boxes == [(250, 300, 378, 428)]
+    assert all(label.startswith("face 1: fake") for _, label in ann)
+    # the heat sits inside the box
+    ys, xs = np.nonzero(masks[0] > 0.5)
+    assert 300 <= ys.min() and ys.max() <= 428 and 250 <= xs.min() and xs.max() <= 378
+    # the box is drawn in the verdict colour
+    assert tuple(over[300, 300]) == render.VERDICT_COLOURS_RGB["fake"]
+
+
+def test_face_tile_and_caption() -> None:
+    f = face_at(0, 0, 1.0, prob=0.123)
+    tile = render.face_tile(f, size=100)
+    assert tile.shape == (100, 200, 3)
+    assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
+    no_crop = FaceView(1, 0.5, 0.0, "fake", None, f.heatmap_crop, None, None)
+    with pytest.raises(ValueError, match="no crop"):
+        render.face_tile(no_crop)
+
+
+def test_timeline_figure_has_points_bands_and_rule() -> None:
+    fig = render.timeline_figure([0, 10, 20], [[0.2, 0.9], [], [0.4]], [0.9, None, 0.4],
+                                 VerdictBands(0.3, 0.7), 0.7, "rule text")
+    ax = fig.axes[0]
+    assert ax.get_title() == "rule text"
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "frame score"][0]
+    assert list(line.get_xdata()) == [0, 20] and list(line.get_ydata()) == [0.9, 0.4]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "no face" in labels and "video 0.700" in labels
+    with pytest.raises(ValueError, match="same length"):
+        render.timeline_figure([0], [[0.1], [0.2]], [0.1], VerdictBands(), None, "r")
