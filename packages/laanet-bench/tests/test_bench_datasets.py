@@ -1,0 +1,152 @@
+"""Dataset adapters on miniature datasets in each published layout, and the generic CSV adapter."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from laanet_bench.datasets import DATASETS, DatasetLayoutError, LoadOptions, load_csv, load_dataset
+
+
+def labels(items):
+    return Counter(it.label for it in items)
+
+
+def test_ffpp_split_compression_and_methods(tmp_path, build, layout_clips):
+    root = build.ffpp(tmp_path / "ffpp", layout_clips)
+    items = load_dataset("ffpp", root, LoadOptions(split="test", compression="c23"))
+    assert labels(items) == {0: 4, 1: 16}
+    assert {it.subset for it in items} == {"original", "Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"}
+    # the same fake name under two methods stays two videos
+    assert len({it.key for it in items}) == len(items)
+    assert "Deepfakes/000_001" in {it.key for it in items} and "Face2Face/000_001" in {it.key for it in items}
+    only = load_dataset("ffpp", root, LoadOptions(methods=("Deepfakes",)))
+    assert labels(only) == {0: 4, 1: 4}
+    with pytest.raises(DatasetLayoutError, match="c40"):
+        load_dataset("ffpp", root, LoadOptions(compression="c40"))
+    with pytest.raises(DatasetLayoutError, match="missing"):
+        load_dataset("ffpp", root, LoadOptions(split="train"))
+    with pytest.raises(DatasetLayoutError, match=r"val\.json"):
+        load_dataset("ffpp", root, LoadOptions(split="val"))
+
+
+def test_ffpp_missing_video_is_reported_or_skipped(tmp_path, build, layout_clips):
+    root = build.ffpp(tmp_path / "ffpp", layout_clips, methods=("Deepfakes",))
+    (root / "manipulated_sequences/Deepfakes/c23/videos/002_003.mp4").unlink()
+    with pytest.raises(DatasetLayoutError, match=r"1 of 8 listed files are missing"):
+        load_dataset("ffpp", root, LoadOptions(methods=("Deepfakes",)))
+    items = load_dataset("ffpp", root, LoadOptions(methods=("Deepfakes",), skip_missing=True))
+    assert labels(items) == {0: 4, 1: 3}
+    with pytest.raises(DatasetLayoutError, match="Face2Face"):
+        load_dataset("ffpp", root)
+
+
+def test_celebdf_list_one_means_real(tmp_path, build, layout_clips):
+    root = build.celebdf(tmp_path / "cdf", layout_clips)
+    items = load_dataset("celebdf", root)
+    assert labels(items) == {0: 2, 1: 2}
+    by_key = {it.key: it for it in items}
+    assert by_key["YouTube-real/id1_0000"].label == 0
+    assert by_key["Celeb-synthesis/id0_id9_0000"].label == 1
+    assert "Celeb-real/not_in_test" not in by_key
+    (root / "List_of_testing_videos.txt").write_text("2 Celeb-real/x.mp4\n")
+    with pytest.raises(DatasetLayoutError, match="expected '<1 real|0 fake>"):
+        load_dataset("celebdf", root)
+    (root / "List_of_testing_videos.txt").unlink()
+    with pytest.raises(DatasetLayoutError, match="List_of_testing_videos.txt"):
+        load_dataset("celebdf", root)
+
+
+def test_wilddeepfake_sequences_are_pre_cropped(tmp_path, build, layout_clips):
+    root = build.wilddeepfake(tmp_path / "dfw", layout_clips)
+    items = load_dataset("wilddeepfake", root)
+    assert labels(items) == {0: 2, 1: 2}
+    assert all(it.pre_cropped and it.kind == "frames" and len(it.paths) == 3 for it in items)
+    (tmp_path / "dfw2" / "real_test").mkdir(parents=True)
+    (tmp_path / "dfw2" / "real_test" / "a.tar.gz").write_bytes(b"x")
+    (tmp_path / "dfw2" / "fake_test").mkdir()
+    with pytest.raises(DatasetLayoutError, match="extract them"):
+        load_dataset("wilddeepfake", tmp_path / "dfw2")
+
+
+def test_dfd_dfdcp_dfdc(tmp_path, build, layout_clips):
+    dfd = build.dfd(tmp_path / "dfd", layout_clips)
+    assert labels(load_dataset("dfd", dfd)) == {0: 2, 1: 2}
+    with pytest.raises(DatasetLayoutError, match="actors"):
+        load_dataset("dfd", dfd, LoadOptions(compression="raw"))
+    dfdcp = build.dfdcp(tmp_path / "dfdcp", layout_clips)
+    items = load_dataset("dfdcp", dfdcp)
+    assert labels(items) == {0: 2, 1: 2}
+    assert {it.subset for it in items} == {"original_videos", "method_A", "method_B"}
+    with pytest.raises(DatasetLayoutError, match="missing"):
+        load_dataset("dfdcp", dfdcp, LoadOptions(split="train"))
+    dfdc = build.dfdc(tmp_path / "dfdc", layout_clips)
+    assert labels(load_dataset("dfdc", dfdc)) == {0: 2, 1: 2}
+    assert labels(load_dataset("dfdc", dfdc / "test")) == {0: 2, 1: 2}
+    (dfdc / "test" / "labels.csv").write_text("name,label\nx.mp4,1\n")
+    with pytest.raises(DatasetLayoutError, match="filename,label"):
+        load_dataset("dfdc", dfdc)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_missing_root_or_list_says_what_was_expected(tmp_path, name):
+    with pytest.raises(DatasetLayoutError, match="expected"):
+        load_dataset(name, tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetLayoutError, match=r"expected .* at .*empty"):
+        load_dataset(name, tmp_path / "empty")
+
+
+@pytest.mark.parametrize("name, types", [("ffpp", ("original", "Deepfakes")),
+                                         ("celebdf", ("YouTube-real", "Celeb-synthesis")),
+                                         ("dfdcp", ("original_videos", "method_A")),
+                                         ("dfdc", ("real", "fake"))])
+def test_official_frames_layout(tmp_path, build, layout_clips, name, types):
+    root = build.official_frames(tmp_path / name, layout_clips, types)
+    items = load_dataset(name, root, LoadOptions(layout="official-frames"))
+    assert labels(items) == {0: 2, 1: 2}
+    assert all(it.kind == "frames" and it.pre_cropped for it in items)
+    assert all(it.subset in types for it in items)
+
+
+def test_csv_adapter_on_dfdc_crops_groups_images_by_video(tmp_path, shared_data):
+    crops = shared_data / "dfdc-crops"
+    rows = ["path,label,group"]
+    for label, folder in ((0, "real"), (1, "fake")):
+        for p in sorted((crops / folder).glob("*.jpg")):
+            rows.append(f"{p},{label},{p.stem.split('_')[0]}")
+    csv_path = tmp_path / "dfdc_crops.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    items = load_csv(csv_path, LoadOptions())
+    # 34 real crops of 32 videos, 33 fake crops of 28 videos (shared/data/README.md)
+    assert labels(items) == {0: 32, 1: 28}
+    assert sum(len(it.paths) for it in items) == 67
+
+
+def test_csv_adapter_on_videos_and_bad_rows(tmp_path, shared_data):
+    videos = shared_data / "videos"
+    csv_path = tmp_path / "v.csv"
+    csv_path.write_text(f"{videos}/0017_fake.mp4,fake\n{videos}/aajsqyyjni.mp4,0\n")
+    items = load_csv(csv_path, LoadOptions())
+    assert [(it.kind, it.label) for it in items] == [("video", 1), ("video", 0)]
+    csv_path.write_text(f"{videos}/0017_fake.mp4,maybe\n")
+    with pytest.raises(DatasetLayoutError, match="maybe"):
+        load_csv(csv_path, LoadOptions())
+    csv_path.write_text("a.jpg,1,g\nb.jpg,0,g\n")
+    with pytest.raises(DatasetLayoutError, match="mixes real and fake"):
+        load_csv(csv_path, LoadOptions())
+    csv_path.write_text("nothere.mp4,1\n")
+    with pytest.raises(DatasetLayoutError, match="missing"):
+        load_csv(csv_path, LoadOptions())
+    with pytest.raises(DatasetLayoutError, match="expected a CSV"):
+        load_csv(tmp_path / "absent.csv", LoadOptions())
+
+
+def test_items_are_immutable_and_checked(tmp_path, build, layout_clips):
+    root = build.dfdcp(tmp_path / "d", layout_clips)
+    item = load_dataset("dfdcp", root)[0]
+    with pytest.raises(ValueError, match="label"):
+        replace(item, label=2)
+    assert json.loads((root / "dataset.json").read_text())
