@@ -88,16 +88,36 @@ def results_table(records: Sequence[RunRecord], level: str, metrics: Sequence[st
     return frame.round(2)
 
 
+TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+               "Δ": r"$\Delta$", "−": r"$-$", "–": "--", "·": r"$\cdot$"}
+
+
+def tex_escape(text: str) -> str:
+    """Escape LaTeX specials (and the few non-ASCII signs the tables use)."""
+    return "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
+
+
+def _cells(frame: pd.DataFrame) -> list[list[str]]:
+    return [[str(idx)] + ["–" if pd.isna(v) else f"{v:.2f}" for v in row]
+            for idx, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True)]
+
+
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    """``frame`` as ``markdown``, ``csv`` or ``latex`` text (missing values shown as '–')."""
+    """``frame`` as ``markdown``, ``csv`` or ``latex`` (booktabs) text; missing values are '–'."""
     if fmt == "csv":
         return frame.to_csv()
-    shown = frame.astype(object).where(frame.notna(), "–")
-    headers = [frame.index.name or ""] + list(frame.columns)
+    headers = [frame.index.name or ""] + [str(c) for c in frame.columns]
+    rows = _cells(frame)
     if fmt == "markdown":
-        return tabulate(shown, headers=headers, tablefmt="github", floatfmt=".2f") + "\n"
+        return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
+                        colalign=("left",) + ("right",) * len(frame.columns)) + "\n"
     if fmt == "latex":
-        return tabulate(shown, headers=headers, tablefmt="latex_booktabs", floatfmt=".2f") + "\n"
+        lines = [r"\begin{tabular}{l" + "r" * len(frame.columns) + "}", r"\toprule",
+                 " & ".join(tex_escape(h) for h in headers) + r" \\", r"\midrule"]
+        lines += [" & ".join(tex_escape(c) for c in row) + r" \\" for row in rows]
+        lines += [r"\bottomrule", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
     raise ValueError(f"format must be markdown, csv or latex, got {fmt!r}")
 
 
