@@ -1,0 +1,104 @@
+"""Colour and frequency transforms used by the synthesis pipelines (explicit-generator, uint8 in and out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def _u8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def rgb_shift(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Add a per-channel shift (3,) in uint8 units."""
+    return _u8(img.astype(np.float32) + np.asarray(shift, np.float32))
+
+
+def hsv_shift(img: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
+    """Shift hue / saturation / value by amounts in uint8 HSV units (hue in OpenCV's 0..180 scale)."""
+    if hue == 0 and sat == 0 and val == 0:
+        return img
+    hsv = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)
+    hsv[..., 0] = np.mod(hsv[..., 0] + hue * 2.0, 360.0)
+    hsv[..., 1] = np.clip(hsv[..., 1] + sat / 255.0, 0, 1)
+    hsv[..., 2] = np.clip(hsv[..., 2] + val / 255.0, 0, 1)
+    return _u8(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255.0)
+
+
+def brightness_contrast(img: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
+    """``img * (1 + contrast) + brightness * 255``."""
+    return _u8(img.astype(np.float32) * (1.0 + contrast) + brightness * 255.0)
+
+
+def downscale(img: np.ndarray, ratio: int) -> np.ndarray:
+    """Nearest-neighbour downscale by ``ratio`` then linear upscale back (kills high frequencies)."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(1, w // ratio), max(1, h // ratio)), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def sharpen(img: np.ndarray, alpha: float, lightness: float) -> np.ndarray:
+    """Blend of identity and a Laplacian sharpening kernel (``alpha`` mix, ``lightness`` centre boost)."""
+    ident = np.zeros((3, 3), np.float32)
+    ident[1, 1] = 1
+    effect = np.full((3, 3), -1, np.float32)
+    effect[1, 1] = 8 + lightness
+    kernel = (1 - alpha) * ident + alpha * effect
+    return _u8(cv2.filter2D(img.astype(np.float32), -1, kernel))
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG round trip at ``quality``."""
+    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        return img
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def source_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """SBI's source/target transform: RGB shift (p=0.3), HSV +-0.3 and brightness/contrast +-0.1, then one
+    of a x2/x4 down-up scale or a sharpen."""
+    out = img
+    if rng.random() < 0.3:
+        out = rgb_shift(out, rng.uniform(-20, 20, 3))
+    out = hsv_shift(out, *rng.uniform(-0.3, 0.3, 3))
+    out = brightness_contrast(out, rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1))
+    if rng.random() < 0.5:
+        out = downscale(out, int(rng.choice([2, 4])))
+    else:
+        out = sharpen(out, rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0))
+    return out
+
+
+@dataclass(frozen=True)
+class ColourAugment:
+    """Photometric augmentation applied with the same parameters to the real and the fake."""
+
+    p_rgb_shift: float = 0.3
+    rgb_shift_limit: float = 20.0
+    p_hsv: float = 0.3
+    hsv_limit: float = 0.3
+    p_brightness_contrast: float = 0.3
+    brightness_contrast_limit: float = 0.3
+    p_jpeg: float = 0.5
+    jpeg_quality: tuple[int, int] = (40, 100)
+
+    def __call__(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        out = list(images)
+        if rng.random() < self.p_rgb_shift:
+            s = rng.uniform(-self.rgb_shift_limit, self.rgb_shift_limit, 3)
+            out = [rgb_shift(x, s) for x in out]
+        if rng.random() < self.p_hsv:
+            h, s, v = rng.uniform(-self.hsv_limit, self.hsv_limit, 3)
+            out = [hsv_shift(x, h, s, v) for x in out]
+        if rng.random() < self.p_brightness_contrast:
+            lim = self.brightness_contrast_limit
+            b, c = rng.uniform(-lim, lim, 2)
+            out = [brightness_contrast(x, b, c) for x in out]
+        if rng.random() < self.p_jpeg:
+            q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
+            out = [jpeg(x, q) for x in out]
+        return out

@@ -1,0 +1,245 @@
+"""The face index (real faces with landmarks) and the torch datasets yielding (real, fake) pairs.
+
+Samples are reproducible and worker-safe: each one draws from ``np.random.default_rng([seed, epoch, i])``,
+so the same (seed, epoch, index) gives the same sample in any process, in any order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .crops import OFFICIAL_SBI, CropRecipe, crop_face, recipe_for_size
+from .faces import Face
+from .imageio import read_image
+from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
+from .targets import encode_targets
+
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+
+
+class FaceIndexError(ValueError):
+    """Raised for malformed or inconsistent face index files."""
+
+
+@dataclass(frozen=True, eq=False)
+class FaceIndex:
+    """Real faces: image ``paths`` relative to ``root``, ``groups`` (identity or video id), 68
+    ``landmarks`` (N, 68, 2) float32 and detector ``boxes`` (N, 4) float32, all in image pixels."""
+
+    root: Path
+    paths: np.ndarray
+    groups: np.ndarray
+    landmarks: np.ndarray
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.paths)
+        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "paths", np.asarray(self.paths, dtype=str))
+        object.__setattr__(self, "groups", np.asarray(self.groups, dtype=str))
+        object.__setattr__(self, "landmarks", np.asarray(self.landmarks, dtype=np.float32).reshape(-1, 68, 2))
+        object.__setattr__(self, "boxes", np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4))
+        if not (len(self.groups) == len(self.landmarks) == len(self.boxes) == n):
+            raise FaceIndexError(
+                f"index arrays disagree in length: paths {n}, groups {len(self.groups)}, "
+                f"landmarks {len(self.landmarks)}, boxes {len(self.boxes)}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def face(self, i: int) -> Face:
+        return Face(box=self.boxes[i], score=1.0, landmarks=self.landmarks[i])
+
+    def image_path(self, i: int) -> Path:
+        return self.root / str(self.paths[i])
+
+    def subset(self, mask_or_indices: np.ndarray | Sequence[int]) -> FaceIndex:
+        sel = np.asarray(mask_or_indices)
+        return FaceIndex(self.root, self.paths[sel], self.groups[sel], self.landmarks[sel], self.boxes[sel])
+
+    def select_groups(self, groups: Sequence[str]) -> FaceIndex:
+        """The faces whose group is in ``groups``."""
+        return self.subset(np.isin(self.groups, np.asarray(list(groups), dtype=str)))
+
+    def group_split(self, val_fraction: float, seed: int = 0) -> tuple[FaceIndex, FaceIndex]:
+        """Split by group (no identity/video in both parts): (train, val)."""
+        uniq = np.unique(self.groups)
+        rng = np.random.default_rng(seed)
+        val_groups = rng.permutation(uniq)[: int(round(len(uniq) * val_fraction))]
+        is_val = np.isin(self.groups, val_groups)
+        return self.subset(~is_val), self.subset(is_val)
+
+    @classmethod
+    def from_lfw(cls, lfw_dir: str | os.PathLike[str], split: str | None = None) -> FaceIndex:
+        """LFW deep-funneled images with ``landmarks68_dlib.npz``; rows without a face (-1) are skipped.
+
+        ``split``: None (all), ``"train"`` or ``"test"`` (the ``peopleDevTrain.txt`` / ``peopleDevTest.txt``
+        identity lists). Groups are the person names.
+        """
+        d = Path(lfw_dir)
+        npz = d / "landmarks68_dlib.npz"
+        if not npz.is_file():
+            raise FaceIndexError(f"{npz} not found; expected the LFW folder holding landmarks68_dlib.npz")
+        data = np.load(npz)
+        names = data["names"].astype(str)
+        lms = data["landmarks"]
+        ok = (lms.reshape(len(lms), -1) >= 0).all(axis=1)
+        groups = np.array([n.split("/")[0] for n in names])
+        index = cls(d / "images_deepfunneled", names[ok], groups[ok], lms[ok].astype(np.float32), data["boxes"][ok].astype(np.float32))
+        if split is None:
+            return index
+        lists = {"train": "peopleDevTrain.txt", "test": "peopleDevTest.txt"}
+        if split not in lists:
+            raise FaceIndexError(f"unknown LFW split {split!r}; expected 'train', 'test' or None")
+        return index.select_groups(read_lfw_people(d / lists[split]))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index as ``.npz`` atomically (paths stay relative to ``root``)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(
+            tmp, root=np.array(str(self.root)), paths=self.paths, groups=self.groups, landmarks=self.landmarks, boxes=self.boxes
+        )
+        os.replace(tmp, p)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> FaceIndex:
+        """Read an index written by :meth:`save`; ``root`` overrides the stored root (default: stored
+        root, or the index file's folder when the stored root is relative)."""
+        p = Path(path)
+        try:
+            d = np.load(p, allow_pickle=False)
+            stored = Path(str(d["root"]))
+            arrays = (d["paths"], d["groups"], d["landmarks"], d["boxes"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise FaceIndexError(f"{p}: not a face index ({exc}); expected an .npz written by FaceIndex.save") from exc
+        if root is not None:
+            base = Path(root)
+        elif stored.is_absolute():
+            base = stored
+        else:
+            base = p.parent / stored
+        return cls(base, *arrays)
+
+
+def read_lfw_people(path: str | os.PathLike[str]) -> list[str]:
+    """Names from an LFW people list (first line: count; then ``name<TAB>n_images``)."""
+    lines = Path(path).read_text().splitlines()
+    return [ln.split("\t")[0].strip() for ln in lines[1:] if ln.strip() and "\t" in ln]
+
+
+def to_tensor(image: np.ndarray, mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float32 ``(x/255 - mean) / std``."""
+    scale = (1.0 / (255.0 * np.asarray(std, np.float32))).astype(np.float32)
+    shift = (np.asarray(mean, np.float32) / np.asarray(std, np.float32)).astype(np.float32)
+    chw = np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1), dtype=np.float32)
+    chw *= scale[:, None, None]
+    chw -= shift[:, None, None]
+    return torch.from_numpy(chw)
+
+
+class SBIPairDataset(Dataset):
+    """(real, fake) SBI pairs with their targets from a :class:`FaceIndex`.
+
+    Each face is cut with ``recipe`` (the very crop inference uses: landmark-calibrated box + margin,
+    trim and warp), then the pair is synthesised on that crop with the landmarks mapped into it. Items
+    are dicts: ``real``/``fake`` (3, S, S) float32 normalised, ``hm``/``cst`` (1, S/4, S/4) of the fake
+    (the real's are zeros), ``mask`` (1, S, S) blend mask of the fake, ``index``.
+    """
+
+    def __init__(
+        self,
+        index: FaceIndex,
+        recipe: CropRecipe | int = OFFICIAL_SBI,
+        seed: int = 0,
+        split: str = "train",
+        config: SBIConfig = DEFAULT_SBI,
+        mean: Sequence[float] = MEAN,
+        std: Sequence[float] = STD,
+    ) -> None:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        self.index = index
+        self.recipe = recipe_for_size(recipe) if isinstance(recipe, int) else recipe
+        if self.recipe.input_size % 4:
+            raise ValueError(f"input size must be divisible by 4, got {self.recipe.input_size}")
+        self.seed = int(seed)
+        self.split = split
+        self.config = config
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch (call before each epoch; workers copy it)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rng_for(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(i)])
+
+    def raw_item(self, i: int) -> dict[str, np.ndarray]:
+        """The uint8 / float numpy pair before normalisation: real, fake, mask, hm, cst."""
+        rng = self.rng_for(i)
+        image = read_image(self.index.image_path(i))
+        crop = crop_face(image, self.index.face(i), self.recipe)
+        pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
+        hm, cst = encode_targets(pair.boundary_small)
+        return {"real": pair.real, "fake": pair.fake, "mask": pair.mask, "hm": hm, "cst": cst}
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} faces")
+        raw = self.raw_item(i)
+        return {
+            "real": to_tensor(raw["real"], self.mean, self.std),
+            "fake": to_tensor(raw["fake"], self.mean, self.std),
+            "hm": torch.from_numpy(raw["hm"]),
+            "cst": torch.from_numpy(raw["cst"]),
+            "mask": torch.from_numpy(raw["mask"])[None],
+            "index": torch.tensor(i),
+        }
+
+
+def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None = None) -> dict[str, torch.Tensor]:
+    """Concatenate reals then fakes: ``image`` (2B, 3, S, S), ``hm``/``cst`` (2B, 1, S/4, S/4) (zeros for
+    reals), ``mask`` (2B, 1, S, S), ``label`` (2B, 1) float (0 real, 1 fake), ``index`` (2B,).
+    With ``shuffle_seed`` the 2B rows are permuted reproducibly."""
+    if not items:
+        raise ValueError("cannot collate an empty batch")
+    real = torch.stack([it["real"] for it in items])
+    fake = torch.stack([it["fake"] for it in items])
+    hm = torch.stack([it["hm"] for it in items])
+    cst = torch.stack([it["cst"] for it in items])
+    mask = torch.stack([it["mask"] for it in items])
+    idx = torch.stack([it["index"] for it in items])
+    b = len(items)
+    out = {
+        "image": torch.cat([real, fake]),
+        "hm": torch.cat([torch.zeros_like(hm), hm]),
+        "cst": torch.cat([torch.zeros_like(cst), cst]),
+        "mask": torch.cat([torch.zeros_like(mask), mask]),
+        "label": torch.cat([torch.zeros(b, 1), torch.ones(b, 1)]),
+        "index": torch.cat([idx, idx]),
+    }
+    if shuffle_seed is not None:
+        perm = torch.randperm(2 * b, generator=torch.Generator().manual_seed(int(shuffle_seed)))
+        out = {k: v[perm] for k, v in out.items()}
+    return out
+
+
+def index_summary(index: FaceIndex) -> str:
+    """A one-line JSON summary (faces, groups) for logs."""
+    return json.dumps({"faces": len(index), "groups": int(len(np.unique(index.groups))), "root": str(index.root)})

