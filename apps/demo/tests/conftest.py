@@ -88,3 +88,54 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, portrait: Path, dfdc_vi
         d / "no-face.mp4", [np.roll(scenery, 4 * i, axis=1) for i in range(12)]
     )
     return out
+
+
+def _make_detector():
+    """A real Detector; skips while the model package does not provide one."""
+    try:
+        from laanet_model.detector import Detector
+    except ImportError as err:
+        pytest.skip(f"laanet_model.detector is not available: {err}")
+    return Detector.from_weights("laanet-lite0-sbi-lfw")
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """The built-in detector when its weights are present, else one on an untrained Lite0 (plumbing only)."""
+    return _make_detector()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
+    """The demo running on loopback for the whole session; yields its URL."""
+    from laanet_demo.app import build_demo, launch_kwargs
+    from laanet_demo.limits import DemoLimits
+
+    gradio_tmp = tmp_path_factory.mktemp("gradio")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRADIO_TEMP_DIR", str(gradio_tmp / "tmp"))
+        mp.setenv("GRADIO_EXAMPLES_CACHE", str(gradio_tmp / "examples"))
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        limits = DemoLimits()
+        demo = build_demo(detector, limits=limits, note=getattr(detector, "_demo_test_note", None))
+        kwargs = launch_kwargs("127.0.0.1", _free_port(), False, limits)
+        _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
+        try:
+            yield url
+        finally:
+            demo.close(verbose=False)
+
+
+@pytest.fixture(scope="session")
+def client(app_url: str):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

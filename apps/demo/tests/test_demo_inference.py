@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from laanet_demo.analysis import frame_logit, to_face_views, video_prob
 from laanet_demo.inference import (
     FaceView,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from laanet_demo import render
 from laanet_demo.inference import FaceView, VerdictBands
 
@@ -68,23 +67,19 @@ def test_blend_leaves_cold_pixels_alone_and_colours_hot_ones() -> None:
     assert out[7, 7, 0] > out[7, 7, 2]  # JET at 1.0 is red
 
 
-def test_overlay_and_annotated_value_downscale_large_images() -> None:
+def test_overlay_downscales_large_images_and_keeps_geometry() -> None:
     img = np.zeros((3200, 2000, 3), np.uint8)
     faces = [face_at(500, 600, 0.25)]
     over = render.overlay_image(img, faces, max_side=1600)
     assert over.shape == (1600, 1000, 3)
-    base, ann = render.annotated_value(img, faces, max_side=1600)
-    assert base.shape == (1600, 1000, 3)
-    masks = [a for a, _ in ann if isinstance(a, np.ndarray)]
-    boxes = [a for a, _ in ann if isinstance(a, tuple)]
-    assert len(masks) == 1 and masks[0].shape == (1600, 1000)
-    assert boxes == [(250, 300, 378, 428)]
-    assert all(label.startswith("face 1: fake") for _, label in ann)
-    # the heat sits inside the box
-    ys, xs = np.nonzero(masks[0] > 0.5)
-    assert 300 <= ys.min() and ys.max() <= 428 and 250 <= xs.min() and xs.max() <= 378
-    # the box is drawn in the verdict colour
-    assert tuple(over[300, 300]) == render.VERDICT_COLOURS_RGB["fake"]
+    # box (500, 600)-(756, 856) at scale 0.5 -> (250, 300)-(378, 428), drawn in the verdict colour
+    assert tuple(over[360, 250]) == render.VERDICT_COLOURS_RGB["fake"]
+    assert tuple(over[360, 378]) == render.VERDICT_COLOURS_RGB["fake"]
+    # the heat: crop rows 16..32, cols 32..48 at crop scale 0.25 -> image +64..128 / +128..192 px, halved
+    boxes_only = render.draw_boxes(render.resize_for_display(img, 0.5), faces, 0.5)
+    ys, xs = np.nonzero(np.any(over != boxes_only, axis=-1))
+    assert ys.min() >= 300 + 32 - 2 and ys.max() <= 300 + 64 + 2
+    assert xs.min() >= 250 + 64 - 2 and xs.max() <= 250 + 96 + 2
 
 
 def test_face_tile_and_caption() -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 import tempfile
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -137,18 +138,54 @@ def load_checkpoint_detector(path: str) -> Any:
         raise InputRejected(f"This file is not a checkpoint this demo can load: {err}") from err
 
 
+class OutputImages:
+    """Writes result images as uniquely named JPEG files in Gradio's upload folder.
+
+    Gradio serves files from there as they are. Unique names matter: two requests with identical results
+    would otherwise rewrite the same content-addressed file while it is being downloaded.
+    """
+
+    def __init__(self, folder: Path | None = None, quality: int = 90) -> None:
+        self._folder = folder
+        self._quality = quality
+
+    def folder(self) -> Path:
+        from gradio.utils import get_upload_folder
+
+        d = (self._folder or Path(get_upload_folder())) / "laanet-demo"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write(self, image: Any, stem: str) -> str:
+        """Save an RGB uint8 array atomically; returns the file path."""
+        from PIL import Image
+
+        target = self.folder() / f"{stem}-{uuid.uuid4().hex}.jpg"
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            Image.fromarray(image).save(tmp, format="JPEG", quality=self._quality)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return str(target)
+
+
 class DemoHandlers:
     """The functions behind the app's events (plain methods, so tests can call them without a browser)."""
 
-    def __init__(self, pool: DetectorPool, limits: DemoLimits) -> None:
+    def __init__(self, pool: DetectorPool, limits: DemoLimits, images: OutputImages | None = None) -> None:
         self.pool = pool
         self.limits = limits
+        self.images = images or OutputImages()
 
     def image_outputs(self, result: analysis.ImageAnalysis, detector: Any) -> tuple[Any, ...]:
         bands = analysis.bands_for(detector)
         rule = analysis.describe_rules(detector)
-        annotated = render.annotated_value(result.image, result.faces)
-        gallery = [(render.face_tile(f), render.face_caption(f)) for f in result.faces if f.crop is not None]
+        overlay = self.images.write(render.overlay_image(result.image, result.faces), "overlay")
+        gallery = [
+            (self.images.write(render.face_tile(f), f"face{f.index}"), render.face_caption(f))
+            for f in result.faces if f.crop is not None
+        ]
         details = {
             "kind": "image",
             "n_faces": result.n_faces_found,
@@ -164,7 +201,7 @@ class DemoHandlers:
         if result.n_faces_found > len(result.faces):
             summary += f"\n\nOnly the {len(result.faces)} largest of {result.n_faces_found} faces were scored."
         table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces)}
-        return summary, label_value(result.prob), annotated, gallery, table, details
+        return summary, label_value(result.prob), overlay, gallery, table, details
 
     def predict_image(self, image: Any, session_key: str | None = None) -> tuple[Any, ...]:
         """Score every face in one uploaded image."""
@@ -223,7 +260,7 @@ class DemoHandlers:
         )
         top = analysis.most_suspicious_frames(result, self.limits.suspicious_frames)
         gallery = [
-            (render.overlay_scaled(f.display, f.faces, f.display_scale),
+            (self.images.write(render.overlay_scaled(f.display, f.faces, f.display_scale), f"frame{f.frame_number}"),
              f"frame {f.frame_number} · score {f.prob:.3f} · {bands.verdict(f.prob)}")
             for f in top if f.prob is not None
         ]
@@ -288,7 +325,7 @@ def build_demo(
     handlers = DemoHandlers(DetectorPool(detector, checkpoint_loader), limits)
     model_queue = {"concurrency_limit": limits.concurrency_limit, "concurrency_id": "model"}
 
-    with gr.Blocks(title="LAA-Net deepfake detector") as demo:
+    with gr.Blocks(title="LAA-Net deepfake detector", delete_cache=(1800, 3600)) as demo:
         session_key = gr.State(None)
         gr.Markdown(
             "# LAA-Net deepfake detector\n"
@@ -306,14 +343,18 @@ def build_demo(
                     )
                     image_btn = gr.Button("Analyse image", variant="primary", elem_id="image-analyse")
                 with gr.Column(scale=2):
-                    image_summary = gr.Markdown(elem_id="image-summary")
+                    image_summary = gr.Markdown(label="Summary", elem_id="image-summary")
                     image_label = gr.Label(label="Image score (fake / real)", num_top_classes=2)
-            image_annotated = gr.AnnotatedImage(label="Faces and artifact heatmaps", format="jpeg")
-            image_gallery = gr.Gallery(label="Face crops | heatmaps", columns=3, height="auto", format="jpeg")
+            image_overlay = gr.Image(
+                label="Faces and artifact heatmaps", type="filepath", interactive=False, elem_id="image-overlay",
+            )
+            image_gallery = gr.Gallery(
+                label="Face crops | heatmaps", columns=2, height="auto", object_fit="contain",
+            )
             image_table = gr.Dataframe(label="Faces", headers=FACE_COLUMNS, interactive=False)
             with gr.Accordion("Details (model, recipe, timings)", open=False):
                 image_details = gr.JSON(label="Details")
-            image_outputs = [image_summary, image_label, image_annotated, image_gallery, image_table, image_details]
+            image_outputs = [image_summary, image_label, image_overlay, image_gallery, image_table, image_details]
             image_btn.click(
                 user_errors(handlers.predict_image), inputs=[image_in, session_key], outputs=image_outputs,
                 api_name="predict_image", preprocess=False, **model_queue,
@@ -335,10 +376,12 @@ def build_demo(
                     )
                     video_btn = gr.Button("Analyse video", variant="primary", elem_id="video-analyse")
                 with gr.Column(scale=2):
-                    video_summary = gr.Markdown(elem_id="video-summary")
+                    video_summary = gr.Markdown(label="Summary", elem_id="video-summary")
                     video_label = gr.Label(label="Video score (fake / real)", num_top_classes=2)
             video_plot = gr.Plot(label="Per-frame, per-face scores")
-            video_gallery = gr.Gallery(label="Most suspicious frames", columns=2, height="auto", format="jpeg")
+            video_gallery = gr.Gallery(
+                label="Most suspicious frames", columns=2, height="auto", object_fit="contain",
+            )
             video_table = gr.Dataframe(
                 label="Frames", headers=["frame", "faces", "frame score", "verdict"], interactive=False,
             )

@@ -115,25 +115,6 @@ def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: 
     return layers
 
 
-def annotated_value(
-    image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600
-) -> tuple[np.ndarray, list[tuple[np.ndarray | tuple[int, int, int, int], str]]]:
-    """The value for `gr.AnnotatedImage`: the (display-size) image and, per face, its heatmap mask and box."""
-    h, w = image.shape[:2]
-    scale = display_scale(h, w, max_side)
-    small = resize_for_display(image, scale)
-    annotations: list[tuple[np.ndarray | tuple[int, int, int, int], str]] = []
-    for face in faces:
-        label = f"face {face.index}: {face.verdict} {face.prob:.2f}"
-        if face.crop_matrix is not None:
-            mask = heatmap_to_image(face.heatmap_crop, scaled_matrix(face.crop_matrix, scale), *small.shape[:2])
-            annotations.append((mask, label))
-        if face.box is not None:
-            x1, y1, x2, y2 = (int(round(v * scale)) for v in face.box)
-            annotations.append(((x1, y1, x2, y2), label))
-    return small, annotations
-
-
 def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
     """The face crop and the same crop with its heatmap, side by side, each `size` pixels square."""
     if face.crop is None:

@@ -1,0 +1,128 @@
+"""The app launched on loopback and called through gradio_client, on real photos and a real DFDC video."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from laanet_demo.inference import sigmoid
+
+
+def _faces_direct(detector: Any, path: Path) -> list[Any]:
+    from laanet_synth.imageio import read_image
+
+    return list(detector.predict_image(read_image(path)).faces)
+
+
+def _check_image_result(result: tuple[Any, ...], detector: Any, path: Path, min_faces: int) -> dict[str, Any]:
+    summary, label, overlay, gallery, table, details = result
+    assert "Image verdict" in summary
+    direct = _faces_direct(detector, path)
+    n = len(direct)
+    assert n >= min_faces
+    assert details["kind"] == "image" and details["n_faces"] == n and len(details["faces"]) == n
+    # the app goes through the same Detector: same faces, same probabilities, same boxes
+    got = [f["prob"] for f in details["faces"]]
+    assert np.allclose(got, [float(f.prob) for f in direct], atol=1e-5)
+    for rec, f in zip(details["faces"], direct, strict=True):
+        assert np.allclose(rec["box"], np.asarray(f.box, float), atol=0.06)
+    # image score follows the frame rule; the label and the verdict agree with it
+    assert details["prob"] is not None and 0.0 <= details["prob"] <= 1.0
+    assert math.isclose(details["prob"], max(got), abs_tol=1e-5) or details["prob"] in got
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert math.isclose(confidences["fake"], details["prob"], abs_tol=1e-5)
+    assert details["verdict"] in ("real", "uncertain", "fake") and details["verdict"] in summary
+    # the overlay (boxes + heatmaps) and one crop|heatmap tile per face, each a file downloaded from the server
+    assert Path(overlay).is_file() and Path(overlay).stat().st_size > 1000
+    assert len(gallery) == n and all(Path(g["image"]).is_file() for g in gallery)
+    assert len(table["data"]) == n and table["headers"][1] == "fake probability"
+    assert details["timings_ms"]["detect_align_infer"] > 0
+    return details
+
+
+@pytest.mark.slow
+def test_predict_image_group_photo(client: Client, detector: Any, group_photo: Path) -> None:
+    details = _check_image_result(
+        client.predict(handle_file(str(group_photo)), api_name="/predict_image"), detector, group_photo, 3
+    )
+    assert details["model"]["name"]
+
+
+@pytest.mark.slow
+def test_predict_image_portrait(client: Client, detector: Any, portrait: Path) -> None:
+    _check_image_result(client.predict(handle_file(str(portrait)), api_name="/predict_image"), detector, portrait, 1)
+
+
+@pytest.mark.slow
+def test_predict_video_dfdc(client: Client, dfdc_video: Path) -> None:
+    from laanet_synth.video import sample_frame_indices, video_info
+
+    k = 4
+    summary, label, plot, gallery, table, details = client.predict(
+        handle_file(str(dfdc_video)), k, api_name="/predict_video"
+    )
+    n_total = video_info(dfdc_video).n_frames
+    assert details["n_frames_total"] == n_total
+    assert [f["frame"] for f in details["frames"]] == [int(i) for i in sample_frame_indices(n_total, k)]
+    assert details["n_frames_sampled"] == k and len(table["data"]) == k
+    assert details["n_frames_with_face"] >= 1 and details["n_faces"] >= 1
+    # video score = sigmoid(mean of the frame logits), each frame logit by the weight's frame rule
+    frame_logits = []
+    for fr in details["frames"]:
+        if fr["faces"]:
+            logits = [x["logit"] for x in fr["faces"]]
+            assert fr["prob"] is not None
+            assert any(math.isclose(fr["prob"], sigmoid(v), abs_tol=1e-5) for v in logits)
+            frame_logits.append(max(logits) if math.isclose(fr["prob"], sigmoid(max(logits)), abs_tol=1e-5)
+                                else next(v for v in logits if math.isclose(fr["prob"], sigmoid(v), abs_tol=1e-5)))
+    assert math.isclose(details["prob"], sigmoid(float(np.mean(frame_logits))), abs_tol=1e-4)
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert math.isclose(confidences["fake"], details["prob"], abs_tol=1e-5)
+    assert "Video verdict" in summary and "mean of frame logits" in details["aggregation"]
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
+    assert 1 <= len(gallery) <= k and all(Path(g["image"]).is_file() for g in gallery)
+
+
+BAD_IMAGES = {
+    "text_as_jpg": "not an image",
+    "truncated_jpeg": "corrupt or truncated",
+    "empty": "empty",
+    "no_face": "No face was found",
+    "huge": "too large|pixels",
+}
+BAD_VIDEOS = {
+    "one_frame_video": "only 1 decodable frame",
+    "no_face_video": "No face was found in any of the",
+    "text_as_jpg": "could not be decoded",
+    "empty": "empty",
+}
+
+
+@pytest.mark.slow
+def test_bad_inputs_get_clear_messages_and_the_server_keeps_answering(
+    client: Client, bad_inputs: dict[str, Path], portrait: Path
+) -> None:
+    import re
+
+    for name, pattern in BAD_IMAGES.items():
+        with pytest.raises(AppError) as info:
+            client.predict(handle_file(str(bad_inputs[name])), api_name="/predict_image")
+        msg = str(info.value)
+        assert re.search(pattern, msg), f"{name}: unexpected message {msg!r}"
+        assert "Traceback" not in msg and "/tmp" not in msg, f"{name}: message leaks internals: {msg!r}"
+    for name, pattern in BAD_VIDEOS.items():
+        with pytest.raises(AppError) as info:
+            client.predict(handle_file(str(bad_inputs[name])), 4, api_name="/predict_video")
+        msg = str(info.value)
+        assert re.search(pattern, msg), f"{name} (video): unexpected message {msg!r}"
+        assert "Traceback" not in msg and "/tmp" not in msg
+    with pytest.raises(AppError, match="between 2 and"):
+        client.predict(handle_file(str(bad_inputs["one_frame_video"])), 1000, api_name="/predict_video")
+    # still answering, with a real result
+    result = client.predict(handle_file(str(portrait)), api_name="/predict_image")
+    assert result[5]["n_faces"] >= 1
