@@ -163,8 +163,8 @@ def load_partial(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def run_predict(args: argparse.Namespace) -> int:
-    """The `predict` subcommand; returns the exit status."""
+def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
+    """The `predict` subcommand; returns the exit status. `detector` overrides `--weights` when given."""
     out: Path | None = args.out
     if out is not None and out.suffix.lower() not in (".csv", ".jsonl"):
         raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
@@ -175,12 +175,8 @@ def run_predict(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.paths)
     if not inputs:
         raise CliError("no image or video files found in the given paths")
-    from laanet_model.detector import Detector
-
-    try:
-        detector = Detector.from_weights(args.weights)
-    except Exception as err:  # noqa: BLE001 - any load failure is one clear line
-        raise CliError(f"cannot load weights {args.weights!r}: {err}") from err
+    if detector is None:
+        detector = load_detector(args.weights)
     limits = replace(CLI_LIMITS, default_video_frames=args.frames)
     partial = partial_path(out) if out is not None else None
     done = load_partial(partial) if (partial is not None and args.resume) else {}
@@ -209,6 +205,16 @@ def run_predict(args: argparse.Namespace) -> int:
     for r in failed:
         print(f"laanet predict: {r['path']}: {r['error']}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def load_detector(weights: str) -> Any:
+    """The Detector for a registered weight name or a checkpoint path; failures become CliError."""
+    from laanet_model.detector import Detector
+
+    try:
+        return Detector.from_weights(weights)
+    except Exception as err:  # noqa: BLE001 - any load failure is one clear line
+        raise CliError(f"cannot load weights {weights!r}: {err}") from err
 
 
 def build_parser() -> argparse.ArgumentParser:
