@@ -216,11 +216,11 @@ def load_checkpoint(
     """
     p = Path(path_or_weight_name)
     if not p.exists():
-        from .weights import WEIGHTS, resolve_weights_file
+        from .weights import WEIGHTS, get_weights, resolve_weights_file
 
         name = str(path_or_weight_name)
         if name in WEIGHTS:
-            spec = WEIGHTS[name]
+            spec = get_weights(name)
             p = resolve_weights_file(spec)
             sha256 = sha256 or spec.sha256
             variant = variant or spec.variant

@@ -1,0 +1,323 @@
+"""Named LAA-Net weights, declared as data (torchvision style).
+
+Each :class:`WeightSpec` holds the architecture variant, the full :class:`Preprocessing` recipe, where the
+file comes from, its licence and hash, the metrics its authors reported and the verdict thresholds.
+
+Official checkpoints are never downloaded: the user fetches them from the source given and puts them in
+``$LAANET_WEIGHTS_DIR`` or ``~/.cache/laanet/weights`` (or passes the path). The built-in model ships in
+``laanet_model/assets`` as ``<name>.safetensors`` + ``<name>.json``; its card supplies the recipe,
+metrics and thresholds at run time.
+
+Card keys read for the built-in model (all optional except the architecture): ``variant`` / ``config``,
+``preprocessing`` (as written by :func:`preprocessing_to_dict`) or ``crop_recipe`` + ``input_size`` +
+``mean`` / ``std``, ``metrics``, ``thresholds`` (``{"real_below", "fake_above"}``), ``description``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from laanet_synth.crops import OFFICIAL_BI, OFFICIAL_SBI, CropRecipe, get_recipe, recipe_for_size
+
+from .checkpoints import CheckpointError
+
+__all__ = [
+    "Preprocessing",
+    "Thresholds",
+    "WeightSpec",
+    "WEIGHTS",
+    "BUILTIN_WEIGHTS",
+    "get_weights",
+    "list_weights",
+    "weights_dirs",
+    "resolve_weights_file",
+    "assets_dir",
+    "preprocessing_to_dict",
+    "preprocessing_from_dict",
+    "spec_for_file",
+]
+
+BUILTIN_WEIGHTS = "laanet-lite0-sbi-lfw"
+OFFICIAL_LICENCE = "SnT academic licence"
+OFFICIAL_SOURCE = (
+    "https://github.com/10Ring/LAA-Net (README, section 'LAA-Net Pre-trained Models': Dropbox folder)"
+)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Everything between a video/image and the network input, and how scores are aggregated.
+
+    ``face_detector`` is the :func:`laanet_synth.faces.make_face_finder` name used here;
+    ``reference_detector`` the detector the weights' authors used. ``flip_test`` averages the logits of the
+    crop and its mirror. ``video_aggregation`` ``"mean_logit"``: mean of frame logits, then sigmoid.
+    ``frame_policy`` picks the face score of a frame with several faces (``"max"`` or ``"largest"``).
+    """
+
+    face_detector: str = "dlib"
+    crop: CropRecipe = OFFICIAL_SBI
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    flip_test: bool = True
+    video_aggregation: str = "mean_logit"
+    frames_per_video: int = 32
+    frame_policy: str = "max"
+    reference_detector: str | None = None
+
+    @property
+    def input_size(self) -> int:
+        """Network input size (square)."""
+        return self.crop.input_size
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Verdict bands on the fake probability: real below ``real_below``, fake above ``fake_above``."""
+
+    real_below: float = 0.4
+    fake_above: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.real_below <= self.fake_above <= 1.0:
+            raise ValueError(
+                f"thresholds must satisfy 0 <= real_below <= fake_above <= 1, got {self.real_below}, {self.fake_above}"
+            )
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One named set of weights."""
+
+    name: str
+    variant: str
+    preprocessing: Preprocessing
+    source: str
+    licence: str
+    file_name: str
+    sha256: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    description: str = ""
+    builtin: bool = False
+
+    def path(self, weights_dir: str | os.PathLike[str] | None = None) -> Path:
+        """The local file (see :func:`resolve_weights_file`)."""
+        return resolve_weights_file(self, weights_dir)
+
+
+def preprocessing_to_dict(p: Preprocessing) -> dict[str, Any]:
+    """JSON-friendly dict (the crop recipe as its fields)."""
+    d = dataclasses.asdict(p)
+    d["crop"] = dataclasses.asdict(p.crop)
+    return d
+
+
+def preprocessing_from_dict(d: dict[str, Any]) -> Preprocessing:
+    """Inverse of :func:`preprocessing_to_dict`; ``crop`` may also be a recipe name."""
+    d = dict(d)
+    crop = d.pop("crop", None)
+    if isinstance(crop, str):
+        recipe = get_recipe(crop)
+    elif isinstance(crop, dict):
+        c = dict(crop)
+        if c.get("window") is not None:
+            c["window"] = tuple(int(v) for v in c["window"])
+        recipe = CropRecipe(**c)
+    else:
+        recipe = OFFICIAL_SBI
+    known = {f.name for f in dataclasses.fields(Preprocessing)} - {"crop"}
+    extra = set(d) - known
+    if extra:
+        raise ValueError(f"unknown preprocessing fields {sorted(extra)}; expected some of {sorted(known)}")
+    for key in ("mean", "std"):
+        if key in d:
+            d[key] = tuple(float(v) for v in d[key])
+    return Preprocessing(crop=recipe, **d)
+
+
+_OFFICIAL_NOTE = "video-level, %, trained on FF++ c0 (raw); 'DFDC' is DFDC-Preview"
+
+WEIGHTS: dict[str, WeightSpec] = {
+    "laanet-official-sbi": WeightSpec(
+        name="laanet-official-sbi",
+        variant="laanet_efficientnet_b4",
+        preprocessing=Preprocessing(
+            face_detector="dlib",
+            crop=OFFICIAL_SBI,
+            flip_test=True,
+            frames_per_video=32,
+            reference_detector="retinaface resnet50_2020-07-20 (box + 25% per side, 256 px)",
+        ),
+        source=OFFICIAL_SOURCE,
+        licence=OFFICIAL_LICENCE,
+        file_name=(
+            "PoseEfficientNet_EFN_hm10_EFPN_NoBasedCLS_Focal_C3_256Cst100_8SBI_SAM(Adam)_ADV_Era1_OutSigmoid"
+            "_1e7_boost500_UnFZ_model_best.pth"
+        ),
+        sha256=None,
+        metrics={
+            "note": _OFFICIAL_NOTE,
+            "FF++": {"AUC": 99.96},
+            "CDFv2": {"AUC": 95.40, "AP": 97.64},
+            "DFW": {"AUC": 80.03, "AP": 81.08},
+            "DFD": {"AUC": 98.43, "AP": 99.40},
+            "DFDCP": {"AUC": 86.94, "AP": 97.70},
+        },
+        thresholds=Thresholds(real_below=0.5, fake_above=0.622),
+        description="Official LAA-Net (EfficientNet-B4 + E-FPN) trained with self-blended images (SBI).",
+    ),
+    "laanet-official-bi": WeightSpec(
+        name="laanet-official-bi",
+        variant="laanet_efficientnet_b4",
+        preprocessing=Preprocessing(
+            face_detector="dlib",
+            crop=OFFICIAL_BI,
+            flip_test=True,
+            frames_per_video=32,
+            reference_detector="retinaface resnet50_2020-07-20 (box + 25% per side, 256 px)",
+        ),
+        source=OFFICIAL_SOURCE,
+        licence=OFFICIAL_LICENCE,
+        file_name=(
+            "PoseEfficientNet_EFN_hm100_EFPN_NoBasedCLS_Focal_C3_256Cstency100_32BI_SAM(Adam)_ADV_Erasing1"
+            "_OutSigmoid_model_best.pth"
+        ),
+        sha256=None,
+        metrics={
+            "note": _OFFICIAL_NOTE,
+            "FF++": {"AUC": 99.95},
+            "CDFv2": {"AUC": 86.28, "AP": 91.93},
+            "DFW": {"AUC": 57.13, "AP": 56.89},
+            "DFD": {"AUC": 99.51, "AP": 99.80},
+            "DFDCP": {"AUC": 69.69, "AP": 93.67},
+        },
+        thresholds=Thresholds(real_below=0.5, fake_above=0.622),
+        description="Official LAA-Net (EfficientNet-B4 + E-FPN) trained with blended images (BI).",
+    ),
+    BUILTIN_WEIGHTS: WeightSpec(
+        name=BUILTIN_WEIGHTS,
+        variant="laanet_efficientnet_lite0",
+        preprocessing=Preprocessing(face_detector="dlib", crop=OFFICIAL_SBI, flip_test=True),
+        source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
+        licence="MIT (weights); LFW images are for research use",
+        file_name=f"{BUILTIN_WEIGHTS}.safetensors",
+        description="LAA-Net with an EfficientNet-Lite0 backbone trained on LFW faces with self-blended images.",
+        builtin=True,
+    ),
+}
+
+
+def assets_dir() -> Path:
+    """Folder of the weights shipped with the package."""
+    return Path(__file__).resolve().parent / "assets"
+
+
+def weights_dirs() -> list[Path]:
+    """Where user-downloaded weights are looked for: ``$LAANET_WEIGHTS_DIR``, then ``~/.cache/laanet/weights``."""
+    dirs = []
+    env = os.environ.get("LAANET_WEIGHTS_DIR")
+    if env:
+        dirs.append(Path(env).expanduser())
+    dirs.append(Path.home() / ".cache" / "laanet" / "weights")
+    return dirs
+
+
+def resolve_weights_file(spec: WeightSpec, weights_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The local file of ``spec``; a clear :class:`CheckpointError` says which file to put where if absent.
+
+    ``weights_dir`` may be a folder holding ``spec.file_name`` or the file itself.
+    """
+    if spec.builtin:
+        p = assets_dir() / spec.file_name
+        if not p.is_file():
+            raise CheckpointError(f"built-in weights {spec.name!r} are not installed: expected {p}")
+        return p
+    candidates: list[Path] = []
+    if weights_dir is not None:
+        given = Path(weights_dir).expanduser()
+        candidates.append(given if given.suffix and not given.is_dir() else given / spec.file_name)
+    candidates += [d / spec.file_name for d in weights_dirs()]
+    for c in candidates:
+        if c.is_file():
+            return c
+    where = "\n  ".join(str(c) for c in candidates)
+    raise CheckpointError(
+        f"weights {spec.name!r} not found. Download the file\n  {spec.file_name}\nfrom {spec.source} "
+        f"(licence: {spec.licence}) and put it at one of:\n  {where}\n"
+        "(set LAANET_WEIGHTS_DIR to use another folder, or pass the file path)"
+    )
+
+
+def _card_for(spec: WeightSpec) -> dict[str, Any] | None:
+    card = assets_dir() / Path(spec.file_name).with_suffix(".json").name
+    if not card.is_file():
+        return None
+    try:
+        data = json.loads(card.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"card {card} of {spec.name!r} is not valid JSON: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def preprocessing_from_card(card: dict[str, Any], default: Preprocessing = Preprocessing()) -> Preprocessing:
+    """The preprocessing recipe a card describes (falls back on ``default`` field by field)."""
+    if isinstance(card.get("preprocessing"), dict):
+        merged = preprocessing_to_dict(default)
+        merged.update(card["preprocessing"])
+        return preprocessing_from_dict(merged)
+    pre = default
+    if isinstance(card.get("crop_recipe"), str):
+        pre = dataclasses.replace(pre, crop=get_recipe(card["crop_recipe"]))
+    size = card.get("input_size") or (card.get("config") or {}).get("input_size")
+    if size and int(size) != pre.crop.input_size:
+        pre = dataclasses.replace(pre, crop=recipe_for_size(int(size), pre.crop))
+    for key in ("mean", "std"):
+        if key in card:
+            pre = dataclasses.replace(pre, **{key: tuple(float(v) for v in card[key])})
+    return pre
+
+
+def spec_from_card(spec: WeightSpec, card: dict[str, Any]) -> WeightSpec:
+    """``spec`` with recipe, metrics, thresholds, hash and description taken from ``card`` where present."""
+    updates: dict[str, Any] = {"preprocessing": preprocessing_from_card(card, spec.preprocessing)}
+    if isinstance(card.get("metrics"), dict):
+        updates["metrics"] = dict(card["metrics"])
+    th = card.get("thresholds")
+    if isinstance(th, dict):
+        updates["thresholds"] = Thresholds(float(th["real_below"]), float(th["fake_above"]))
+    if isinstance(card.get("description"), str):
+        updates["description"] = card["description"]
+    if isinstance(card.get("variant"), str):
+        updates["variant"] = card["variant"]
+    return dataclasses.replace(spec, **updates)
+
+
+def get_weights(name: str) -> WeightSpec:
+    """The registered weights ``name`` (the built-in model's card is read now, so its recipe is current)."""
+    if name not in WEIGHTS:
+        raise KeyError(f"unknown weights {name!r}; expected one of {sorted(WEIGHTS)}")
+    spec = WEIGHTS[name]
+    if spec.builtin:
+        card = _card_for(spec)
+        if card is not None:
+            spec = spec_from_card(spec, card)
+    return spec
+
+
+def list_weights() -> list[str]:
+    """Names of the registered weights."""
+    return sorted(WEIGHTS)
+
+
+def spec_for_file(path: str | os.PathLike[str]) -> WeightSpec | None:
+    """The registered weights whose file name is ``path``'s name, if any."""
+    name = Path(path).name
+    for spec in WEIGHTS.values():
+        if spec.file_name == name:
+            return get_weights(spec.name)
+    return None
