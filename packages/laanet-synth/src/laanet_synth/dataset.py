@@ -16,12 +16,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .bi import DEFAULT_BI, BIConfig, make_bi_pair, nearest_donors, normalise_landmarks
+from .colour import ColourAugment
 from .crops import OFFICIAL_SBI, CropRecipe, crop_face, recipe_for_size
 from .faces import Face
 from .imageio import read_image
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
 from .targets import encode_targets
 
+DEFAULT_COLOUR = ColourAugment()
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
 
@@ -198,6 +201,82 @@ class SBIPairDataset(Dataset):
         pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": pair.real, "fake": pair.fake, "mask": pair.mask, "hm": hm, "cst": cst}
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} faces")
+        raw = self.raw_item(i)
+        return {
+            "real": to_tensor(raw["real"], self.mean, self.std),
+            "fake": to_tensor(raw["fake"], self.mean, self.std),
+            "hm": torch.from_numpy(raw["hm"]),
+            "cst": torch.from_numpy(raw["cst"]),
+            "mask": torch.from_numpy(raw["mask"])[None],
+            "index": torch.tensor(i),
+        }
+
+
+class BIPairDataset(Dataset):
+    """(real, fake) BI pairs: each real face gets a donor from its ``k`` nearest faces by landmarks (never
+    its own group), blended into it. Crops use ``recipe`` exactly as inference does. Items have the same
+    keys as :class:`SBIPairDataset`, so :func:`collate_pairs` serves both.
+
+    ``donors`` (N, k) may be given (e.g. computed once and saved); otherwise it is computed at
+    construction with :func:`laanet_synth.bi.nearest_donors` on box-normalised landmarks.
+    """
+
+    def __init__(
+        self,
+        index: FaceIndex,
+        recipe: CropRecipe | int = OFFICIAL_SBI,
+        seed: int = 0,
+        split: str = "train",
+        config: BIConfig = DEFAULT_BI,
+        donors: np.ndarray | None = None,
+        k: int = 30,
+        colour: ColourAugment | None = DEFAULT_COLOUR,
+        mean: Sequence[float] = MEAN,
+        std: Sequence[float] = STD,
+    ) -> None:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+        self.index = index
+        self.recipe = recipe_for_size(recipe) if isinstance(recipe, int) else recipe
+        if self.recipe.input_size % 4:
+            raise ValueError(f"input size must be divisible by 4, got {self.recipe.input_size}")
+        self.seed, self.split, self.config, self.colour = int(seed), split, config, colour
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.epoch = 0
+        if donors is None:
+            donors = nearest_donors(normalise_landmarks(index.landmarks), index.groups, k=k, rng=np.random.default_rng(seed))
+        donors = np.asarray(donors, np.int64)
+        if donors.ndim != 2 or len(donors) != len(index):
+            raise ValueError(f"donors must be (N, k) with N = {len(index)}, got {donors.shape}")
+        self.donors = donors
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rng_for(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(i)])
+
+    def raw_item(self, i: int) -> dict[str, np.ndarray]:
+        rng = self.rng_for(i)
+        crop = crop_face(read_image(self.index.image_path(i)), self.index.face(i), self.recipe)
+        valid = self.donors[i][self.donors[i] >= 0]
+        if valid.size == 0:
+            raise ValueError(f"face {i} ({self.index.paths[i]}) has no donor from another group")
+        j = int(valid[int(rng.integers(valid.size))])
+        donor = crop_face(read_image(self.index.image_path(j)), self.index.face(j), self.recipe)
+        pair = make_bi_pair(crop.image, crop.landmarks, donor.image, rng, self.config, train=self.split == "train")
+        real, fake = pair.real, pair.fake
+        if self.colour is not None and self.split != "test":
+            real, fake = self.colour([real, fake], rng)
+        hm, cst = encode_targets(pair.boundary_small)
+        return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not 0 <= i < len(self):

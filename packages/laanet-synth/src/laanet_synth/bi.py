@@ -1,0 +1,240 @@
+"""Blended images (BI, Face X-ray style): a donor face blended into a real face with a landmark-similar pose.
+
+Pure functions taking an explicit ``numpy.random.Generator``; the donor search is vectorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .masks import boundary_map, erode_dilate, random_hull_mask
+
+
+class DonorSearchError(ValueError):
+    """Raised when a donor search cannot run (shapes disagree, no other group)."""
+
+
+def normalise_landmarks(landmarks: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+    """Landmarks (N, 68, 2) expressed in their own face frame: minus the landmark-box corner, divided by
+    the box's larger side, times 256. This makes distances comparable between faces of different size and
+    position, as distances between aligned crops are."""
+    lms = np.asarray(landmarks, np.float32)
+    lo = lms.min(axis=1, keepdims=True)
+    side = (lms.max(axis=1, keepdims=True) - lo).max(axis=2, keepdims=True)
+    return (lms - lo) / np.maximum(side, 1e-6) * 256.0
+
+
+def summed_landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum_i ||a_i - b_i||`` over the last two axes (..., 68, 2), broadcasting."""
+    d = a - b
+    return np.sqrt((d * d).sum(-1)).sum(-1)
+
+
+def nearest_donors(
+    landmarks: np.ndarray,
+    groups: np.ndarray,
+    k: int = 30,
+    n_candidates: int = 10_000,
+    rng: np.random.Generator | None = None,
+    chunk: int = 256,
+    shortlist: int | None = 8,
+    progress: bool = False,
+) -> np.ndarray:
+    """For every face, the indices of the ``k`` faces with the smallest summed landmark distance
+    ``sum_i ||l_i - l'_i||`` among up to ``n_candidates`` random candidates, excluding its own group.
+
+    Vectorised in query chunks: a BLAS matrix product ranks all candidates by squared Euclidean
+    distance of the flattened landmarks, the ``shortlist * k`` best are re-ranked by the exact summed
+    distance, and the ``k`` best kept (``shortlist=None`` re-ranks every candidate: exact, slower). Returns (N, k) int64, nearest first, padded with -1 when fewer
+    than ``k`` donors exist.
+    """
+    lms = np.asarray(landmarks, np.float32)
+    grp = np.asarray(groups)
+    n = len(lms)
+    if lms.ndim != 3 or lms.shape[1:] != (68, 2) or len(grp) != n:
+        raise DonorSearchError(f"expected landmarks (N, 68, 2) and N groups, got {lms.shape} and {len(grp)}")
+    rng = rng if rng is not None else np.random.default_rng(0)
+    _, gid = np.unique(grp, return_inverse=True)
+    out = np.full((n, k), -1, np.int64)
+    flat = lms.reshape(n, 136)
+    sq = (flat * flat).sum(1)
+    starts = range(0, n, chunk)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="donor search", unit="chunk")
+    for s in starts:
+        q = np.arange(s, min(n, s + chunk))
+        cand = np.arange(n) if n <= n_candidates else np.sort(rng.choice(n, n_candidates, replace=False))
+        d2 = sq[q][:, None] + sq[cand][None] - 2.0 * (flat[q] @ flat[cand].T)
+        d2[gid[q][:, None] == gid[cand][None]] = np.inf
+        m = len(cand) if shortlist is None else min(max(shortlist * k, k), len(cand))
+        short = np.argpartition(d2, m - 1, axis=1)[:, :m] if m < len(cand) else np.broadcast_to(np.arange(len(cand)), (len(q), len(cand)))
+        short_ok = np.isfinite(np.take_along_axis(d2, short, 1))
+        exact = summed_landmark_distance(lms[q][:, None], lms[cand[short]])
+        exact[~short_ok] = np.inf
+        kk = min(k, m)
+        order = np.argsort(exact, axis=1, kind="stable")[:, :kk]
+        best = cand[np.take_along_axis(short, order, 1)]
+        ok = np.isfinite(np.take_along_axis(exact, order, 1))
+        out[q, :kk] = np.where(ok, best, -1)
+    return out
+
+
+def piecewise_affine_maps(shape: tuple[int, int], rng: np.random.Generator, scale: float, rows: int = 4, cols: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Sampling maps (map_x, map_y) for ``cv2.remap`` of a random piecewise-affine warp.
+
+    A ``rows`` x ``cols`` grid of control points spans the image; each point's displacement is drawn from
+    N(0, scale * side). Each grid cell is split into two triangles and the displacement is interpolated
+    affinely (barycentrically) inside each, vectorised over all pixels.
+    """
+    h, w = shape
+    disp = rng.normal(0.0, scale, (rows, cols, 2)) * np.array([w, h])
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    gx = xs / max(w - 1, 1) * (cols - 1)
+    gy = ys / max(h - 1, 1) * (rows - 1)
+    cx = np.minimum(gx.astype(np.int64), cols - 2)
+    cy = np.minimum(gy.astype(np.int64), rows - 2)
+    u = (gx - cx)[..., None]
+    v = (gy - cy)[..., None]
+    d00 = disp[cy, cx]
+    d10 = disp[cy, cx + 1]
+    d01 = disp[cy + 1, cx]
+    d11 = disp[cy + 1, cx + 1]
+    lower = (u + v) <= 1
+    d = np.where(lower, d00 + u * (d10 - d00) + v * (d01 - d00), d11 + (1 - u) * (d01 - d11) + (1 - v) * (d10 - d11))
+    return (xs + d[..., 0]).astype(np.float32), (ys + d[..., 1]).astype(np.float32)
+
+
+def piecewise_affine_mask(mask: np.ndarray, rng: np.random.Generator, scale_range: tuple[float, float] = (0.01, 0.15)) -> np.ndarray:
+    """Deform a mask with a random piecewise-affine warp (scale drawn from ``scale_range``)."""
+    scale = float(rng.uniform(*scale_range))
+    mx, my = piecewise_affine_maps(mask.shape[:2], rng, scale)
+    return cv2.remap(mask, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def colour_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Shift the source's per-channel mean inside ``mask`` to the target's mean there."""
+    sel = mask > 0
+    if not sel.any():
+        return source
+    src = source.astype(np.float32)
+    shift = target[sel].astype(np.float32).mean(0) - src[sel].mean(0)
+    return np.clip(src + shift, 0, 255).astype(np.uint8)
+
+
+def feather_weights(mask: np.ndarray, feather: float = 0.2) -> np.ndarray:
+    """Blend weights that rise from 0 at the mask edge to 1 at ``feather`` x the face size inside it."""
+    binary = (mask > 0).astype(np.uint8)
+    if not binary.any():
+        return np.zeros(mask.shape, np.float32)
+    ys, xs = np.nonzero(binary)
+    size = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    dist = cv2.distanceTransform(binary, cv2.DIST_L2, 5)
+    return np.clip(dist / (feather * size), 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class BIConfig:
+    """BI parameters (defaults follow the official training code, sizes relative to its 317 px frames)."""
+
+    aug_size: tuple[int, int] = (128, 317)
+    pa_scale: tuple[float, float] = (0.01, 0.15)
+    feather: float = 0.2
+    p_degrade: float = 0.5
+    degrade_size: tuple[int, int] = (64, 317)
+    max_tries: int = 5
+
+
+DEFAULT_BI = BIConfig()
+
+
+@dataclass(frozen=True, eq=False)
+class BIPair:
+    """A BI pair at the input size: ``real`` (the background face), ``fake``, blend weights ``mask``,
+    ``boundary`` (S, S) float32 and ``boundary_small`` (S/4, S/4) uint8."""
+
+    real: np.ndarray
+    fake: np.ndarray
+    mask: np.ndarray
+    boundary: np.ndarray
+    boundary_small: np.ndarray
+
+
+def blend_donor(
+    background: np.ndarray,
+    bg_landmarks: np.ndarray,
+    donor: np.ndarray,
+    rng: np.random.Generator,
+    config: BIConfig = DEFAULT_BI,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blend ``donor`` into ``background`` (same size crops): returns (fake, M) at the input size.
+
+    Both are resized to a random working size; the hull of the background landmarks (four types) is
+    deformed piecewise-affinely, eroded or dilated, the donor's colour is shifted to the background's in
+    the mask, and the two are blended with feathered weights M (20 % of the face size); the result is
+    resized back.
+    """
+    S = background.shape[0]
+    for _ in range(config.max_tries):
+        a = int(rng.integers(config.aug_size[0], config.aug_size[1] + 1))
+        bg = cv2.resize(background, (a, a), interpolation=cv2.INTER_LINEAR)
+        fg = cv2.resize(donor, (a, a), interpolation=cv2.INTER_LINEAR)
+        lms = np.asarray(bg_landmarks, np.float32) * (a / S)
+        mask, _ = random_hull_mask((a, a), lms, rng)
+        mask = piecewise_affine_mask(mask, rng, config.pa_scale)
+        mask = erode_dilate(mask, rng)
+        if (mask > 0).any():
+            break
+    else:
+        return background.copy(), np.zeros(background.shape[:2], np.float32)
+    fg = colour_transfer(fg, bg, mask)
+    w = feather_weights(mask, config.feather)
+    fake = (w[..., None] * fg.astype(np.float32) + (1 - w[..., None]) * bg.astype(np.float32))
+    fake = np.clip(np.rint(fake), 0, 255).astype(np.uint8)
+    if a != S:
+        fake = cv2.resize(fake, (S, S), interpolation=cv2.INTER_LINEAR)
+        w = np.clip(cv2.resize(w, (S, S), interpolation=cv2.INTER_LINEAR), 0, 1)
+    # outside the mask the fake is the background exactly
+    fake = np.where((w > 0)[..., None], fake, background)
+    return fake, w
+
+
+def degrade(image: np.ndarray, rng: np.random.Generator, size_range: tuple[int, int]) -> np.ndarray:
+    """Resize down to a random size (bilinear or nearest) and back up bilinearly."""
+    S = image.shape[0]
+    lo, hi = size_range
+    d = int(rng.integers(min(lo, S), min(hi, S) + 1))
+    interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_NEAREST
+    small = cv2.resize(image, (d, d), interpolation=interp)
+    return cv2.resize(small, (S, S), interpolation=cv2.INTER_LINEAR)
+
+
+def make_bi_pair(
+    background: np.ndarray,
+    bg_landmarks: np.ndarray,
+    donor: np.ndarray,
+    rng: np.random.Generator,
+    config: BIConfig = DEFAULT_BI,
+    train: bool = True,
+) -> BIPair:
+    """A BI pair from two face crops of the same size (S divisible by 4) with the background's landmarks.
+
+    With p_degrade (train) both the real and the fake are degraded with the same resize.
+    """
+    S = background.shape[0]
+    if background.shape != donor.shape or background.ndim != 3 or background.shape[1] != S or S % 4:
+        raise ValueError(f"expected two square crops of the same size divisible by 4, got {background.shape} and {donor.shape}")
+    fake, m = blend_donor(background, bg_landmarks, donor, rng, config)
+    real = background
+    if train and rng.random() < config.p_degrade:
+        state = rng.bit_generator.state
+        real = degrade(real, rng, config.degrade_size)
+        rng.bit_generator.state = state
+        fake = degrade(fake, rng, config.degrade_size)
+    b = boundary_map(m)
+    small = cv2.resize((b * 255).astype(np.uint8), (S // 4, S // 4), interpolation=cv2.INTER_LINEAR)
+    return BIPair(real=real, fake=fake, mask=m, boundary=b, boundary_small=small)
