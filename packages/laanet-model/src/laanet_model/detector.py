@@ -1,0 +1,315 @@
+"""``Detector``: the one inference API (crops or whole images in, per-face fake probabilities and heatmaps out)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, read_card
+from .heads import HEAD_NAMES
+from .losses import HM_CLAMP
+from .network import LAANet
+from .scoring import Verdict, frame_score, sigmoid, verdict
+from .weights import (
+    WEIGHTS,
+    Preprocessing,
+    Thresholds,
+    WeightSpec,
+    get_weights,
+    preprocessing_from_card,
+    resolve_weights_file,
+    spec_for_file,
+    spec_from_card,
+)
+
+__all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError"]
+
+
+class DetectorInputError(ValueError):
+    """The input given to the detector is not what it expects (shape, dtype, size)."""
+
+
+@dataclass(frozen=True, eq=False)
+class FacePrediction:
+    """One face: fake probability, logit and heatmaps; image-level fields are set by ``predict_image``.
+
+    ``heatmap`` (h, w) float32 in [1e-4, 1 - 1e-4] at the model's output resolution; ``heatmap_crop`` the
+    same resized to the crop (``input_size`` square). ``crop_matrix`` (2, 3) maps image pixels to crop pixels.
+    """
+
+    prob: float
+    logit: float
+    heatmap: np.ndarray
+    heatmap_crop: np.ndarray
+    box: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    crop: np.ndarray | None = None
+    crop_matrix: np.ndarray | None = None
+    detector_score: float | None = None
+
+    @property
+    def area(self) -> float:
+        """Box area in image pixels (0 without a box)."""
+        if self.box is None:
+            return 0.0
+        x1, y1, x2, y2 = (float(v) for v in self.box)
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+
+@dataclass(frozen=True, eq=False)
+class ImagePrediction:
+    """All faces found in one image (largest first, as the face finder orders them)."""
+
+    faces: list[FacePrediction]
+    image_size: tuple[int, int]
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def frame_logit(self, policy: str = "max") -> float | None:
+        """The frame's logit under ``policy`` (``None`` without faces)."""
+        return frame_score([f.logit for f in self.faces], policy, [f.area for f in self.faces])
+
+    def prob(self, policy: str = "max") -> float | None:
+        """The frame's fake probability under ``policy`` (``None`` without faces)."""
+        logit = self.frame_logit(policy)
+        return None if logit is None else sigmoid(logit)
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Detector:
+    """LAA-Net inference with a weights' preprocessing recipe.
+
+    Scores are flip-test averages of the class logit when the recipe says so; the heatmap of the
+    mirrored input is mirrored back before its logits are averaged with the direct one (the official
+    evaluation averages them without mirroring back, which only affects the heatmap, not the score).
+    The self-consistency head is never computed. ``official_float64=True`` runs model and input in
+    float64, as the official evaluation does.
+    """
+
+    def __init__(
+        self,
+        model: LAANet,
+        preprocessing: Preprocessing,
+        *,
+        thresholds: Thresholds | None = None,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        face_finder: Any = None,
+        batch_size: int = 8,
+        official_float64: bool = False,
+        spec: WeightSpec | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.device = torch.device(device) if device is not None else _default_device()
+        self.dtype = torch.float64 if official_float64 else dtype
+        self.official_float64 = official_float64
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.preprocessing = preprocessing
+        self.thresholds = thresholds or (spec.thresholds if spec else Thresholds())
+        self.spec = spec
+        self.batch_size = batch_size
+        self._face_finder = face_finder
+        self._heads = tuple(h for h in ("hm", "cls") if h in model.head_names)
+        if "cls" not in self._heads:
+            raise ValueError(
+                f"the model has no 'cls' head (heads: {model.head_names}); expected one of {HEAD_NAMES}"
+            )
+        mean = torch.tensor(preprocessing.mean, dtype=self.dtype, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(preprocessing.std, dtype=self.dtype, device=self.device).view(1, 3, 1, 1)
+        self._mean, self._std = mean, std
+
+    # --- construction -----------------------------------------------------------------------------------
+    @classmethod
+    def from_weights(
+        cls,
+        name_or_path: str | os.PathLike[str],
+        *,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype = torch.float32,
+        face_finder: Any = None,
+        official_float64: bool = False,
+        weights_dir: str | os.PathLike[str] | None = None,
+        batch_size: int = 8,
+    ) -> Detector:
+        """Build from a registered weights name, a ``.safetensors`` (+ card) or an official ``.pth``.
+
+        An official ``.pth`` with a registered file name gets that entry's recipe; any other ``.pth``
+        is read as the official B4 with the official SBI recipe.
+        """
+        spec = _spec_for(name_or_path, weights_dir)
+        path = _path_for(name_or_path, spec, weights_dir)
+        model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)
+        return cls(
+            model,
+            spec.preprocessing,
+            thresholds=spec.thresholds,
+            device=device,
+            dtype=dtype,
+            face_finder=face_finder,
+            batch_size=batch_size,
+            official_float64=official_float64,
+            spec=spec,
+        )
+
+    @property
+    def input_size(self) -> int:
+        """Side of the square crops the network expects."""
+        return self.preprocessing.input_size
+
+    @property
+    def face_finder(self) -> Any:
+        """The face finder (created on first use from the recipe's detector name)."""
+        if self._face_finder is None:
+            from laanet_synth.faces import make_face_finder
+
+            self._face_finder = make_face_finder(self.preprocessing.face_detector)
+        return self._face_finder
+
+    def verdict(self, prob: float) -> Verdict:
+        """``real`` / ``uncertain`` / ``fake`` under these weights' thresholds."""
+        return verdict(prob, self.thresholds)
+
+    # --- inference --------------------------------------------------------------------------------------
+    def _to_tensor(self, crops: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
+        return (x - self._mean) / self._std
+
+    def _check_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        s = self.input_size
+        if isinstance(crops, np.ndarray) and crops.ndim == 3:
+            crops = crops[None]
+        arr = [np.asarray(c) for c in crops]
+        for i, c in enumerate(arr):
+            if c.dtype != np.uint8 or c.ndim != 3 or c.shape != (s, s, 3):
+                raise DetectorInputError(
+                    f"crop {i}: expected a uint8 RGB array of shape ({s}, {s}, 3) (the recipe's input size), "
+                    f"got {c.dtype} {c.shape}; crop faces with laanet_synth.crops.crop_face or use predict_image"
+                )
+        if not arr:
+            return np.zeros((0, s, s, 3), np.uint8)
+        return np.stack(arr)
+
+    @torch.inference_mode()
+    def predict_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits (B,) and heatmap logits (B, h, w) for normalised inputs, with the recipe's flip test."""
+        out = self.model(x, heads=self._heads)
+        cls = out["cls"].reshape(-1)
+        hm = out["hm"][:, 0] if "hm" in out else None
+        if self.preprocessing.flip_test:
+            out_f = self.model(torch.flip(x, dims=[3]), heads=self._heads)
+            cls = (cls + out_f["cls"].reshape(-1)) / 2
+            if hm is not None:
+                hm = (hm + torch.flip(out_f["hm"][:, 0], dims=[2])) / 2
+        if hm is None:
+            hm = cls.new_zeros((cls.shape[0], x.shape[2] // 4, x.shape[3] // 4))
+        return cls, hm
+
+    def predict_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> list[FacePrediction]:
+        """Score aligned face crops (uint8 RGB, ``input_size`` square), in batches of ``batch_size``."""
+        arr = self._check_crops(crops)
+        results: list[FacePrediction] = []
+        s = self.input_size
+        for start in range(0, len(arr), self.batch_size):
+            chunk = arr[start : start + self.batch_size]
+            cls, hm = self.predict_logits(self._to_tensor(chunk))
+            probs = torch.clamp(torch.sigmoid(hm), HM_CLAMP, 1.0 - HM_CLAMP).float().cpu().numpy()
+            for logit, heat in zip(cls.double().cpu().tolist(), probs, strict=True):
+                results.append(
+                    FacePrediction(
+                        prob=sigmoid(logit),
+                        logit=float(logit),
+                        heatmap=heat,
+                        heatmap_crop=cv2.resize(heat, (s, s), interpolation=cv2.INTER_LINEAR),
+                    )
+                )
+        return results
+
+    def predict_image(self, image_rgb: np.ndarray, faces: Sequence[Any] | None = None) -> ImagePrediction:
+        """Find faces (or use the given ``laanet_synth.faces.Face`` list), crop each by the recipe and score them."""
+        from laanet_synth.crops import CropError, crop_face
+        from laanet_synth.faces import check_rgb_uint8
+
+        try:
+            image = check_rgb_uint8(image_rgb)
+        except (ValueError, TypeError) as exc:
+            raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
+        found = list(self.face_finder.find(image)) if faces is None else list(faces)
+        crops, kept, notes = [], [], []
+        for i, face in enumerate(found):
+            try:
+                crops.append(crop_face(image, face, self.preprocessing.crop))
+                kept.append(face)
+            except CropError as exc:
+                notes.append(f"face {i} skipped: {exc}")
+        preds = self.predict_crops([c.image for c in crops]) if crops else []
+        out = [
+            dataclasses.replace(
+                p,
+                box=np.asarray(face.box, dtype=np.float32),
+                landmarks=np.asarray(face.landmarks, dtype=np.float32),
+                crop=fc.image,
+                crop_matrix=fc.matrix,
+                detector_score=float(getattr(face, "score", 0.0)),
+            )
+            for p, face, fc in zip(preds, kept, crops, strict=True)
+        ]
+        return ImagePrediction(
+            faces=out, image_size=image.shape[:2], skipped=len(found) - len(kept), notes=notes
+        )
+
+
+def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLike[str] | None) -> WeightSpec:
+    name = str(name_or_path)
+    p = Path(name_or_path)
+    if name in WEIGHTS and not p.exists():
+        return get_weights(name)
+    if not p.exists():
+        raise CheckpointError(
+            f"{name!r} is neither a registered weights name nor an existing file; expected one of "
+            f"{sorted(WEIGHTS)} or a .safetensors / .pth path"
+        )
+    if p.suffix == ".safetensors":
+        card = read_card(p)
+        size = int((card.get("config") or {}).get("input_size") or card.get("input_size") or 384)
+        from laanet_synth.crops import OFFICIAL_SBI, recipe_for_size
+
+        base_pre = Preprocessing(crop=OFFICIAL_SBI if size == 384 else recipe_for_size(size, OFFICIAL_SBI))
+        base = WeightSpec(
+            name=p.stem,
+            variant=str(card.get("variant") or "custom"),
+            preprocessing=preprocessing_from_card(card, base_pre),
+            source=str(p),
+            licence=str(card.get("licence", "unknown")),
+            file_name=p.name,
+            sha256=None,
+        )
+        return spec_from_card(base, card)
+    known = spec_for_file(p)
+    if known is not None:
+        return known
+    official = get_weights("laanet-official-sbi")
+    return dataclasses.replace(
+        official, name=p.stem, variant=OFFICIAL_VARIANT, source=str(p), file_name=p.name, sha256=None
+    )
+
+
+def _path_for(
+    name_or_path: str | os.PathLike[str], spec: WeightSpec, weights_dir: str | os.PathLike[str] | None
+) -> Path:
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    return resolve_weights_file(spec, weights_dir)

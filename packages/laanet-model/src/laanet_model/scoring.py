@@ -1,0 +1,77 @@
+"""Pure aggregation rules: face logits -> frame score -> video score -> verdict."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+__all__ = ["sigmoid", "frame_score", "video_score", "verdict", "Verdict"]
+
+Verdict = Literal["real", "uncertain", "fake"]
+
+
+def sigmoid(x: float) -> float:
+    """Numerically stable logistic function."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def frame_score(
+    face_logits: Sequence[float],
+    policy: str = "max",
+    areas: Sequence[float] | None = None,
+) -> float | None:
+    """The logit that stands for a frame: the most fake face (``"max"``) or the largest face (``"largest"``).
+
+    ``areas`` gives each face's box area for ``"largest"``; without it the first face is taken as the
+    largest (face finders list the largest first). Returns ``None`` for a frame without faces.
+    """
+    logits = [float(v) for v in face_logits]
+    if not logits:
+        return None
+    if any(math.isnan(v) for v in logits):
+        raise ValueError(f"face logits must not be NaN, got {logits}")
+    if policy == "max":
+        return max(logits)
+    if policy == "largest":
+        if areas is None:
+            return logits[0]
+        if len(areas) != len(logits):
+            raise ValueError(f"got {len(areas)} areas for {len(logits)} face logits")
+        best = max(range(len(logits)), key=lambda i: float(areas[i]))
+        return logits[best]
+    raise ValueError(f"unknown frame policy {policy!r}; expected 'max' or 'largest'")
+
+
+def video_score(frame_logits: Sequence[float | None]) -> float:
+    """Fake probability of a video: sigmoid of the mean frame logit (frames without faces are skipped)."""
+    logits = [float(v) for v in frame_logits if v is not None]
+    if not logits:
+        raise ValueError("video_score needs at least one frame with a face logit")
+    return sigmoid(sum(logits) / len(logits))
+
+
+def verdict(prob: float, thresholds: object) -> Verdict:
+    """``"real"`` below ``real_below``, ``"fake"`` above ``fake_above``, else ``"uncertain"``.
+
+    ``thresholds`` is a :class:`laanet_model.weights.Thresholds` or a ``(real_below, fake_above)`` pair.
+    """
+    if isinstance(thresholds, tuple | list):
+        real_below, fake_above = (float(v) for v in thresholds)
+    else:
+        real_below = float(thresholds.real_below)  # type: ignore[attr-defined]
+        fake_above = float(thresholds.fake_above)  # type: ignore[attr-defined]
+    if not 0.0 <= real_below <= fake_above <= 1.0:
+        raise ValueError(
+            f"thresholds must satisfy 0 <= real_below <= fake_above <= 1, got {real_below}, {fake_above}"
+        )
+    if not 0.0 <= prob <= 1.0 or math.isnan(prob):
+        raise ValueError(f"prob must be a probability in [0, 1], got {prob}")
+    if prob < real_below:
+        return "real"
+    if prob > fake_above:
+        return "fake"
+    return "uncertain"

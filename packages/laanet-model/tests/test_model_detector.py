@@ -1,0 +1,153 @@
+"""Detector: crops and images in, per-face probabilities and heatmaps out; scoring rules."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from laanet_model import Detector, create_model
+from laanet_model.checkpoints import save_weights
+from laanet_model.detector import DetectorInputError
+from laanet_model.scoring import frame_score, sigmoid, verdict, video_score
+from laanet_model.weights import Preprocessing, Thresholds, preprocessing_to_dict
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def lite_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(11)
+    model = create_model("laanet_efficientnet_lite0", input_size=SIZE)
+    from laanet_synth.crops import recipe_for_size
+
+    pre = Preprocessing(crop=recipe_for_size(SIZE), flip_test=True)
+    card = {
+        "variant": "laanet_efficientnet_lite0",
+        "preprocessing": preprocessing_to_dict(pre),
+        "thresholds": {"real_below": 0.3, "fake_above": 0.7},
+        "metrics": {"val_auc": 0.5},
+    }
+    return save_weights(model, tmp_path_factory.mktemp("w") / "tiny", card)
+
+
+@pytest.fixture(scope="module")
+def detector(lite_weights: Path) -> Detector:
+    return Detector.from_weights(lite_weights, device="cpu", batch_size=3)
+
+
+def _crops(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
+
+
+def _manual(detector: Detector, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+    x = (x - 0.5) / 0.5
+    with torch.inference_mode():
+        a = detector.model(x, heads=("hm", "cls"))
+        b = detector.model(x.flip(3), heads=("hm", "cls"))
+    logits = ((a["cls"] + b["cls"]) / 2).reshape(-1).numpy()
+    hm = ((a["hm"] + b["hm"].flip(3)) / 2)[:, 0]
+    return logits, torch.clamp(torch.sigmoid(hm), 1e-4, 1 - 1e-4).numpy()
+
+
+def test_model_detector_card_recipe_and_thresholds(detector: Detector) -> None:
+    assert detector.input_size == SIZE
+    assert detector.thresholds == Thresholds(0.3, 0.7)
+    assert detector.spec is not None and detector.spec.metrics == {"val_auc": 0.5}
+    assert (
+        detector.verdict(0.1) == "real"
+        and detector.verdict(0.9) == "fake"
+        and detector.verdict(0.5) == "uncertain"
+    )
+
+
+def test_model_detector_predict_crops_matches_manual_flip_test(detector: Detector) -> None:
+    crops = _crops(5)
+    preds = detector.predict_crops(crops)
+    logits, heat = _manual(detector, crops)
+    assert len(preds) == 5
+    for p, logit, h in zip(preds, logits, heat, strict=True):
+        assert p.logit == pytest.approx(float(logit), abs=1e-5)
+        assert p.prob == pytest.approx(sigmoid(p.logit))
+        assert p.heatmap.shape == (SIZE // 4, SIZE // 4) and p.heatmap.dtype == np.float32
+        np.testing.assert_allclose(p.heatmap, h, atol=1e-5)
+        assert p.heatmap.min() >= 1e-4 - 1e-7 and p.heatmap.max() <= 1 - 1e-4 + 1e-7
+        assert p.heatmap_crop.shape == (SIZE, SIZE)
+        assert abs(float(p.heatmap_crop.mean()) - float(p.heatmap.mean())) < 0.05
+    # Batching does not change results.
+    one = Detector(detector.model, detector.preprocessing, device="cpu", batch_size=1).predict_crops(crops)
+    assert [p.logit for p in one] == pytest.approx([p.logit for p in preds], abs=1e-5)
+
+
+def test_model_detector_heatmap_of_mirror_is_mirrored_back(detector: Detector) -> None:
+    half = _crops(1, seed=5)[0, :, : SIZE // 2]
+    symmetric = np.ascontiguousarray(np.concatenate([half, half[:, ::-1]], axis=1))
+    heat = detector.predict_crops([symmetric])[0].heatmap
+    np.testing.assert_allclose(heat, heat[:, ::-1], atol=1e-5)
+
+
+def test_model_detector_rejects_bad_crops(detector: Detector) -> None:
+    with pytest.raises(DetectorInputError, match=rf"\({SIZE}, {SIZE}, 3\)"):
+        detector.predict_crops([np.zeros((64, 64, 3), np.uint8)])
+    with pytest.raises(DetectorInputError, match="uint8"):
+        detector.predict_crops([np.zeros((SIZE, SIZE, 3), np.float32)])
+    assert detector.predict_crops([]) == []
+    with pytest.raises(DetectorInputError, match="RGB uint8 image"):
+        detector.predict_image(np.zeros((10, 10), np.float64))
+
+
+def test_model_detector_official_float64_path_agrees(lite_weights: Path, detector: Detector) -> None:
+    f64 = Detector.from_weights(lite_weights, device="cpu", official_float64=True)
+    assert next(f64.model.parameters()).dtype == torch.float64
+    crops = _crops(2, seed=3)
+    a = [p.logit for p in detector.predict_crops(crops)]
+    b = [p.logit for p in f64.predict_crops(crops)]
+    assert a == pytest.approx(b, abs=1e-3)
+
+
+def test_model_detector_predict_image_on_real_portrait(detector: Detector, shared_data_dir: Path) -> None:
+    from laanet_synth.crops import apply_affine
+    from laanet_synth.imageio import read_image
+
+    image = read_image(shared_data_dir / "faces" / "portraits" / "img1.jpg")
+    res = detector.predict_image(image)
+    assert res.image_size == image.shape[:2]
+    assert len(res.faces) >= 1
+    face = res.faces[0]
+    assert face.crop is not None and face.crop.shape == (SIZE, SIZE, 3)
+    assert face.crop_matrix is not None and face.crop_matrix.shape == (2, 3)
+    assert face.box is not None and face.area > 0
+    # The matrix maps the face's landmarks into the crop (the eyes land inside it).
+    pts = apply_affine(face.landmarks, face.crop_matrix)
+    eyes = pts[36:48]
+    assert ((eyes > 0) & (eyes < SIZE)).all()
+    # Scoring the crop directly gives the same logit.
+    again = detector.predict_crops([face.crop])[0]
+    assert again.logit == pytest.approx(face.logit, abs=1e-5)
+    assert res.prob("max") == pytest.approx(max(sigmoid(f.logit) for f in res.faces))
+    # Given faces are used as they are.
+    given = detector.predict_image(image, faces=[])
+    assert given.faces == [] and given.prob() is None
+
+
+def test_model_scoring_rules() -> None:
+    assert frame_score([0.1, 2.0, -1.0]) == 2.0
+    assert frame_score([0.1, 2.0], policy="largest") == 0.1
+    assert frame_score([0.1, 2.0], policy="largest", areas=[10, 20]) == 2.0
+    assert frame_score([]) is None
+    with pytest.raises(ValueError, match="policy"):
+        frame_score([1.0], policy="median")
+    assert video_score([0.0, 2.0, None, -1.0]) == pytest.approx(1 / (1 + math.exp(-1 / 3)))
+    with pytest.raises(ValueError):
+        video_score([None])
+    assert verdict(0.2, Thresholds(0.4, 0.6)) == "real"
+    assert verdict(0.6, (0.4, 0.6)) == "uncertain"
+    assert verdict(0.61, (0.4, 0.6)) == "fake"
+    with pytest.raises(ValueError):
+        verdict(1.5, (0.4, 0.6))
+    with pytest.raises(ValueError):
+        verdict(0.5, (0.7, 0.6))
+    assert sigmoid(-1000.0) == 0.0 and sigmoid(1000.0) == 1.0
