@@ -76,14 +76,20 @@ def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> 
     return views
 
 
+def weight_spec(detector: Any) -> Any:
+    """The detector's `WeightSpec` (its card: architecture, recipe, thresholds, metrics)."""
+    return detector.spec
+
+
 def bands_for(detector: Any) -> VerdictBands:
     """The verdict bands from the detector's weight card."""
-    return VerdictBands()
+    th = weight_spec(detector).thresholds
+    return VerdictBands(real_below=float(th.real_below), fake_above=float(th.fake_above))
 
 
 def frame_rule_for(detector: Any) -> str:
-    """Name of the weight's frame rule ("max" over faces or "largest" face)."""
-    return "max"
+    """Name of the weight's frame rule: "max" (highest-scoring face) or "largest" (largest face)."""
+    return str(weight_spec(detector).preprocessing.frame_policy)
 
 
 def frame_logit(faces: Sequence[FaceView], rule: str) -> float | None:
@@ -106,7 +112,9 @@ def video_prob(frame_logits: Sequence[float | None]) -> float | None:
 def describe_rules(detector: Any) -> str:
     """Plain-words statement of how face scores become frame and video scores."""
     frame = "highest-scoring face" if frame_rule_for(detector) == "max" else "largest face"
-    return f"frame score = {frame}; video score = sigmoid(mean of frame logits)"
+    video = weight_spec(detector).preprocessing.video_aggregation
+    rule = "sigmoid(mean of frame logits)" if video == "mean_logit" else str(video)
+    return f"frame score = {frame}; video score = {rule}"
 
 
 def analyse_image(detector: Any, path: str | Path, limits: DemoLimits) -> ImageAnalysis:
@@ -195,10 +203,64 @@ def most_suspicious_frames(result: VideoAnalysis, k: int) -> list[FrameAnalysis]
 
 
 def model_summary(detector: Any) -> dict[str, Any]:
-    """Short JSON description of the detector's weights (name, architecture, recipe)."""
-    return {"name": str(getattr(detector, "name", "unknown"))}
+    """Short JSON description of the detector's weights: name, architecture, recipe, rules, thresholds."""
+    spec = weight_spec(detector)
+    pre = spec.preprocessing
+    return {
+        "name": spec.name,
+        "variant": spec.variant,
+        "face_detector": pre.face_detector,
+        "crop_recipe": pre.crop.name,
+        "input_size": pre.input_size,
+        "flip_test": pre.flip_test,
+        "frame_policy": pre.frame_policy,
+        "video_aggregation": pre.video_aggregation,
+        "thresholds": {"real_below": spec.thresholds.real_below, "fake_above": spec.thresholds.fake_above},
+    }
+
+
+def _metrics_lines(metrics: dict[str, Any]) -> list[str]:
+    rows = [(k, v) for k, v in metrics.items() if isinstance(v, dict)]
+    lines = []
+    if rows:
+        cols = sorted({c for _, v in rows for c in v})
+        lines += ["| dataset | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+        lines += [f"| {k} | " + " | ".join(str(v.get(c, "–")) for c in cols) + " |" for k, v in rows]
+    notes = [f"{k}: {v}" for k, v in metrics.items() if not isinstance(v, dict)]
+    if notes:
+        lines += ["", *("- " + n for n in notes)]
+    return lines or ["No metrics reported for these weights."]
 
 
 def card_markdown(detector: Any, source: str) -> str:
-    """The weight card as Markdown."""
-    return f"## Model\nSource: {source}"
+    """The weight card as Markdown: what the model is, its recipe, rules, licence and reported metrics."""
+    spec = weight_spec(detector)
+    pre = spec.preprocessing
+    crop = pre.crop
+    lines = [
+        f"## {spec.name}",
+        f"*Loaded from: {source}*",
+        "",
+        spec.description or "",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| architecture | `{spec.variant}` |",
+        f"| face detector | {pre.face_detector}" + (f" (authors used: {pre.reference_detector})" if pre.reference_detector
+                                                   else "") + " |",
+        f"| crop recipe | `{crop.name}`: margin {crop.margin}, crop {crop.crop_size} px, border trim "
+        f"{crop.border_trim} px, input {crop.input_size} px |",
+        f"| normalisation | mean {tuple(pre.mean)}, std {tuple(pre.std)} |",
+        f"| flip test | {'yes (mean of the two logits)' if pre.flip_test else 'no'} |",
+        f"| frame score | {'highest-scoring face' if pre.frame_policy == 'max' else 'largest face'} |",
+        f"| video score | {'sigmoid of the mean frame logit' if pre.video_aggregation == 'mean_logit' else pre.video_aggregation}"
+        f" over {pre.frames_per_video} frames by default |",
+        f"| verdict bands | real below {spec.thresholds.real_below}, fake above {spec.thresholds.fake_above} |",
+        f"| source | {spec.source} |",
+        f"| licence | {spec.licence} |",
+        f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
+        "",
+        "### Reported metrics",
+        *_metrics_lines(spec.metrics),
+    ]
+    return "\n".join(lines)

@@ -193,6 +193,7 @@ class DemoHandlers:
             "prob": None if result.prob is None else round(result.prob, 6),
             "verdict": None if result.prob is None else bands.verdict(result.prob),
             "aggregation": rule,
+            "frame_rule": analysis.frame_rule_for(detector),
             "faces": [face_record(f) for f in result.faces],
             "timings_ms": result.timings_ms,
             "model": analysis.model_summary(detector),
@@ -278,6 +279,7 @@ class DemoHandlers:
             "prob": None if result.prob is None else round(result.prob, 6),
             "verdict": None if result.prob is None else bands.verdict(result.prob),
             "aggregation": rule,
+            "frame_rule": analysis.frame_rule_for(detector),
             "frames": [
                 {"frame": f.frame_number, "prob": None if f.prob is None else round(f.prob, 6),
                  "faces": [face_record(x) for x in f.faces]}

@@ -12,22 +12,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VerdictBands:
-    """Probability bands: below `real_below` is "real", from `fake_from` on is "fake", between is "uncertain"."""
+    """Probability bands (the weight card's thresholds): "real" below `real_below`, "fake" above `fake_above`,
+    "uncertain" in between (both ends included)."""
 
-    real_below: float = 0.5
-    fake_from: float = 0.5
+    real_below: float = 0.4
+    fake_above: float = 0.6
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.real_below <= self.fake_from <= 1.0:
+        if not 0.0 <= self.real_below <= self.fake_above <= 1.0:
             raise ValueError(
-                f"expected 0 <= real_below <= fake_from <= 1, got {self.real_below} and {self.fake_from}"
+                f"expected 0 <= real_below <= fake_above <= 1, got {self.real_below} and {self.fake_above}"
             )
 
     def verdict(self, prob: float) -> str:
         """"real", "uncertain" or "fake" for a fake probability in [0, 1]."""
         if not 0.0 <= prob <= 1.0 or math.isnan(prob):
             raise ValueError(f"expected a probability in [0, 1], got {prob}")
-        if prob >= self.fake_from:
+        if prob > self.fake_above:
             return "fake"
         if prob < self.real_below:
             return "real"
@@ -35,10 +36,8 @@ class VerdictBands:
 
     def describe(self) -> str:
         """One line stating the bands."""
-        if self.real_below == self.fake_from:
-            return f"fake if probability >= {self.fake_from:.2f}, else real"
-        return (f"real below {self.real_below:.2f}, uncertain from {self.real_below:.2f} to {self.fake_from:.2f}, "
-                f"fake from {self.fake_from:.2f}")
+        return (f"real below {self.real_below:.3g}, fake above {self.fake_above:.3g}, "
+                f"uncertain in between")
 
 
 @dataclass(frozen=True)

@@ -150,8 +150,8 @@ def timeline_figure(
     fig = Figure(figsize=(8, 3.2), dpi=100, layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     ax.axhspan(0.0, bands.real_below, color="#28a745", alpha=0.10, lw=0)
-    ax.axhspan(bands.real_below, bands.fake_from, color="#ffaa00", alpha=0.12, lw=0)
-    ax.axhspan(bands.fake_from, 1.0, color="#dc2828", alpha=0.10, lw=0)
+    ax.axhspan(bands.real_below, bands.fake_above, color="#ffaa00", alpha=0.12, lw=0)
+    ax.axhspan(bands.fake_above, 1.0, color="#dc2828", alpha=0.10, lw=0)
     xs, ys = [], []
     for n, probs in zip(frame_numbers, face_probs, strict=True):
         xs.extend([n] * len(probs))
