@@ -193,3 +193,21 @@ def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) 
         landmarks=apply_affine(face.landmarks, matrix),
         box=box,
     )
+
+
+def margin_crop_recipe(recipe: CropRecipe) -> CropRecipe:
+    """Only the first stage of ``recipe``: the (calibrated) box + margin resized to ``crop_size`` (and
+    eye-aligned if the recipe aligns). This is what preprocessing stores on disk."""
+    return replace(recipe, name=f"{recipe.name}-margin-crop", border_trim=0, resize_to=None, window=None, input_size=recipe.crop_size)
+
+
+def pre_cropped(recipe: CropRecipe) -> CropRecipe:
+    """``recipe`` for images that already are margin crops (e.g. written by ``laanet-synth preprocess``):
+    the whole image stands for the box + margin, then the recipe's trim and warp apply. Use it with a
+    face whose box is the whole image (see :func:`whole_image_face`)."""
+    return replace(recipe, name=f"{recipe.name}-pre-cropped", calibrate=False, margin=0.0, align_eyes=False)
+
+
+def whole_image_face(width: int, height: int, landmarks: np.ndarray) -> Face:
+    """A face whose box is the whole ``width`` x ``height`` image (for :func:`pre_cropped` recipes)."""
+    return Face(box=np.array([0, 0, width, height], np.float32), score=1.0, landmarks=landmarks)

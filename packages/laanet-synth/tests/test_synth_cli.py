@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from laanet_synth.cli import collect_sources, main
+from laanet_synth.crops import OFFICIAL_SBI, crop_face, pre_cropped, whole_image_face
+from laanet_synth.dataset import FaceIndex, SBIPairDataset
+from laanet_synth.imageio import read_image
+
+
+@pytest.fixture
+def inputs(tmp_path, shared_data):
+    src = tmp_path / "in"
+    (src / "people").mkdir(parents=True)
+    shutil.copy(shared_data / "faces" / "landmarks68" / "takeo.ppm", src / "people" / "takeo.ppm")
+    shutil.copy(shared_data / "dfdc-crops" / "real" / sorted(p.name for p in (shared_data / "dfdc-crops" / "real").iterdir())[0], src / "people" / "a.jpg")
+    (src / "people" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (src / "clip.mp4").write_bytes(b"")
+    (src / "notes.txt").write_text("ignored")
+    return src
+
+
+def test_collect_sources(inputs):
+    kinds = {s.rel.as_posix(): s.kind for s in collect_sources([inputs])}
+    assert kinds == {"clip.mp4": "video", "people/a.jpg": "image", "people/broken.jpg": "image", "people/takeo.ppm": "image"}
+
+
+def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 0
+    cap = capsys.readouterr()
+    summary = json.loads(cap.out.strip().splitlines()[-1])
+    assert summary["failed"] == 2 and summary["processed"] == 2 and summary["faces"] >= 1
+    assert "broken.jpg" in cap.err and "clip.mp4" in cap.err
+    index = FaceIndex.load(out / "index.npz")
+    assert len(index) == summary["faces"]
+    crop = read_image(index.image_path(0))
+    assert crop.shape == (256, 256, 3)
+    assert not list(out.rglob("*.tmp"))
+    # the stored margin crop + pre_cropped recipe gives the same network input as cropping the original
+    takeo = [i for i in range(len(index)) if "takeo" in str(index.paths[i])]
+    if takeo:
+        i = takeo[0]
+        from laanet_synth.faces import DlibFaceFinder
+
+        orig = read_image(inputs / "people" / "takeo.ppm")
+        face = DlibFaceFinder().find(orig)[0]
+        direct = crop_face(orig, face, OFFICIAL_SBI)
+        two = crop_face(read_image(index.image_path(i)), whole_image_face(256, 256, index.landmarks[i]), pre_cropped(OFFICIAL_SBI))
+        assert np.abs(direct.image.astype(int) - two.image.astype(int)).mean() < 1.0
+    # second run: everything is resumed, nothing reprocessed
+    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 0
+    summary2 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary2["resumed"] == 4 and summary2["processed"] == 0 and summary2["faces"] == summary["faces"]
+    ds = SBIPairDataset(index, pre_cropped(OFFICIAL_SBI), seed=0)
+    assert ds[0]["fake"].shape == (3, 384, 384)
+
+
+def test_preprocess_video(shared_data, tmp_path, capsys):
+    src = tmp_path / "v"
+    src.mkdir()
+    shutil.copy(shared_data / "videos" / "0017_fake.mp4", src / "x.mp4")
+    out = tmp_path / "o"
+    assert main(["preprocess", str(src), "--out", str(out), "--frames", "3", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    index = FaceIndex.load(out / "index.npz")
+    assert summary["faces"] == len(index) >= 2
+    assert set(index.groups) == {"x"}
+
+
+def test_contact_sheet(lfw_dir, tmp_path, capsys):
+    out = tmp_path / "sheet.png"
+    assert main(["contact-sheet", "--lfw", str(lfw_dir), "--out", str(out), "--n", "2", "--size", "128", "--kind", "sbi"]) == 0
+    img = read_image(out)
+    assert img.shape[0] == 24 + 2 * 132 and img.shape[1] == 44 + 4 * 132
+
+
+def test_missing_input(tmp_path, capsys):
+    assert main(["preprocess", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "no such file" in capsys.readouterr().err
