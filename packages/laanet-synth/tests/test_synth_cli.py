@@ -5,7 +5,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from laanet_synth.cli import collect_sources, main
 from laanet_synth.crops import OFFICIAL_SBI, crop_face, pre_cropped, whole_image_face
 from laanet_synth.dataset import FaceIndex, SBIPairDataset
