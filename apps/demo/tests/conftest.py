@@ -90,19 +90,37 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, portrait: Path, dfdc_vi
     return out
 
 
-def _make_detector():
-    """A real Detector; skips while the model package does not provide one."""
+UNTRAINED_NOTE = "Plumbing test: this detector runs an untrained LAA-Net Lite0; its scores mean nothing."
+
+
+def make_test_detector():
+    """The built-in detector when its weights are installed, else a Detector on an untrained Lite0 network
+    with the built-in recipe (plumbing only; such an app says so under its title)."""
+    import torch
+    from laanet_model.checkpoints import CheckpointError
+    from laanet_model.detector import Detector
+    from laanet_model.variants import create_model
+    from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
     try:
-        from laanet_model.detector import Detector
-    except ImportError as err:
-        pytest.skip(f"laanet_model.detector is not available: {err}")
-    return Detector.from_weights("laanet-lite0-sbi-lfw")
+        return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu"), None
+    except CheckpointError:
+        spec = get_weights(BUILTIN_WEIGHTS)
+        torch.manual_seed(0)
+        model = create_model(spec.variant, pretrained=False)
+        return Detector(model, spec.preprocessing, spec=spec, device="cpu"), UNTRAINED_NOTE
 
 
 @pytest.fixture(scope="session")
-def detector():
+def detector_and_note():
+    return make_test_detector()
+
+
+@pytest.fixture(scope="session")
+def detector(detector_and_note):
     """The built-in detector when its weights are present, else one on an untrained Lite0 (plumbing only)."""
-    return _make_detector()
+    return detector_and_note[0]
 
 
 def _free_port() -> int:
@@ -114,7 +132,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
+def app_url(detector_and_note, tmp_path_factory: pytest.TempPathFactory):
     """The demo running on loopback for the whole session; yields its URL."""
     from laanet_demo.app import build_demo, launch_kwargs
     from laanet_demo.limits import DemoLimits
@@ -125,7 +143,8 @@ def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("GRADIO_EXAMPLES_CACHE", str(gradio_tmp / "examples"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         limits = DemoLimits()
-        demo = build_demo(detector, limits=limits, note=getattr(detector, "_demo_test_note", None))
+        detector, note = detector_and_note
+        demo = build_demo(detector, limits=limits, note=note)
         kwargs = launch_kwargs("127.0.0.1", _free_port(), False, limits)
         _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from laanet_model import scoring
 
 from laanet_demo.inference import FaceView, VerdictBands, most_suspicious, sigmoid
 from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header
@@ -76,43 +77,34 @@ def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> 
     return views
 
 
-def weight_spec(detector: Any) -> Any:
-    """The detector's `WeightSpec` (its card: architecture, recipe, thresholds, metrics)."""
-    return detector.spec
-
-
 def bands_for(detector: Any) -> VerdictBands:
     """The verdict bands from the detector's weight card."""
-    th = weight_spec(detector).thresholds
+    th = detector.thresholds
     return VerdictBands(real_below=float(th.real_below), fake_above=float(th.fake_above))
 
 
 def frame_rule_for(detector: Any) -> str:
     """Name of the weight's frame rule: "max" (highest-scoring face) or "largest" (largest face)."""
-    return str(weight_spec(detector).preprocessing.frame_policy)
+    return str(detector.preprocessing.frame_policy)
 
 
 def frame_logit(faces: Sequence[FaceView], rule: str) -> float | None:
-    """The frame's logit by `rule`; None without a face."""
-    if not faces:
-        return None
-    if rule == "largest":
-        return max(faces, key=lambda f: f.area).logit
-    return max(f.logit for f in faces)
+    """The frame's logit by `rule` (`laanet_model.scoring.frame_score`); None without a face."""
+    return scoring.frame_score([f.logit for f in faces], rule, [f.area for f in faces])
 
 
 def video_prob(frame_logits: Sequence[float | None]) -> float | None:
-    """Mean of the frame logits (frames with a face), then sigmoid; None when no frame had a face."""
-    vals = [v for v in frame_logits if v is not None]
-    if not vals:
+    """The video score (`laanet_model.scoring.video_score`: sigmoid of the mean frame logit over frames with a
+    face); None when no frame had a face."""
+    if all(v is None for v in frame_logits):
         return None
-    return sigmoid(float(np.mean(vals)))
+    return scoring.video_score(frame_logits)
 
 
 def describe_rules(detector: Any) -> str:
     """Plain-words statement of how face scores become frame and video scores."""
     frame = "highest-scoring face" if frame_rule_for(detector) == "max" else "largest face"
-    video = weight_spec(detector).preprocessing.video_aggregation
+    video = detector.preprocessing.video_aggregation
     rule = "sigmoid(mean of frame logits)" if video == "mean_logit" else str(video)
     return f"frame score = {frame}; video score = {rule}"
 
@@ -202,20 +194,25 @@ def most_suspicious_frames(result: VideoAnalysis, k: int) -> list[FrameAnalysis]
     return [result.frames[i] for i in most_suspicious([f.prob for f in result.frames], k)]
 
 
+def _spec_name(detector: Any) -> str:
+    spec = getattr(detector, "spec", None)
+    return spec.name if spec is not None else "custom weights (no card)"
+
+
 def model_summary(detector: Any) -> dict[str, Any]:
     """Short JSON description of the detector's weights: name, architecture, recipe, rules, thresholds."""
-    spec = weight_spec(detector)
-    pre = spec.preprocessing
+    spec = getattr(detector, "spec", None)
+    pre = detector.preprocessing
     return {
-        "name": spec.name,
-        "variant": spec.variant,
+        "name": _spec_name(detector),
+        "variant": None if spec is None else spec.variant,
         "face_detector": pre.face_detector,
         "crop_recipe": pre.crop.name,
         "input_size": pre.input_size,
         "flip_test": pre.flip_test,
         "frame_policy": pre.frame_policy,
         "video_aggregation": pre.video_aggregation,
-        "thresholds": {"real_below": spec.thresholds.real_below, "fake_above": spec.thresholds.fake_above},
+        "thresholds": {"real_below": detector.thresholds.real_below, "fake_above": detector.thresholds.fake_above},
     }
 
 
@@ -234,18 +231,19 @@ def _metrics_lines(metrics: dict[str, Any]) -> list[str]:
 
 def card_markdown(detector: Any, source: str) -> str:
     """The weight card as Markdown: what the model is, its recipe, rules, licence and reported metrics."""
-    spec = weight_spec(detector)
-    pre = spec.preprocessing
+    spec = getattr(detector, "spec", None)
+    pre = detector.preprocessing
+    th = detector.thresholds
     crop = pre.crop
     lines = [
-        f"## {spec.name}",
+        f"## {_spec_name(detector)}",
         f"*Loaded from: {source}*",
         "",
-        spec.description or "",
+        "" if spec is None else spec.description,
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | `{spec.variant}` |",
+        f"| architecture | `{'unknown' if spec is None else spec.variant}` |",
         f"| face detector | {pre.face_detector}" + (f" (authors used: {pre.reference_detector})" if pre.reference_detector
                                                    else "") + " |",
         f"| crop recipe | `{crop.name}`: margin {crop.margin}, crop {crop.crop_size} px, border trim "
@@ -255,12 +253,15 @@ def card_markdown(detector: Any, source: str) -> str:
         f"| frame score | {'highest-scoring face' if pre.frame_policy == 'max' else 'largest face'} |",
         f"| video score | {'sigmoid of the mean frame logit' if pre.video_aggregation == 'mean_logit' else pre.video_aggregation}"
         f" over {pre.frames_per_video} frames by default |",
-        f"| verdict bands | real below {spec.thresholds.real_below}, fake above {spec.thresholds.fake_above} |",
-        f"| source | {spec.source} |",
-        f"| licence | {spec.licence} |",
-        f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
-        "",
-        "### Reported metrics",
-        *_metrics_lines(spec.metrics),
+        f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
     ]
+    if spec is not None:
+        lines += [
+            f"| source | {spec.source} |",
+            f"| licence | {spec.licence} |",
+            f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
+            "",
+            "### Reported metrics",
+            *_metrics_lines(spec.metrics),
+        ]
     return "\n".join(lines)

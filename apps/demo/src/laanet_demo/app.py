@@ -129,13 +129,22 @@ class DetectorPool:
 
 def load_checkpoint_detector(path: str) -> Any:
     """Build a Detector from a local checkpoint file; wrong kinds of file become InputRejected."""
+    import pickle
+
     from laanet_model.checkpoints import CheckpointError
     from laanet_model.detector import Detector
 
+    name = Path(path).name
     try:
         return Detector.from_weights(path)
     except CheckpointError as err:
-        raise InputRejected(f"This file is not a checkpoint this demo can load: {err}") from err
+        detail = str(err).replace(str(Path(path).parent) + os.sep, "")
+        raise InputRejected(f"'{name}' is not a LAA-Net checkpoint this demo can load: {detail}") from err
+    except (ValueError, RuntimeError, KeyError, OSError, EOFError, pickle.UnpicklingError) as err:
+        raise InputRejected(
+            f"'{name}' is not a LAA-Net checkpoint this demo can load (expected a .safetensors file with its "
+            f"JSON card, or an official LAA-Net .pth; reading it failed with {type(err).__name__})."
+        ) from err
 
 
 class OutputImages:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from laanet_model import scoring
+from laanet_model.scoring import sigmoid
+
+__all__ = [
+    "FACE_COLUMNS", "FaceView", "VerdictBands", "face_record", "face_rows", "label_value", "most_suspicious",
+    "sigmoid", "verdict_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -25,14 +31,8 @@ class VerdictBands:
             )
 
     def verdict(self, prob: float) -> str:
-        """"real", "uncertain" or "fake" for a fake probability in [0, 1]."""
-        if not 0.0 <= prob <= 1.0 or math.isnan(prob):
-            raise ValueError(f"expected a probability in [0, 1], got {prob}")
-        if prob > self.fake_above:
-            return "fake"
-        if prob < self.real_below:
-            return "real"
-        return "uncertain"
+        """"real", "uncertain" or "fake" for a fake probability in [0, 1] (`laanet_model.scoring.verdict`)."""
+        return scoring.verdict(prob, (self.real_below, self.fake_above))
 
     def describe(self) -> str:
         """One line stating the bands."""
@@ -65,14 +65,6 @@ class FaceView:
     def heat_peak(self) -> float:
         """Largest value of the artifact heatmap."""
         return float(np.max(self.heatmap_crop)) if self.heatmap_crop.size else 0.0
-
-
-def sigmoid(x: float) -> float:
-    """Numerically stable logistic function."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 def label_value(prob: float | None) -> dict[str, float] | None:
