@@ -58,7 +58,8 @@ def sbi_fake(image: np.ndarray, landmarks: np.ndarray, seed: int) -> np.ndarray:
     """A self-blended fake of ``image`` made with laanet-synth."""
     from laanet_synth.sbi import self_blend
 
-    return self_blend(image, landmarks, np.random.default_rng(seed)).image
+    fake, _, _ = self_blend(image, landmarks, np.random.default_rng(seed))
+    return fake
 
 
 def jitter(image: np.ndarray, k: int) -> np.ndarray:
@@ -228,3 +229,27 @@ def build() -> SimpleNamespace:
 def shared_data() -> Path:
     """``../shared/data`` (skips when absent)."""
     return need_shared(SHARED / "data")
+
+
+UNTRAINED_INPUT_SIZE = 128
+
+
+@pytest.fixture(scope="session")
+def untrained_weights(tmp_path_factory) -> Path:
+    """An untrained Lite0 LAA-Net saved as ``.safetensors`` with its card (128 px input, official SBI crop)."""
+    import torch
+    from laanet_model.checkpoints import save_weights
+    from laanet_model.variants import create_model
+
+    torch.manual_seed(0)
+    model = create_model("laanet_efficientnet_lite0", pretrained=False, input_size=UNTRAINED_INPUT_SIZE)
+    return save_weights(model, tmp_path_factory.mktemp("weights") / "untrained-lite0",
+                        card={"variant": "laanet_efficientnet_lite0", "description": "untrained, for plumbing tests"})
+
+
+@pytest.fixture(scope="session")
+def scorer(untrained_weights):
+    """A Detector on the untrained weights, as the harness scores with it (its scores mean nothing)."""
+    from laanet_bench.scorer import load_scorer
+
+    return load_scorer(untrained_weights)

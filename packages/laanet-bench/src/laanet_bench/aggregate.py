@@ -1,25 +1,26 @@
-"""Frame and video aggregation rules used by the pipeline."""
+"""Frame and video aggregation: thin array adapters over :mod:`laanet_model.scoring`, the one definition
+of the rules (frame = max over faces or largest face; video = sigmoid of the mean frame logit)."""
 
 from __future__ import annotations
 
 import numpy as np
+from laanet_model import scoring
 
 
 def frame_logit(face_logits: np.ndarray, areas: np.ndarray, policy: str) -> float:
-    """One frame's logit: the maximum over its faces, or the logit of its largest face."""
-    face_logits = np.asarray(face_logits, dtype=np.float64)
-    if policy == "max":
-        return float(face_logits.max())
-    if policy == "largest":
-        return float(face_logits[int(np.argmax(areas))])
-    raise ValueError(f"face policy must be 'max' or 'largest', got {policy!r}")
+    """One frame's logit under ``policy`` (``"max"`` or ``"largest"``)."""
+    value = scoring.frame_score([float(x) for x in face_logits], policy, [float(a) for a in areas])
+    if value is None:
+        raise ValueError("a frame logit needs at least one face")
+    return float(value)
 
 
-def video_logit(frame_logits: np.ndarray) -> float:
-    """A video's logit: the mean of its frame logits (its score is the sigmoid of that)."""
-    return float(np.mean(frame_logits))
+def video_prob(frame_logits: np.ndarray) -> float:
+    """A video's fake probability: the sigmoid of its mean frame logit."""
+    return float(scoring.video_score([float(x) for x in frame_logits]))
 
 
 def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    """Logistic function."""
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+    """Element-wise logistic function (``scoring.sigmoid`` on each value)."""
+    arr = np.asarray(x, dtype=np.float64)
+    return np.vectorize(scoring.sigmoid, otypes=[np.float64])(arr) if arr.size else arr

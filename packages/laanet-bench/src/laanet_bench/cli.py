@@ -19,7 +19,7 @@ from .perturbations import PerturbationError
 from .pipeline import EvalSettings
 from .records import RecordError, RunRecord, read_records
 from .robustness import plan, run_robustness
-from .scorer import ScorerError, load_scorer
+from .scorer import DetectorScorer, ScorerError, load_scorer
 from .tables import render, robustness_tables, write_tables
 
 
@@ -41,7 +41,8 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, help="cache folder (default OUT/cache)")
     p.add_argument("--frames", type=int, default=32, help="evenly spaced frames per video")
     p.add_argument("--face-policy", default="max", choices=("max", "largest"))
-    p.add_argument("--tta", default="none", choices=("none", "flip"), help="flip: mean of crop and mirror logits")
+    p.add_argument("--tta", default="recipe", choices=("recipe", "none", "flip"),
+                   help="flip: mean of the crop's and its mirror's logits; recipe: what the weights' recipe says")
     p.add_argument("--no-face", default="0.5", choices=("0.5", "skip"),
                    help="video score when no face is found in any frame")
     p.add_argument("--batch-size", type=int, default=8)
@@ -110,8 +111,9 @@ def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
     return balanced_limit(items, args.limit), info
 
 
-def _settings(args: argparse.Namespace) -> EvalSettings:
-    return EvalSettings(n_frames=args.frames, face_policy=args.face_policy, tta=args.tta, no_face=args.no_face,
+def _settings(args: argparse.Namespace, scorer: DetectorScorer) -> EvalSettings:
+    tta = scorer.recipe_tta if args.tta == "recipe" else args.tta
+    return EvalSettings(n_frames=args.frames, face_policy=args.face_policy, tta=tta, no_face=args.no_face,
                         batch_size=args.batch_size)
 
 
@@ -141,7 +143,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     items, info = load_items(args)
     scorer = load_scorer(args.weights)
-    settings = _settings(args)
+    settings = _settings(args, scorer)
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
                                     levels=_levels(args.level), bootstrap=bootstrap, progress=not args.no_progress)
@@ -176,7 +178,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
     scorer = load_scorer(args.weights)
-    records = run_robustness(items, scorer, _settings(args), info, args.out, perturbations, cache_dir=args.cache,
+    records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
                              progress=not args.no_progress)
     print(metrics_table(records))

@@ -58,30 +58,30 @@ class LevelScores:
 def level_scores(results: Sequence[ItemResult], level: str, settings: EvalSettings) -> LevelScores:
     """Frame level: one row per frame with a face; video level: one row per item (no-face items score 0.5
     or are left out, as ``settings.no_face`` says). Items that failed to read are left out."""
-    keys, labels, logits, subsets = [], [], [], []
+    keys, labels, probs, subsets = [], [], [], []
     n_no_face = 0
     for res in results:
         if res.error:
             continue
-        if res.video_logit is None:
+        if res.video_prob is None:
             n_no_face += 1
         if level == "frame":
-            for x in res.frame_logits:
+            for p in sigmoid(res.frame_logits):
                 keys.append(res.item.key)
                 labels.append(res.item.label)
-                logits.append(float(x))
+                probs.append(float(p))
                 subsets.append(res.item.subset)
         elif level == "video":
-            if res.video_logit is None and settings.no_face == "skip":
+            if res.video_prob is None and settings.no_face == "skip":
                 continue
             keys.append(res.item.key)
             labels.append(res.item.label)
-            logits.append(0.0 if res.video_logit is None else res.video_logit)
+            probs.append(0.5 if res.video_prob is None else res.video_prob)
             subsets.append(res.item.subset)
         else:
             raise EvaluationError(f"level must be 'frame' or 'video', got {level!r}")
-    return LevelScores(keys, np.asarray(labels, dtype=np.int64), sigmoid(np.asarray(logits, dtype=np.float64)),
-                       subsets, n_no_face)
+    return LevelScores(keys, np.asarray(labels, dtype=np.int64), np.asarray(probs, dtype=np.float64), subsets,
+                       n_no_face)
 
 
 def scores_csv(scores: LevelScores) -> str:
@@ -89,7 +89,7 @@ def scores_csv(scores: LevelScores) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["key", "label", "score", "subset"])
     for k, y, s, sub in zip(scores.keys, scores.labels, scores.scores, scores.subsets, strict=True):
-        writer.writerow([k, int(y), f"{float(s):.8g}", sub])
+        writer.writerow([k, int(y), repr(float(s)), sub])
     return buf.getvalue()
 
 

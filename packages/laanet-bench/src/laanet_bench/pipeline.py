@@ -60,12 +60,12 @@ class EvalSettings:
 
 @dataclass(frozen=True, eq=False)
 class ItemResult:
-    """The scores of one item: per-frame logits (frames with a face), the video logit (``None`` without a face
-    or when it failed), and whether it came from the cache."""
+    """The scores of one item: per-frame logits (frames with a face), the video's fake probability (``None``
+    without a face or when it failed), and whether it came from the cache."""
 
     item: MediaItem
     frame_logits: np.ndarray
-    video_logit: float | None
+    video_prob: float | None
     cached: bool
     error: str = ""
 
@@ -152,13 +152,13 @@ def score_item(item: MediaItem, scorer: FaceScorer, settings: EvalSettings, cach
 
 
 def aggregate_entry(entry: ScoreEntry, settings: EvalSettings) -> tuple[np.ndarray, float | None]:
-    """Frame logits (frames with at least one face, in frame order) and the video logit."""
+    """Frame logits (frames with at least one face, in frame order) and the video's fake probability."""
     frame_logits = []
     for j in np.unique(entry.frame_of_face):
         sel = entry.frame_of_face == j
         frame_logits.append(aggregate.frame_logit(entry.logits[sel], entry.areas[sel], settings.face_policy))
     frames = np.asarray(frame_logits, dtype=np.float64)
-    return frames, (aggregate.video_logit(frames) if frames.size else None)
+    return frames, (aggregate.video_prob(frames) if frames.size else None)
 
 
 def evaluate_items(items: Sequence[MediaItem], scorer: FaceScorer, settings: EvalSettings, cache: EvalCache,

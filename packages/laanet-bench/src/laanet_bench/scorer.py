@@ -63,15 +63,23 @@ class ScorerError(RuntimeError):
 
 
 class DetectorScorer:
-    """A :class:`laanet_model.Detector` as a :class:`FaceScorer`: its face finder, its crop recipe and its
-    ``predict_crops`` logits."""
+    """A :class:`laanet_model.Detector` as a :class:`FaceScorer`: its face finder, its crop recipe and the
+    logits of ``predict_crops``. The detector's own flip test is switched off, because the harness applies
+    (and records) test-time augmentation itself; ``recipe_tta`` keeps what the weights' recipe asks for."""
 
     def __init__(self, detector: Any, weights_name: str, weights_sha256: str) -> None:
-        self.detector = detector
+        from laanet_model import Detector
+
+        pre = detector.preprocessing
+        self.recipe_tta = "flip" if pre.flip_test else "none"
+        self.detector = Detector(detector.model, replace(pre, flip_test=False), thresholds=detector.thresholds,
+                                 device=detector.device, dtype=detector.dtype, face_finder=detector.face_finder,
+                                 batch_size=detector.batch_size, official_float64=detector.official_float64,
+                                 spec=detector.spec)
         self.weights_name = weights_name
         self.weights_sha256 = weights_sha256
-        self.recipe: CropRecipe = detector.recipe
-        self.face_finder = detector.face_finder
+        self.recipe: CropRecipe = pre.crop
+        self.face_finder = self.detector.face_finder
         self.finder_tag = repr(self.face_finder)
 
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
@@ -82,18 +90,21 @@ class DetectorScorer:
         return np.asarray([p.logit for p in preds], dtype=np.float64)
 
 
-def load_scorer(weights: str) -> DetectorScorer:
-    """Load registered weights (by name) or a checkpoint file (by path) through ``laanet_model.Detector``."""
-    from laanet_model import Detector
+def load_scorer(weights: str | Path) -> DetectorScorer:
+    """Load registered weights (by name) or a checkpoint file (by path) through ``laanet_model.Detector``;
+    the sha256 recorded is that of the weights file."""
+    from laanet_model import CheckpointError, Detector
+    from laanet_model.weights import WEIGHTS, resolve_weights_file
 
     try:
         detector = Detector.from_weights(weights)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
-        raise ScorerError(f"cannot load weights {weights!r}: {exc}") from exc
-    path = Path(weights)
-    if path.is_file():
-        return DetectorScorer(detector, path.name, file_sha256(path))
-    sha = getattr(detector, "weights_sha256", None) or ""
-    if not sha:
-        raise ScorerError(f"weights {weights!r} carry no sha256; pass the checkpoint file path instead")
-    return DetectorScorer(detector, weights, sha)
+        path = Path(weights)
+        if not path.is_file():
+            spec = WEIGHTS[str(weights)]
+            path = resolve_weights_file(spec)
+            name = str(weights)
+        else:
+            name = path.name
+    except (CheckpointError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        raise ScorerError(f"cannot load weights {str(weights)!r}: {exc}") from exc
+    return DetectorScorer(detector, name, file_sha256(path))
