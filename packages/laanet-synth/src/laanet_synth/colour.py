@@ -8,29 +8,37 @@ import cv2
 import numpy as np
 
 
-def _u8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+def _lut(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
 def rgb_shift(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Add a per-channel shift (3,) in uint8 units."""
-    return _u8(img.astype(np.float32) + np.asarray(shift, np.float32))
+    """Add a per-channel shift (3,) in uint8 units (saturating), via a lookup table."""
+    base = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shift, np.float32)[None]
+    return cv2.LUT(img, _lut(base).reshape(256, 1, 3))
+
+
+def _trunc_shift_lut(shift: float, modulo: int | None = None) -> np.ndarray:
+    v = np.arange(256, dtype=np.float64) + shift
+    v = np.mod(v, modulo) if modulo else np.clip(v, 0, 255)
+    return v.astype(np.uint8)  # truncation, as uint8 HSV shifts do
 
 
 def hsv_shift(img: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
-    """Shift hue / saturation / value by amounts in uint8 HSV units (hue in OpenCV's 0..180 scale)."""
+    """Shift hue / saturation / value in uint8 HSV (hue on OpenCV's 0..180 scale) with truncating lookup
+    tables, the uint8 arithmetic of the reference augmentation (a fractional positive shift is a no-op,
+    a fractional negative one lowers by one level)."""
     if hue == 0 and sat == 0 and val == 0:
         return img
-    hsv = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)
-    hsv[..., 0] = np.mod(hsv[..., 0] + hue * 2.0, 360.0)
-    hsv[..., 1] = np.clip(hsv[..., 1] + sat / 255.0, 0, 1)
-    hsv[..., 2] = np.clip(hsv[..., 2] + val / 255.0, 0, 1)
-    return _u8(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255.0)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    lut = np.stack([_trunc_shift_lut(hue, 180), _trunc_shift_lut(sat), _trunc_shift_lut(val)], 1)
+    hsv = cv2.LUT(hsv, lut.reshape(256, 1, 3))
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
 def brightness_contrast(img: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
-    """``img * (1 + contrast) + brightness * 255``."""
-    return _u8(img.astype(np.float32) * (1.0 + contrast) + brightness * 255.0)
+    """``img * (1 + contrast) + brightness * 255`` (saturating), via a lookup table."""
+    return cv2.LUT(img, _lut(np.arange(256, dtype=np.float32) * (1.0 + contrast) + brightness * 255.0))
 
 
 def downscale(img: np.ndarray, ratio: int) -> np.ndarray:
@@ -47,7 +55,7 @@ def sharpen(img: np.ndarray, alpha: float, lightness: float) -> np.ndarray:
     effect = np.full((3, 3), -1, np.float32)
     effect[1, 1] = 8 + lightness
     kernel = (1 - alpha) * ident + alpha * effect
-    return _u8(cv2.filter2D(img.astype(np.float32), -1, kernel))
+    return cv2.filter2D(img, -1, kernel)  # uint8 in, saturated uint8 out
 
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:

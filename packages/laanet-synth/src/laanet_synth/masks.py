@@ -15,6 +15,13 @@ class MaskError(ValueError):
     """Raised for bad mask requests (unknown hull type, wrong landmark shape)."""
 
 
+def clip01(x: np.ndarray) -> np.ndarray:
+    """Clip a float32 array to [0, 1] in place and return it."""
+    np.minimum(x, 1.0, out=x)
+    np.maximum(x, 0.0, out=x)
+    return x
+
+
 def _fill_hulls(shape: tuple[int, int], parts: list[np.ndarray], antialias: bool = False) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     line = cv2.LINE_AA if antialias else cv2.LINE_8
@@ -115,7 +122,7 @@ def deform_mask(mask: np.ndarray, affine: np.ndarray, rng: np.random.Generator, 
     mx = (inv[0, 0] * ex + inv[0, 1] * ey + inv[0, 2]).astype(np.float32)
     my = (inv[1, 0] * ex + inv[1, 1] * ey + inv[1, 2]).astype(np.float32)
     out = cv2.remap(mask.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return np.clip(out, 0.0, 1.0)
+    return clip01(out)
 
 
 def _odd_kernel(rng: np.random.Generator) -> int:
@@ -138,7 +145,7 @@ def blend_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     k1 = _odd_kernel(rng)
     m = cv2.GaussianBlur(m, (k1, k1), 0)
     m = m / max(float(m.max()), 1e-12)
-    m[m < 1] = 0
+    m[m < 1 - 1e-6] = 0
     k2 = _odd_kernel(rng)
     s2 = int(rng.integers(5, 46))
     m = cv2.GaussianBlur(m, (k2, k2), s2)
@@ -146,12 +153,12 @@ def blend_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if mx > 0:
         m = m / mx
     m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.clip(m, 0.0, 1.0).astype(np.float32)
+    return clip01(m.astype(np.float32, copy=False))
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
     """The Face X-ray boundary ``4 M (1 - M)``: 0 where M is 0 or 1, peak 1 at M = 0.5."""
-    m = np.clip(mask.astype(np.float32), 0.0, 1.0)
+    m = clip01(mask.astype(np.float32))
     return 4.0 * m * (1.0 - m)
 
 

@@ -61,9 +61,8 @@ def _check(image: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float) -> np.ndarray:
     """``ratio*M*source + (1 - ratio*M)*target`` rounded to uint8; equals ``target`` where M is 0."""
-    w = (ratio * mask.astype(np.float32))[..., None]
-    out = w * source.astype(np.float32) + (1.0 - w) * target.astype(np.float32)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    w = mask.astype(np.float32) * np.float32(ratio)
+    return cv2.blendLinear(source, target, w, 1.0 - w)
 
 
 def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
