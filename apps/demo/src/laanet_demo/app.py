@@ -9,6 +9,7 @@ import hashlib
 import html
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -107,24 +108,51 @@ class DetectorPool:
             self._loaded.move_to_end(key)
             return det
 
-    def load(self, path: Path) -> str:
-        """Load a checkpoint file; returns its session key. Raises InputRejected for the wrong kind of file."""
+    def load(self, paths: Sequence[Path]) -> str:
+        """Load an uploaded checkpoint: one official .pth, or a .safetensors with its .json card.
+
+        Returns the session key. Raises InputRejected for the wrong kind of file.
+        """
         if self._loader is None:
             raise InputRejected("This server does not allow loading other checkpoints.")
-        if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
-            raise InputRejected(
-                f"A checkpoint must be a {', '.join(CHECKPOINT_SUFFIXES)} file; got a '{path.suffix or 'no'}' file."
-            )
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        weights, cards = pick_checkpoint_files(paths)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         with self._lock:
             if digest in self._loaded:
                 return digest
-        det = self._loader(str(path))
+        with tempfile.TemporaryDirectory(prefix="laanet-ckpt-") as tmp:
+            # the card must sit beside the weights under the same stem
+            local = Path(tmp) / f"{weights.stem}{weights.suffix.lower()}"
+            shutil.copyfile(weights, local)
+            if cards:
+                shutil.copyfile(cards[0], local.with_suffix(".json"))
+            det = self._loader(str(local))
         with self._lock:
             self._loaded[digest] = det
             while len(self._loaded) > self._capacity:
                 self._loaded.popitem(last=False)
         return digest
+
+
+def pick_checkpoint_files(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
+    """The weights file and the JSON card(s) among uploaded files; InputRejected when they do not fit."""
+    if not paths:
+        raise InputRejected("No checkpoint file was given; please upload one first.")
+    weights = [p for p in paths if p.suffix.lower() in CHECKPOINT_SUFFIXES]
+    cards = [p for p in paths if p.suffix.lower() == ".json"]
+    others = [p for p in paths if p not in weights and p not in cards]
+    if others or len(weights) != 1 or len(cards) > 1:
+        names = ", ".join(html.escape(p.name) for p in paths)
+        raise InputRejected(
+            "Upload one checkpoint: an official LAA-Net .pth file, or a .safetensors file together with its "
+            f".json card (both at once). Got: {names}."
+        )
+    if weights[0].suffix.lower() == ".safetensors" and not cards:
+        raise InputRejected(
+            f"'{html.escape(weights[0].name)}' needs its JSON card: select the .safetensors file and the .json "
+            "file written beside it, and upload both at once."
+        )
+    return weights[0], cards
 
 
 def load_checkpoint_detector(path: str) -> Any:
@@ -138,7 +166,7 @@ def load_checkpoint_detector(path: str) -> Any:
     try:
         return Detector.from_weights(path)
     except CheckpointError as err:
-        detail = str(err).replace(str(Path(path).parent) + os.sep, "")
+        detail = html.escape(str(err).replace(str(Path(path).parent) + os.sep, ""))
         raise InputRejected(f"'{name}' is not a LAA-Net checkpoint this demo can load: {detail}") from err
     except (ValueError, RuntimeError, KeyError, OSError, EOFError, pickle.UnpicklingError) as err:
         raise InputRejected(
@@ -302,12 +330,15 @@ class DemoHandlers:
         table = {"headers": ["frame", "faces", "frame score", "verdict"], "data": rows}
         return summary, label_value(result.prob), fig, gallery, table, details
 
-    def load_checkpoint(self, file: Any) -> tuple[str, str | None]:
+    def load_checkpoint(self, files: Any) -> tuple[str, str | None]:
         """Load an uploaded checkpoint for this session; returns the card text and the session key."""
-        path = payload_path(file, "checkpoint")
-        key = self.pool.load(path)
+        if files is None or isinstance(files, (str, dict, os.PathLike)):
+            files = [] if files is None else [files]
+        paths = [payload_path(f, "checkpoint") for f in files]
+        key = self.pool.load(paths)
         det = self.pool.get(key)
-        return analysis.card_markdown(det, source=f"uploaded file `{html.escape(Path(path).name)}`"), key
+        names = ", ".join(f"`{html.escape(p.name)}`" for p in paths)
+        return analysis.card_markdown(det, source=f"uploaded {names} (this session only)"), key
 
     def use_builtin(self) -> tuple[str, None]:
         """Go back to the built-in model for this session."""
@@ -406,7 +437,10 @@ def build_demo(
         with gr.Tab("Model"):
             card = gr.Markdown(analysis.card_markdown(detector, source="built-in"), elem_id="model-card")
             if checkpoint_loader is not None:
-                ckpt_in = gr.File(label="Load a local checkpoint (.safetensors or official .pth)")
+                ckpt_in = gr.File(
+                    label="Load a local checkpoint: an official .pth, or a .safetensors with its .json card",
+                    file_count="multiple", file_types=[*CHECKPOINT_SUFFIXES, ".json"],
+                )
                 with gr.Row():
                     ckpt_btn = gr.Button("Load checkpoint for this session")
                     builtin_btn = gr.Button("Use the built-in model")

@@ -1,0 +1,75 @@
+"""The Model tab: the weight card, and loading a local checkpoint with clear messages for wrong files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from laanet_demo import analysis
+from laanet_demo.app import DemoHandlers, DetectorPool, load_checkpoint_detector
+from laanet_demo.limits import DemoLimits, InputRejected
+
+
+@pytest.fixture()
+def handlers(detector: Any) -> DemoHandlers:
+    return DemoHandlers(DetectorPool(detector, load_checkpoint_detector), DemoLimits())
+
+
+def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
+    text = analysis.card_markdown(detector, source="built-in")
+    spec = detector.spec
+    assert f"## {spec.name}" in text and spec.variant in text and spec.licence in text
+    assert detector.preprocessing.crop.name in text
+    assert f"real below {detector.thresholds.real_below}" in text
+    from laanet_model.weights import get_weights
+
+    official = analysis._metrics_lines(get_weights("laanet-official-sbi").metrics)
+    assert official[0].startswith("| dataset |") and any(line.startswith("| CDFv2 | 97.64 | 95.4 |")
+                                                         for line in official)
+
+
+def test_wrong_files_get_clear_messages(handlers: DemoHandlers, tmp_path: Path) -> None:
+    fake_pth = tmp_path / "weights.pth"
+    fake_pth.write_text("not a checkpoint")
+    with pytest.raises(InputRejected, match="'weights.pth' is not a LAA-Net checkpoint"):
+        handlers.load_checkpoint([str(fake_pth)])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(InputRejected, match="Upload one checkpoint"):
+        handlers.load_checkpoint([str(notes)])
+    st = tmp_path / "m.safetensors"
+    st.write_bytes(b"\0" * 64)
+    with pytest.raises(InputRejected, match="needs its JSON card"):
+        handlers.load_checkpoint([str(st)])
+    with pytest.raises(InputRejected, match="No checkpoint"):
+        handlers.load_checkpoint(None)
+    with pytest.raises(InputRejected, match="no longer in memory"):
+        handlers.pool.get("0" * 64)
+
+
+@pytest.mark.slow
+def test_load_a_saved_checkpoint_for_one_session(
+    handlers: DemoHandlers, detector: Any, tmp_path: Path, portrait: Path
+) -> None:
+    import torch
+    from laanet_model.checkpoints import save_weights
+    from laanet_model.variants import create_model
+    from laanet_model.weights import preprocessing_to_dict
+
+    torch.manual_seed(1)
+    model = create_model(detector.spec.variant, pretrained=False)
+    weights = save_weights(model, tmp_path / "my-model.safetensors", card={
+        "variant": detector.spec.variant, "preprocessing": preprocessing_to_dict(detector.preprocessing),
+        "thresholds": {"real_below": 0.2, "fake_above": 0.8}, "description": "a test model",
+    })
+    card, key = handlers.load_checkpoint([str(weights), str(weights.with_suffix(".json"))])
+    assert key is not None and "## my-model" in card and "real below 0.2, fake above 0.8" in card
+    assert handlers.pool.get(key) is not detector
+    # the session's model is used for its predictions; the built-in one is untouched for others
+    mine = handlers.predict_image(str(portrait), key)[5]
+    builtin = handlers.predict_image(str(portrait), None)[5]
+    assert mine["model"]["name"] == "my-model" and builtin["model"]["name"] == detector.spec.name
+    assert mine["faces"][0]["prob"] != builtin["faces"][0]["prob"]
+    card2, key2 = handlers.use_builtin()
+    assert key2 is None and detector.spec.name in card2
