@@ -1,0 +1,55 @@
+"""``laanet-train --config CONFIG [KEY=VALUE ...]``: train (or resume) one recipe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import ConfigError, load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="laanet-train",
+        description="Train LAA-Net from a YAML recipe. A run resumes from its output folder's state.pt.",
+    )
+    p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-model/configs/*.yaml)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. train.epochs=2 data.input_size=128 train.output_dir=runs/x")
+    p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"laanet-train: invalid config: {exc}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        from .config import config_to_dict
+
+        print(json.dumps(config_to_dict(cfg), indent=2))
+        return 0
+    from .data import DataError
+    from .engine import Trainer
+    from .state import ResumeError
+
+    try:
+        result = Trainer(cfg).fit()
+    except (DataError, ResumeError) as exc:
+        print(f"laanet-train: {exc}", file=sys.stderr)
+        return 2
+    summary = {
+        "output_dir": str(result.output_dir), "epochs_done": result.epochs_done,
+        "global_step": result.global_step, "best_epoch": result.best_epoch, "best_val_auc": result.best_auc,
+        "stopped_early": result.stopped_early,
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

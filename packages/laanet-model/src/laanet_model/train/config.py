@@ -1,0 +1,327 @@
+"""Typed training configuration: frozen dataclasses read from YAML, with dotted overrides.
+
+``load_config(path, overrides=["train.epochs=2", "data.input_size=128"])`` returns a :class:`TrainConfig`.
+Unknown keys, values of the wrong type and impossible values raise :class:`ConfigError` with a message that
+names the offending key and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot be used (unknown key, wrong type, impossible value)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which architecture to build and how to initialise it."""
+
+    variant: str = "laanet_efficientnet_lite0"
+    pretrained: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the real faces come from and how pairs are made.
+
+    ``source="lfw"`` reads ``root`` as an LFW folder (``images_deepfunneled`` + ``landmarks68_dlib.npz`` +
+    people lists) and splits identities with ``train_list`` / ``val_list``. ``source="index"`` reads a face
+    index written by ``laanet-synth preprocess`` (``root`` is the index file or its folder) and splits its
+    identities deterministically with ``val_fraction``.
+    """
+
+    source: Literal["lfw", "index"] = "lfw"
+    root: str = "../shared/data/lfw"
+    train_list: str = "peopleDevTrain.txt"
+    val_list: str = "peopleDevTest.txt"
+    val_fraction: float = 0.1
+    synthesis: Literal["sbi", "bi"] = "sbi"
+    crop_recipe: str = "LAANET_LITE"
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    batch_pairs: int = 8
+    num_workers: int = 1
+    max_train_faces: int | None = None
+    max_val_faces: int | None = 400
+    val_fakes_dir: str | None = None
+
+    @property
+    def heatmap_size(self) -> int:
+        """Output stride 4: the heatmap side for this input size."""
+        return self.input_size // 4
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights: ``L = hm * L_hm + cls * L_cls + cstency * L_cstency``."""
+
+    hm: float = 10.0
+    cls: float = 1.0
+    cstency: float = 100.0
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimiser: plain Adam/AdamW, or SAM over Adam (two forward/backward passes per step)."""
+
+    name: Literal["adam", "adamw", "sam"] = "adam"
+    lr: float = 5e-5
+    weight_decay: float = 1e-4
+    rho: float = 0.05
+    grad_clip: float | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule.
+
+    ``linear_decay``: the official per-epoch warm-up/decay (``lr = b(1 + (booster-1) e / start_decay)`` up to
+    ``start_decay``, then linear to 0 at the last epoch). ``warmup_cosine``: per step, linear warm-up for
+    ``warmup_steps`` then cosine to ``min_factor * lr`` at the last step. ``constant``: no schedule.
+    """
+
+    name: Literal["linear_decay", "warmup_cosine", "constant"] = "linear_decay"
+    start_decay: int | None = None
+    booster: float = 4.0
+    warmup_steps: int = 0
+    min_factor: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Loop length, checkpointing, precision and device."""
+
+    epochs: int = 100
+    steps_per_epoch: int | None = None
+    freeze_backbone_epochs: int = 0
+    save_every_steps: int = 200
+    val_every_epochs: int = 1
+    device: str = "auto"
+    bf16: bool = True
+    channels_last: bool = True
+    num_threads: int | None = None
+    output_dir: str = "runs/laanet"
+    stop_after_steps: int | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A complete training recipe."""
+
+    name: str = "laanet"
+    seed: int = 317
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: RunConfig = field(default_factory=RunConfig)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check (and gently convert) ``value`` against the annotation ``tp``; raise ConfigError if impossible."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: expected one of {list(args)}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
+        return _build(tp, value, key)
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ConfigError(f"{key}: expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{key}: unsupported field type {tp!r}")  # pragma: no cover - a coding error
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        where = f" in '{prefix}'" if prefix else ""
+        raise ConfigError(f"unknown key(s){where}: {', '.join(unknown)}; expected some of {sorted(names)}")
+    kwargs = {}
+    for name, value in raw.items():
+        key = f"{prefix}.{name}" if prefix else name
+        kwargs[name] = _coerce(value, hints[name], key)
+    return cls(**kwargs)
+
+
+def _check(cfg: TrainConfig) -> None:
+    """Reject values that parse but cannot work."""
+
+    def need(ok: bool, msg: str) -> None:
+        if not ok:
+            raise ConfigError(msg)
+
+    d, o, s, r, lo = cfg.data, cfg.optim, cfg.schedule, cfg.train, cfg.loss
+    need(d.input_size >= 32 and d.input_size % 32 == 0,
+         f"data.input_size: expected a multiple of 32 that is >= 32, got {d.input_size}")
+    need(d.batch_pairs >= 1, f"data.batch_pairs: expected >= 1, got {d.batch_pairs}")
+    need(d.num_workers >= 0, f"data.num_workers: expected >= 0, got {d.num_workers}")
+    need(0.0 < d.val_fraction < 1.0, f"data.val_fraction: expected a number in (0, 1), got {d.val_fraction}")
+    need(all(x > 0 for x in d.std), f"data.std: expected positive values, got {d.std}")
+    for name in ("max_train_faces", "max_val_faces"):
+        v = getattr(d, name)
+        need(v is None or v >= 1, f"data.{name}: expected null or >= 1, got {v}")
+    for name in ("hm", "cls", "cstency"):
+        need(getattr(lo, name) >= 0, f"loss.{name}: expected a weight >= 0, got {getattr(lo, name)}")
+    need(lo.cls > 0, "loss.cls: expected > 0 (the classifier is what the detector uses)")
+    need(o.lr > 0, f"optim.lr: expected > 0, got {o.lr}")
+    need(o.weight_decay >= 0, f"optim.weight_decay: expected >= 0, got {o.weight_decay}")
+    need(o.rho > 0, f"optim.rho: expected > 0, got {o.rho}")
+    need(o.grad_clip is None or o.grad_clip > 0, f"optim.grad_clip: expected null or > 0, got {o.grad_clip}")
+    need(r.epochs >= 1, f"train.epochs: expected >= 1, got {r.epochs}")
+    need(r.steps_per_epoch is None or r.steps_per_epoch >= 1,
+         f"train.steps_per_epoch: expected null or >= 1, got {r.steps_per_epoch}")
+    need(0 <= r.freeze_backbone_epochs <= r.epochs,
+         f"train.freeze_backbone_epochs: expected 0..train.epochs ({r.epochs}), got {r.freeze_backbone_epochs}")
+    need(r.save_every_steps >= 1, f"train.save_every_steps: expected >= 1, got {r.save_every_steps}")
+    need(r.val_every_epochs >= 1, f"train.val_every_epochs: expected >= 1, got {r.val_every_epochs}")
+    need(r.stop_after_steps is None or r.stop_after_steps >= 1,
+         f"train.stop_after_steps: expected null or >= 1, got {r.stop_after_steps}")
+    need(r.num_threads is None or r.num_threads >= 1,
+         f"train.num_threads: expected null or >= 1, got {r.num_threads}")
+    need(r.device == "auto" or r.device == "cpu" or r.device.startswith("cuda"),
+         f"train.device: expected 'auto', 'cpu' or 'cuda[:N]', got {r.device!r}")
+    need(s.booster > 0, f"schedule.booster: expected > 0, got {s.booster}")
+    need(s.start_decay is None or 0 <= s.start_decay < r.epochs,
+         f"schedule.start_decay: expected null or 0..train.epochs-1, got {s.start_decay}")
+    need(s.warmup_steps >= 0, f"schedule.warmup_steps: expected >= 0, got {s.warmup_steps}")
+    need(0.0 <= s.min_factor <= 1.0, f"schedule.min_factor: expected 0..1, got {s.min_factor}")
+
+
+def config_from_dict(raw: dict[str, Any]) -> TrainConfig:
+    """Build and validate a :class:`TrainConfig` from a plain mapping (as read from YAML)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping at the top of the config, got {type(raw).__name__}")
+    cfg = _build(TrainConfig, raw)
+    _check(cfg)
+    return cfg
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE, e.g. train.epochs=2")
+    key, _, value = text.partition("=")
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override {text!r}: empty key segment")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+    return parts, parsed
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``a.b=value`` overrides applied (values parsed as YAML scalars)."""
+    out = _deep_copy(raw)
+    for text in overrides:
+        parts, value = _parse_override(text)
+        node = out
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {text!r}: '{p}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deep_copy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deep_copy(v) for v in raw]
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a YAML recipe, apply ``KEY=VALUE`` overrides, validate, return a frozen :class:`TrainConfig`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return config_from_dict(apply_overrides(raw, list(overrides)))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-data view of a config (tuples become lists) for YAML/JSON dumps and model cards."""
+
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, tuple | list):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    return conv(cfg)

@@ -1,0 +1,152 @@
+"""Training data for the engine: face sources, identity-disjoint splits, epoch batch order, folders of
+labelled real/fake images for validation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
+from laanet_synth.dataset import FaceIndex, SBIPairDataset, read_lfw_people
+from torch.utils.data import Dataset
+
+from .config import DataConfig
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
+
+
+class DataError(ValueError):
+    """Training data that cannot be used (missing folder, empty split, overlapping identities)."""
+
+
+def crop_recipe(cfg: DataConfig) -> CropRecipe:
+    """The crop recipe of a data config at its input size (the same one inference must use)."""
+    try:
+        base = get_recipe(cfg.crop_recipe)
+    except ValueError as exc:
+        raise DataError(f"data.crop_recipe: {exc}") from exc
+    return recipe_for_size(cfg.input_size, base)
+
+
+def _take(index: FaceIndex, limit: int | None, seed: int) -> FaceIndex:
+    """A reproducible subset of at most ``limit`` faces (spread over identities by a seeded shuffle)."""
+    if limit is None or limit >= len(index):
+        return index
+    sel = np.sort(np.random.default_rng([seed, 11]).permutation(len(index))[:limit])
+    return index.subset(sel)
+
+
+def resolve_root(root: str, base: Path | None = None) -> Path:
+    """``root`` as given, or relative to ``base`` (the config file's folder) when that exists instead."""
+    p = Path(root).expanduser()
+    if p.exists() or p.is_absolute() or base is None:
+        return p
+    alt = base / p
+    return alt if alt.exists() else p
+
+
+def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
+    """(train, val) face indexes with no identity (group) in both."""
+    root = Path(cfg.root)
+    if cfg.source == "lfw":
+        if not (root / "landmarks68_dlib.npz").is_file():
+            raise DataError(f"data.root: {root} is not an LFW folder (expected landmarks68_dlib.npz inside)")
+        full = FaceIndex.from_lfw(root)
+        lists = []
+        for name in (cfg.train_list, cfg.val_list):
+            path = root / name
+            if not path.is_file():
+                raise DataError(f"data: identity list {path} not found")
+            lists.append(read_lfw_people(path))
+        train, val = full.select_groups(lists[0]), full.select_groups(lists[1])
+    else:
+        path = root if root.is_file() else root / "index.npz"
+        if not path.is_file():
+            raise DataError(f"data.root: no face index at {path} (write one with 'laanet-synth preprocess')")
+        train, val = FaceIndex.load(path).group_split(cfg.val_fraction, seed=seed)
+    overlap = set(np.unique(train.groups)) & set(np.unique(val.groups))
+    if overlap:
+        raise DataError(f"train and validation share {len(overlap)} identities, e.g. {sorted(overlap)[:3]}")
+    train = _take(train, cfg.max_train_faces, seed)
+    val = _take(val, cfg.max_val_faces, seed + 1)
+    if len(train) < cfg.batch_pairs:
+        raise DataError(f"only {len(train)} training faces; need at least data.batch_pairs={cfg.batch_pairs}")
+    if len(val) == 0:
+        raise DataError("the validation split is empty")
+    return train, val
+
+
+def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
+    """(train, val) pair datasets. Validation pairs are synthesised once per (seed, index): fixed fakes."""
+    if cfg.synthesis != "sbi":
+        raise DataError(
+            f"data.synthesis={cfg.synthesis!r}: this build trains on SBI pairs; BI needs a nearest-landmark "
+            "index that laanet-synth does not provide yet"
+        )
+    train_idx, val_idx = face_splits(cfg, seed)
+    recipe = crop_recipe(cfg)
+    train = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
+    val = SBIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
+    return train, val
+
+
+def epoch_batches(n: int, batch: int, seed: int, epoch: int, steps: int | None = None) -> np.ndarray:
+    """Batch index order of one epoch, a pure function of (seed, epoch): (steps, batch) int64.
+
+    Without ``steps`` the epoch is one pass over a permutation (last partial batch dropped); with ``steps``
+    fresh permutations are concatenated until ``steps`` batches are filled.
+    """
+    if n < batch:
+        raise DataError(f"{n} items cannot fill a batch of {batch}")
+    rng = np.random.default_rng([seed, epoch, 7])
+    if steps is None:
+        steps = n // batch
+    need = steps * batch
+    parts, have = [], 0
+    while have < need:
+        perm = rng.permutation(n)
+        parts.append(perm)
+        have += n
+    return np.concatenate(parts)[:need].reshape(steps, batch).astype(np.int64)
+
+
+class EpochBatchSampler(torch.utils.data.Sampler[list[int]]):
+    """Yields the batches of :func:`epoch_batches`, starting at ``start`` (to resume mid-epoch), taking
+    this rank's slice of each global batch."""
+
+    def __init__(self, order: np.ndarray, start: int = 0, rank: int = 0, world: int = 1) -> None:
+        self.order, self.start, self.rank, self.world = order, int(start), int(rank), int(world)
+
+    def __len__(self) -> int:
+        return max(0, len(self.order) - self.start)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for row in self.order[self.start :]:
+            yield [int(i) for i in row[self.rank :: self.world]]
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Image files with labels (0 real, 1 fake) from a folder holding ``real/`` and ``fake/``."""
+
+    paths: tuple[Path, ...]
+    labels: tuple[int, ...]
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> LabelledImages:
+        folder = Path(folder)
+        paths: list[Path] = []
+        labels: list[int] = []
+        for label, sub in ((0, "real"), (1, "fake")):
+            d = folder / sub
+            if not d.is_dir():
+                raise DataError(f"{folder}: expected sub-folders real/ and fake/ (missing {sub}/)")
+            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            paths += files
+            labels += [label] * len(files)
+        if not paths or len(set(labels)) < 2:
+            raise DataError(f"{folder}: need at least one real and one fake image")
+        return cls(tuple(paths), tuple(labels))
