@@ -88,25 +88,30 @@ def piecewise_affine_maps(shape: tuple[int, int], rng: np.random.Generator, scal
     """Sampling maps (map_x, map_y) for ``cv2.remap`` of a random piecewise-affine warp.
 
     A ``rows`` x ``cols`` grid of control points spans the image; each point's displacement is drawn from
-    N(0, scale * side). Each grid cell is split into two triangles and the displacement is interpolated
-    affinely (barycentrically) inside each, vectorised over all pixels.
+    N(0, scale * side). Each grid cell is split into two triangles along its anti-diagonal and the
+    displacement is interpolated affinely inside each. Computed separably: the bilinear interpolation of
+    the grid minus ``D * min(u v, (1-u)(1-v))``, where ``D = d00 - d10 - d01 + d11`` is the cell's
+    twist, equals the piecewise-affine field exactly.
     """
     h, w = shape
-    disp = rng.normal(0.0, scale, (rows, cols, 2)) * np.array([w, h])
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    gx = xs / max(w - 1, 1) * (cols - 1)
-    gy = ys / max(h - 1, 1) * (rows - 1)
+    disp = (rng.normal(0.0, scale, (rows, cols, 2)) * np.array([w, h])).astype(np.float32)
+    gx = np.arange(w, dtype=np.float32) / max(w - 1, 1) * (cols - 1)
+    gy = np.arange(h, dtype=np.float32) / max(h - 1, 1) * (rows - 1)
     cx = np.minimum(gx.astype(np.int64), cols - 2)
     cy = np.minimum(gy.astype(np.int64), rows - 2)
-    u = (gx - cx)[..., None]
-    v = (gy - cy)[..., None]
-    d00 = disp[cy, cx]
-    d10 = disp[cy, cx + 1]
-    d01 = disp[cy + 1, cx]
-    d11 = disp[cy + 1, cx + 1]
-    lower = (u + v) <= 1
-    d = np.where(lower, d00 + u * (d10 - d00) + v * (d01 - d00), d11 + (1 - u) * (d01 - d11) + (1 - v) * (d10 - d11))
-    return (xs + d[..., 0]).astype(np.float32), (ys + d[..., 1]).astype(np.float32)
+    u = (gx - cx)[None, :]
+    v = (gy - cy)[:, None]
+    weight = np.minimum(u * v, (1 - u) * (1 - v))  # (h, w)
+    maps = []
+    base = (np.arange(w, dtype=np.float32)[None, :], np.arange(h, dtype=np.float32)[:, None])
+    for ch in range(2):
+        g = disp[..., ch]
+        along_x = g[:, cx] * (1 - u) + g[:, cx + 1] * u  # (rows, w)
+        bilinear = along_x[cy] * (1 - v) + along_x[cy + 1] * v  # (h, w)
+        twist = g[:-1, :-1] - g[:-1, 1:] - g[1:, :-1] + g[1:, 1:]  # (rows-1, cols-1)
+        tw = twist[cy][:, cx]
+        maps.append(np.ascontiguousarray(base[ch] + bilinear - tw * weight, dtype=np.float32))
+    return maps[0], maps[1]
 
 
 def piecewise_affine_mask(mask: np.ndarray, rng: np.random.Generator, scale_range: tuple[float, float] = (0.01, 0.15)) -> np.ndarray:

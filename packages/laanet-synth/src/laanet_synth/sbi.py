@@ -13,7 +13,7 @@ import numpy as np
 from .colour import ColourAugment, source_transform
 from .crops import warp_matrix
 from .landmarks import flip_landmarks, to_81
-from .masks import blend_mask, boundary_map, deform_mask, random_affine_params, random_hull_mask
+from .masks import blend_mask, boundary_map, clip01, deform_mask, random_affine_params, random_hull_mask
 
 
 class SynthesisError(ValueError):
@@ -65,15 +65,11 @@ def blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float
     return cv2.blendLinear(source, target, w, 1.0 - w)
 
 
-def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One self-blend: returns ``(fake, target, M)``.
-
-    The hull (one of four types; 81 points truncated to 68 with p=0.25) gives the mask. A copy of the
-    image is the source; the colour/frequency transform hits the source or the target (p=0.5 each). The
-    source and the mask get the same random affine, the mask alone an elastic deformation. M is the
-    two-stage blurred blend mask; the fake is ``r*M*source + (1-r*M)*target`` with r from
-    ``blend_ratios``. ``target`` is the (possibly transformed) real image.
-    """
+def self_blend_parts(
+    image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The random draws of one self-blend: ``(source, target, M, affine, ratio)``, the source not yet
+    warped by its ``affine`` (2x3). See :func:`self_blend`."""
     img, lms = _check(image, landmarks)
     h, w = img.shape[:2]
     if lms.shape[0] == 81 and rng.random() < config.p_truncate_68:
@@ -85,12 +81,30 @@ def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generato
     else:
         img = source_transform(img, rng)
     affine = random_affine_params((h, w), rng)
-    source = cv2.warpAffine(source, affine, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     mask = deform_mask(mask, affine, rng, config.elastic_alpha, config.elastic_sigma)
     m = blend_mask(mask, rng)
     ratio = float(config.blend_ratios[int(rng.integers(len(config.blend_ratios)))])
-    fake = blend(source, img, m, ratio)
-    return fake, img, m
+    return source, img, m, affine, ratio
+
+
+def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One self-blend: returns ``(fake, target, M)``.
+
+    The hull (one of four types; 81 points truncated to 68 with p=0.25) gives the mask. A copy of the
+    image is the source; the colour/frequency transform hits the source or the target (p=0.5 each). The
+    source and the mask get the same random affine, the mask alone an elastic deformation. M is the
+    two-stage blurred blend mask; the fake is ``r*M*source + (1-r*M)*target`` with r from
+    ``blend_ratios``. ``target`` is the (possibly transformed) real image.
+    """
+    source, target, m, affine, ratio = self_blend_parts(image, landmarks, rng, config)
+    h, w = target.shape[:2]
+    source = cv2.warpAffine(source, affine, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return blend(source, target, m, ratio), target, m
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 2x3 affine ``a o b`` (apply b, then a)."""
+    return (np.vstack([a, [0, 0, 1]]) @ np.vstack([b, [0, 0, 1]]))[:2]
 
 
 def _crop_warp(x: np.ndarray, e: int, size: int, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -142,15 +156,22 @@ def make_sbi_pair(
         raise SynthesisError(f"expected a square crop with side divisible by 4, got {img.shape[:2]}")
     lms81 = to_81(lms)
     if train and rng.random() < config.p_hflip:
-        img = np.ascontiguousarray(img[:, ::-1])
+        img = cv2.flip(img, 1)
         lms81 = flip_landmarks(lms81, S)
-    fake, real, m = self_blend(img, lms81, rng, config)
+    source, real, m, affine, ratio = self_blend_parts(img, lms81, rng, config)
     lo, hi = config.extra_margin
     e = int(round(int(rng.integers(lo, hi)) * S / 256)) if hi > lo else int(round(lo * S / 256))
     b = boundary_map(m)
     b_small = _crop_warp((b * 255).astype(np.uint8), e, S // 4)
-    real, fake = _crop_warp(real, e, S), _crop_warp(fake, e, S)
-    m = _crop_warp(m, e, S)
+    # the margin cut + warp back to S is one affine C; the source takes C o affine in a single warp and
+    # the blend happens after warping, so every image is resampled once
+    crop = _compose(warp_matrix(S - 2 * e, S - 2 * e, S), np.array([[1.0, 0, -e], [0, 1.0, -e]]))
+    flags = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT}
+    source = cv2.warpAffine(source, _compose(crop, affine), (S, S), **flags)
+    if e > 0:
+        real = cv2.warpAffine(real, crop, (S, S), **flags)
+        m = clip01(cv2.warpAffine(m, crop, (S, S), **flags))
+    fake = blend(source, real, m, ratio)
     if train and rng.random() < config.p_erase:
         real, fake, m, b_small = random_erase([real, fake, m, b_small], rng)
     if config.colour is not None:
