@@ -93,3 +93,10 @@ def test_bad_level_name_or_missing_ffmpeg(monkeypatch, face):
         Perturbation("VC", 1).check()
     with pytest.raises(PerturbationError, match="imageio-ffmpeg"):
         perturb_frames([face], Perturbation("VC", 1))
+
+
+def test_video_compression_of_frames_with_different_sizes(face):
+    frames = [face, cv2.resize(face, (200, 180)), face[:240]]
+    out = P.video_compression(frames, 30)
+    assert [o.shape for o in out] == [f.shape for f in frames]
+    assert diff(out[1], frames[1]) < 20.0

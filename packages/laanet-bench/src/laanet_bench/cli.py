@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from laanet_synth.faces import FaceFinderError
 from tabulate import tabulate
 
 from .atomic import write_text
@@ -199,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError) as exc:
+    except (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError) as exc:
         print(f"laanet-bench: error: {exc}", file=sys.stderr)
         return 2
 

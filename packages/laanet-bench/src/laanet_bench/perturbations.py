@@ -103,8 +103,13 @@ def video_compression(frames: Sequence[np.ndarray], crf: float, fps: float = 25.
     if not frames:
         return []
     h, w = frames[0].shape[:2]
-    if any(f.shape != frames[0].shape for f in frames):
-        raise PerturbationError("video compression needs frames of one size")
+    sizes = [f.shape[:2] for f in frames]
+    if any(sz != (h, w) for sz in sizes):
+        # frame sequences of varying size (face tracks): encode at the first size, restore each size after
+        same = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) for f in frames]
+        out = video_compression(same, crf, fps=fps, ffmpeg=ffmpeg)
+        return [o if sz == (h, w) else cv2.resize(o, (sz[1], sz[0]), interpolation=cv2.INTER_LINEAR)
+                for o, sz in zip(out, sizes, strict=True)]
     ph, pw = h + h % 2, w + w % 2
     padded = [np.pad(f, ((0, ph - h), (0, pw - w), (0, 0)), mode="edge") for f in frames]
     with tempfile.TemporaryDirectory() as tmp:
