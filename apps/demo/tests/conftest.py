@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -106,7 +107,11 @@ def make_test_detector():
     try:
         return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu"), None
     except CheckpointError:
-        spec = get_weights(BUILTIN_WEIGHTS)
+        builtin = get_weights(BUILTIN_WEIGHTS)
+        spec = dataclasses.replace(
+            builtin, name="untrained-lite0", metrics={}, source="random initialisation (tests only)",
+            description="An untrained network with the built-in recipe, for plumbing tests only.",
+        )
         torch.manual_seed(0)
         model = create_model(spec.variant, pretrained=False)
         return Detector(model, spec.preprocessing, spec=spec, device="cpu"), UNTRAINED_NOTE

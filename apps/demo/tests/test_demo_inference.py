@@ -67,14 +67,14 @@ def test_sigmoid_is_stable_and_symmetric(x: float) -> None:
 
 
 @given(p=probs)
-def test_label_value_sums_to_one(p: float) -> None:
-    lab = label_value(p)
-    assert lab is not None and set(lab) == {"fake", "real"}
-    assert math.isclose(lab["fake"] + lab["real"], 1.0) and lab["fake"] == p
+def test_label_value_states_band_and_probability(p: float) -> None:
+    bands = VerdictBands(0.3, 0.7)
+    text = label_value(p, bands)
+    assert text.startswith(bands.verdict(p) + " · ") and text.endswith(f"{p:.3f}")
 
 
 def test_label_value_without_score() -> None:
-    assert label_value(None) is None
+    assert label_value(None, VerdictBands()) == "no face"
 
 
 def test_frame_logit_rules() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from laanet_demo.app import DEFAULT_HOST, DEFAULT_PORT, launch_kwargs, main, parse_args
 from laanet_demo.limits import DemoLimits
 

@@ -239,7 +239,7 @@ class DemoHandlers:
         if result.n_faces_found > len(result.faces):
             summary += f"\n\nOnly the {len(result.faces)} largest of {result.n_faces_found} faces were scored."
         table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces)}
-        return summary, label_value(result.prob), overlay, gallery, table, details
+        return summary, label_value(result.prob, bands), overlay, gallery, table, details
 
     def predict_image(self, image: Any, session_key: str | None = None) -> tuple[Any, ...]:
         """Score every face in one uploaded image."""
@@ -328,7 +328,7 @@ class DemoHandlers:
         summary = verdict_markdown(result.prob, bands, "video", rule, result.n_faces)
         summary += (f"\n\n{details['n_frames_with_face']} of {len(frames)} sampled frames had a face.")
         table = {"headers": ["frame", "faces", "frame score", "verdict"], "data": rows}
-        return summary, label_value(result.prob), fig, gallery, table, details
+        return summary, label_value(result.prob, bands), fig, gallery, table, details
 
     def load_checkpoint(self, files: Any) -> tuple[str, str | None]:
         """Load an uploaded checkpoint for this session; returns the card text and the session key."""
@@ -386,12 +386,12 @@ def build_demo(
                     image_btn = gr.Button("Analyse image", variant="primary", elem_id="image-analyse")
                 with gr.Column(scale=2):
                     image_summary = gr.Markdown(label="Summary", elem_id="image-summary")
-                    image_label = gr.Label(label="Image score (fake / real)", num_top_classes=2)
+                    image_label = gr.Label(label="Image verdict", elem_id="image-label")
             image_overlay = gr.Image(
                 label="Faces and artifact heatmaps", type="filepath", interactive=False, elem_id="image-overlay",
             )
             image_gallery = gr.Gallery(
-                label="Face crops | heatmaps", columns=2, height="auto", object_fit="contain",
+                label="Face crops | heatmaps", columns=3, height="auto", object_fit="contain",
             )
             image_table = gr.Dataframe(label="Faces", headers=FACE_COLUMNS, interactive=False)
             with gr.Accordion("Details (model, recipe, timings)", open=False):
@@ -419,7 +419,7 @@ def build_demo(
                     video_btn = gr.Button("Analyse video", variant="primary", elem_id="video-analyse")
                 with gr.Column(scale=2):
                     video_summary = gr.Markdown(label="Summary", elem_id="video-summary")
-                    video_label = gr.Label(label="Video score (fake / real)", num_top_classes=2)
+                    video_label = gr.Label(label="Video verdict", elem_id="video-label")
             video_plot = gr.Plot(label="Per-frame, per-face scores")
             video_gallery = gr.Gallery(
                 label="Most suspicious frames", columns=2, height="auto", object_fit="contain",

@@ -67,12 +67,11 @@ class FaceView:
         return float(np.max(self.heatmap_crop)) if self.heatmap_crop.size else 0.0
 
 
-def label_value(prob: float | None) -> dict[str, float] | None:
-    """The `gr.Label` value for a fake probability ({"fake": p, "real": 1 - p}); None without a score."""
+def label_value(prob: float | None, bands: VerdictBands) -> str:
+    """The `gr.Label` text: the verdict band and the fake probability, e.g. "fake · probability 0.931"."""
     if prob is None:
-        return None
-    p = float(min(1.0, max(0.0, prob)))
-    return {"fake": p, "real": 1.0 - p}
+        return "no face"
+    return f"{bands.verdict(prob)} · fake probability {prob:.3f}"
 
 
 def face_rows(faces: Sequence[FaceView]) -> list[list[Any]]:
