@@ -1,0 +1,61 @@
+"""How uploads reach the handlers and how errors reach the user (no Gradio server needed)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from laanet_demo.app import GENERIC_ERROR, OutputImages, payload_path, pick_checkpoint_files, user_errors
+from laanet_demo.limits import InputRejected
+
+
+def test_payload_forms(tmp_path: Path) -> None:
+    assert payload_path("/a/b.jpg", "image") == Path("/a/b.jpg")
+    assert payload_path({"path": "/a/c.png", "url": None}, "image") == Path("/a/c.png")
+    assert payload_path({"video": {"path": "/v.mp4"}, "subtitles": None}, "video") == Path("/v.mp4")
+    data = b"\x89PNG fake bytes"
+    url = "data:image/png;base64," + base64.b64encode(data).decode()
+    p = payload_path({"path": None, "url": url}, "image", tmp_path)
+    assert p.parent == tmp_path and p.read_bytes() == data
+    with pytest.raises(InputRejected, match="No image was given"):
+        payload_path(None, "image")
+    with pytest.raises(InputRejected, match="did not arrive complete"):
+        payload_path({"path": None, "url": None}, "video")
+
+
+def test_user_errors_shows_messages_and_hides_internals() -> None:
+    @user_errors
+    def rejects() -> None:
+        raise InputRejected("The image <b>is</b> empty")
+
+    @user_errors
+    def crashes() -> None:
+        raise RuntimeError("secret detail at /srv/app/model.py line 3")
+
+    with pytest.raises(gr.Error) as info:
+        rejects()
+    assert info.value.message == "The image &lt;b&gt;is&lt;/b&gt; empty"
+    with pytest.raises(gr.Error) as info:
+        crashes()
+    assert info.value.message == GENERIC_ERROR and "secret" not in info.value.message
+
+
+def test_checkpoint_file_choice(tmp_path: Path) -> None:
+    pth, st, card = tmp_path / "a.pth", tmp_path / "m.safetensors", tmp_path / "m.json"
+    assert pick_checkpoint_files([pth]) == (pth, [])
+    assert pick_checkpoint_files([card, st]) == (st, [card])
+    for bad in ([], [pth, st], [card], [tmp_path / "x.zip"]):
+        with pytest.raises(InputRejected):
+            pick_checkpoint_files(bad)
+
+
+def test_output_images_get_unique_names(tmp_path: Path) -> None:
+    import numpy as np
+
+    out = OutputImages(tmp_path)
+    img = np.zeros((8, 8, 3), np.uint8)
+    a, b = out.write(img, "x"), out.write(img, "x")
+    assert a != b and Path(a).is_file() and Path(b).is_file()
+    assert sorted(p.name.startswith(".") for p in Path(a).parent.iterdir()) == [False, False]
