@@ -132,7 +132,7 @@ class LeftRight:
 
     def __init__(self, base):
         self.base = base
-        self.weights_name, self.weights_sha256 = "left-right", "1" * 64
+        self.weights_name, self.weights_sha256, self.precision = "left-right", "1" * 64, "float64"
         self.recipe, self.finder_tag = base.recipe, base.finder_tag
 
     def find_faces(self, image):

@@ -21,8 +21,10 @@ from laanet_bench.tables import render, results_table, robustness_tables, write_
 class Weights:
     """Only the identity fields a record takes from a scorer."""
 
+    recipe = None
+
     def __init__(self, name: str, sha: str) -> None:
-        self.weights_name, self.weights_sha256 = name, sha
+        self.weights_name, self.weights_sha256, self.precision = name, sha, "float32"
 
 
 def scored(n: int, separation: float, seed: int) -> LevelScores:

@@ -47,6 +47,8 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-face", default="0.5", choices=("0.5", "skip"),
                    help="video score when no face is found in any frame")
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", help="torch device for the network (default: cuda if available, else cpu)")
+    p.add_argument("--official-float64", action="store_true", help="run the network in float64 as the official code")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of random perturbations")
     p.add_argument("--no-progress", action="store_true")
@@ -143,7 +145,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     items, info = load_items(args)
-    scorer = load_scorer(args.weights)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64)
     settings = _settings(args, scorer)
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
@@ -178,7 +180,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     perturbations = plan(_split_list(args.perturbations) or None,
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
-    scorer = load_scorer(args.weights)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64)
     records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
                              progress=not args.no_progress)

@@ -142,7 +142,8 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
         raise EvaluationError(f"{info.dataset}: none of the {len(items)} items could be read")
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     extra = {"n_items": len(items), "n_failed": stats.failed, "n_cached": stats.cached,
-             "n_computed": stats.computed}
+             "n_computed": stats.computed, "precision": scorer.precision,
+             "recipe": getattr(scorer.recipe, "name", "")}
     records = []
     for level in levels:
         scores = level_scores(results, level, settings)

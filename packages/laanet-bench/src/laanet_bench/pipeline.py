@@ -87,7 +87,8 @@ def crop_tag(scorer: FaceScorer, settings: EvalSettings) -> str:
 
 
 def score_tag(scorer: FaceScorer, settings: EvalSettings) -> str:
-    return digest({"weights": scorer.weights_sha256, "crops": crop_tag(scorer, settings), "tta": settings.tta})
+    return digest({"weights": scorer.weights_sha256, "precision": scorer.precision,
+                   "crops": crop_tag(scorer, settings), "tta": settings.tta})
 
 
 def extract_crops(item: MediaItem, scorer: FaceScorer, settings: EvalSettings) -> CropEntry:

@@ -22,6 +22,7 @@ class FaceScorer(Protocol):
 
     weights_name: str
     weights_sha256: str
+    precision: str
     recipe: CropRecipe
     finder_tag: str
 
@@ -78,6 +79,7 @@ class DetectorScorer:
                                  spec=detector.spec)
         self.weights_name = weights_name
         self.weights_sha256 = weights_sha256
+        self.precision = "float64" if detector.official_float64 else str(detector.dtype).removeprefix("torch.")
         self.recipe: CropRecipe = pre.crop
         self.face_finder = self.detector.face_finder
         self.finder_tag = repr(self.face_finder)
@@ -90,14 +92,15 @@ class DetectorScorer:
         return np.asarray([p.logit for p in preds], dtype=np.float64)
 
 
-def load_scorer(weights: str | Path) -> DetectorScorer:
-    """Load registered weights (by name) or a checkpoint file (by path) through ``laanet_model.Detector``;
-    the sha256 recorded is that of the weights file."""
+def load_scorer(weights: str | Path, device: str | None = None, official_float64: bool = False) -> DetectorScorer:
+    """Load registered weights (by name) or a checkpoint file (by path) through ``laanet_model.Detector``
+    (on ``device``, in float64 like the official evaluation with ``official_float64``); the sha256 recorded
+    is that of the weights file."""
     from laanet_model import CheckpointError, Detector
     from laanet_model.weights import WEIGHTS, resolve_weights_file
 
     try:
-        detector = Detector.from_weights(weights)
+        detector = Detector.from_weights(weights, device=device, official_float64=official_float64)
         path = Path(weights)
         if not path.is_file():
             spec = WEIGHTS[str(weights)]
