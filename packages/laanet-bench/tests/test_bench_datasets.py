@@ -150,3 +150,22 @@ def test_items_are_immutable_and_checked(tmp_path, build, layout_clips):
     with pytest.raises(ValueError, match="label"):
         replace(item, label=2)
     assert json.loads((root / "dataset.json").read_text())
+
+
+def test_dataset_registry_is_consistent():
+    from laanet_bench.paper import PAPER_COLUMNS
+
+    columns = [spec.paper_column for spec in DATASETS.values() if spec.paper_column]
+    assert sorted(columns) == sorted(PAPER_COLUMNS)
+    for name, spec in DATASETS.items():
+        assert spec.name == name and callable(spec.loader) and "test" in spec.splits
+        assert set(spec.frame_types.values()) == {0, 1}
+
+
+def test_balanced_limit_alternates_classes(tmp_path, build, layout_clips):
+    from laanet_bench.cli import balanced_limit
+
+    items = load_dataset("ffpp", build.ffpp(tmp_path / "f", layout_clips))
+    picked = balanced_limit(items, 5)
+    assert [it.label for it in picked] == [0, 1, 0, 1, 0]
+    assert balanced_limit(items, 0) == items
