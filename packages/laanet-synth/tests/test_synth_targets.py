@@ -11,8 +11,10 @@ from laanet_synth.masks import boundary_map
 from laanet_synth.targets import (
     TargetError,
     encode_targets,
+    encode_targets_loop,
     gaussian_radius,
     gaussian_radius_vec,
+    run_length_maps,
     run_lengths,
     stamp_gaussian,
 )
@@ -91,3 +93,24 @@ def test_bad_target_input():
         encode_targets(np.zeros((8, 8), np.float32))
     with pytest.raises(TargetError, match="even"):
         encode_targets(np.zeros((7, 8), np.uint8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([16, 32, 64, 96]), st.sampled_from([1.0, 3.0, 6.0]), st.booleans())
+def test_vectorised_encoder_equals_point_loop(seed, size, blur, binary):
+    rng = np.random.default_rng(seed)
+    if binary:
+        t = np.where(rng.random((size, size)) < 0.5, 255, 0).astype(np.uint8)
+    else:
+        t = (cv2.GaussianBlur(rng.random((size, size)).astype(np.float32), (0, 0), blur) * 255 * rng.uniform(1, 3)).clip(0, 255).astype(np.uint8)
+        t[rng.random((size, size)) < 0.3] = 0
+    (hm_a, cst_a), (hm_b, cst_b) = encode_targets(t), encode_targets_loop(t)
+    np.testing.assert_allclose(hm_a, hm_b, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(hm_a == 1.0, hm_b == 1.0)
+    np.testing.assert_array_equal(cst_a, cst_b)
+    b = t > 128
+    rows, cols = np.nonzero(np.ones_like(b))
+    v, h = run_lengths(b, rows, cols)
+    vm, hmap = run_length_maps(b)
+    np.testing.assert_array_equal(vm[rows, cols], v)
+    np.testing.assert_array_equal(hmap[rows, cols], h)

@@ -123,12 +123,13 @@ def piecewise_affine_mask(mask: np.ndarray, rng: np.random.Generator, scale_rang
 
 def colour_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Shift the source's per-channel mean inside ``mask`` to the target's mean there."""
-    sel = mask > 0
-    if not sel.any():
+    m8 = (mask > 0).astype(np.uint8)
+    if not m8.any():
         return source
-    src = source.astype(np.float32)
-    shift = target[sel].astype(np.float32).mean(0) - src[sel].mean(0)
-    return np.clip(src + shift, 0, 255).astype(np.uint8)
+    shift = np.subtract(cv2.mean(target, m8)[:3], cv2.mean(source, m8)[:3])
+    base = np.arange(256, dtype=np.float64)[:, None] + shift[None]
+    lut = np.clip(base, 0, 255).astype(np.uint8)  # truncation, as a float -> uint8 cast
+    return cv2.LUT(source, lut.reshape(256, 1, 3))
 
 
 def feather_weights(mask: np.ndarray, feather: float = 0.2) -> np.ndarray:
@@ -198,13 +199,12 @@ def blend_donor(
         return background.copy(), np.zeros(background.shape[:2], np.float32)
     fg = colour_transfer(fg, bg, mask)
     w = feather_weights(mask, config.feather)
-    fake = (w[..., None] * fg.astype(np.float32) + (1 - w[..., None]) * bg.astype(np.float32))
-    fake = np.clip(np.rint(fake), 0, 255).astype(np.uint8)
+    fake = cv2.blendLinear(fg, bg, w, 1.0 - w)
     if a != S:
         fake = cv2.resize(fake, (S, S), interpolation=cv2.INTER_LINEAR)
         w = np.clip(cv2.resize(w, (S, S), interpolation=cv2.INTER_LINEAR), 0, 1)
     # outside the mask the fake is the background exactly
-    fake = np.where((w > 0)[..., None], fake, background)
+    np.copyto(fake, background, where=(w <= 0)[..., None])
     return fake, w
 
 

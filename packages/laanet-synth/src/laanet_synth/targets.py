@@ -80,6 +80,30 @@ def run_lengths(binary: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple
     return vert, horiz
 
 
+def _runs_along_axis0(b: np.ndarray) -> np.ndarray:
+    """For every pixel, the run length through it along axis 0 counted as in :func:`run_lengths`."""
+    n = b.shape[0]
+    idx = np.arange(n)[:, None]
+    nb = ~b
+    next_false = np.where(nb, idx, n)
+    next_false = np.minimum.accumulate(next_false[::-1], axis=0)[::-1]
+    fwd = next_false - idx
+    prev_false = np.where(nb, idx, -1)
+    prev_false = np.maximum.accumulate(prev_false, axis=0)
+    back = idx - prev_false
+    # no False above: the walk wraps to the bottom and continues through the trailing run
+    last_false = prev_false[-1:]
+    trailing = np.where(last_false >= 0, n - 1 - last_false, n)
+    back = np.where(prev_false < 0, np.minimum(idx + 1 + trailing, n), back)
+    return np.where(b, fwd + back, 0)
+
+
+def run_length_maps(binary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertical and horizontal run-length maps of ``binary`` for every pixel (see :func:`run_lengths`)."""
+    b = np.asarray(binary, bool)
+    return _runs_along_axis0(b), _runs_along_axis0(b.T).T
+
+
 def stamp_gaussian(hm: np.ndarray, row: int, col: int, sigma: float) -> None:
     """Stamp ``exp(-d^2 / 2 sigma^2)`` with half-size ``3 sigma`` at (row, col) by element-wise max, in place.
 
@@ -108,12 +132,68 @@ def stamp_gaussian(hm: np.ndarray, row: int, col: int, sigma: float) -> None:
     np.maximum(region, gpatch[: region.shape[0], : region.shape[1]], out=region)
 
 
+def _stamp_all(hm: np.ndarray, rows: np.ndarray, cols: np.ndarray, sigmas: np.ndarray) -> None:
+    """:func:`stamp_gaussian` for many points at once (same windows, same values), element-wise max."""
+    H, W = hm.shape
+    tmp = sigmas * 3
+    # int() truncation towards zero, as the reference arithmetic
+    ulx = np.trunc(cols - tmp).astype(np.int64)
+    uly = np.trunc(rows - tmp).astype(np.int64)
+    brx = np.trunc(cols + tmp + 1).astype(np.int64)
+    bry = np.trunc(rows + tmp + 1).astype(np.int64)
+    size = 2 * tmp + 1
+    glen = np.ceil(size).astype(np.int64)  # len(arange(0, size))
+    c = np.floor(size / 2)
+    K = int(max((brx - ulx).max(), (bry - uly).max()))
+    k = np.arange(K)
+    px = ulx[:, None] + k[None]  # (P, K) image columns
+    py = uly[:, None] + k[None]
+    okx = (px >= 0) & (px < np.minimum(brx, W)[:, None]) & (k[None] < glen[:, None])
+    oky = (py >= 0) & (py < np.minimum(bry, H)[:, None]) & (k[None] < glen[:, None])
+    x = np.arange(K, dtype=np.float32)
+    inv = (1.0 / (2 * sigmas.astype(np.float32) ** 2))[:, None]
+    gx = (x[None] - c[:, None].astype(np.float32)) ** 2  # (P, K)
+    vals = np.exp(-(gx[:, None, :] + gx[:, :, None]) * inv[:, :, None]).astype(np.float32)  # (P, Ky, Kx)
+    ok = oky[:, :, None] & okx[:, None, :]
+    flat = (np.clip(py, 0, H - 1)[:, :, None] * W + np.clip(px, 0, W - 1)[:, None, :])[ok]
+    out = hm.reshape(-1)
+    np.maximum.at(out, flat, vals[ok])
+
+
 def encode_targets(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Heatmap and self-consistency targets ``(1, h, w)`` float32 from a uint8 boundary map ``(h, w)``.
 
     Accepts ``(h, w)`` or ``(h, w, C)`` (channel 0 is used). ``h`` and ``w`` must be even (quadrants).
-    An all-zero map (a real face) gives all-zero targets.
+    An all-zero map (a real face) gives all-zero targets. Vectorised: run lengths for the whole map at
+    once and every Gaussian stamped in one scatter-max; :func:`encode_targets_loop` is the point-by-point
+    reference it equals.
     """
+    t, hm, cst = _prepare(boundary_u8)
+    gmax = int(t.max())
+    if gmax == 0:
+        return hm[None], cst[None]
+    H, W = t.shape
+    h2, w2 = H // 2, W // 2
+    vert_map, horiz_map = run_length_maps(t > 128)
+    all_r, all_c = [], []
+    for y0 in (0, h2):
+        for x0 in (0, w2):
+            q = t[y0 : y0 + h2, x0 : x0 + w2]
+            qmax = int(q.max()) or 1
+            rr, cc = np.nonzero(q == qmax)
+            if rr.size == 0:
+                continue
+            all_r.append(rr + y0)
+            all_c.append(cc + x0)
+            cst[y0 : y0 + h2, x0 : x0 + w2] = (255.0 - np.abs(gmax - q.astype(np.float32))) / 255.0
+    if all_r:
+        rows, cols = np.concatenate(all_r), np.concatenate(all_c)
+        sig = gaussian_radius_vec(horiz_map[rows, cols], vert_map[rows, cols]) / 3 + 1e-4
+        _stamp_all(hm, rows, cols, sig)
+    return hm[None], cst[None]
+
+
+def _prepare(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = np.asarray(boundary_u8)
     if t.ndim == 3:
         t = t[..., 0]
@@ -122,11 +202,16 @@ def encode_targets(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     H, W = t.shape
     if H % 2 or W % 2:
         raise TargetError(f"boundary map sides must be even, got {t.shape}")
-    hm = np.zeros((H, W), np.float32)
-    cst = np.zeros((H, W), np.float32)
+    return t, np.zeros((H, W), np.float32), np.zeros((H, W), np.float32)
+
+
+def encode_targets_loop(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The point-by-point reference of :func:`encode_targets` (same output, slower)."""
+    t, hm, cst = _prepare(boundary_u8)
     gmax = int(t.max())
     if gmax == 0:
         return hm[None], cst[None]
+    H, W = t.shape
     h2, w2 = H // 2, W // 2
     above = t > 128
     for y0 in (0, h2):
@@ -138,8 +223,7 @@ def encode_targets(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 continue
             rows, cols = rr + y0, cc + x0
             vert, horiz = run_lengths(above, rows, cols)
-            sig = gaussian_radius_vec(horiz, vert) / 3 + 1e-4
-            for j, i, s in zip(rows.tolist(), cols.tolist(), sig.tolist(), strict=True):
-                stamp_gaussian(hm, j, i, s)
+            for j, i, v, h in zip(rows.tolist(), cols.tolist(), vert.tolist(), horiz.tolist(), strict=True):
+                stamp_gaussian(hm, j, i, gaussian_radius(h, v) / 3 + 1e-4)
             cst[y0 : y0 + h2, x0 : x0 + w2] = (255.0 - np.abs(gmax - q.astype(np.float32))) / 255.0
     return hm[None], cst[None]
