@@ -90,7 +90,7 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
 ) -> None:
     from laanet_synth.imageio import read_image
 
-    out = tmp_path / "results.jsonl"
+    out = tmp_path / "new-folder" / "results.jsonl"
     inputs = [portrait, group_photo, dfdc_video, bad_inputs["no_face"], bad_inputs["text_as_jpg"]]
     status = cli.run_predict(_args(inputs, out), detector=detector)
     assert status == 1  # one file could not be read

@@ -181,7 +181,13 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
     partial = partial_path(out) if out is not None else None
     done = load_partial(partial) if (partial is not None and args.resume) else {}
     records: list[dict[str, Any]] = []
-    sink = partial.open("a", encoding="utf-8") if partial is not None else None
+    sink = None
+    if partial is not None:
+        try:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            sink = partial.open("a", encoding="utf-8")
+        except OSError as err:
+            raise CliError(f"--out {out}: cannot write there ({err.strerror})") from err
     try:
         for path, kind in tqdm(inputs, desc="laanet predict", unit="file", disable=args.quiet):
             rec = done.get(str(path))

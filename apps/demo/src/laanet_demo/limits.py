@@ -57,10 +57,10 @@ def check_file(path: str | Path, max_bytes: int, what: str) -> Path:
         raise InputRejected(f"The {what} file could not be found on the server; please upload it again.")
     size = p.stat().st_size
     if size == 0:
-        raise InputRejected(f"The uploaded {what} file is empty (0 bytes); please upload a real {what}.")
+        raise InputRejected(f"The {what} file is empty (0 bytes); please give a real {what}.")
     if size > max_bytes:
         raise InputRejected(
-            f"The uploaded {what} is {_mb(size)}; this demo accepts {what}s up to {_mb(max_bytes)}."
+            f"The {what} is {_mb(size)}; this demo accepts {what}s up to {_mb(max_bytes)}."
         )
     return p
 
@@ -81,7 +81,7 @@ def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
                 f"{limits.max_image_pixels:,} pixels."
             ) from err
         raise InputRejected(
-            "The uploaded file is not an image this demo can read (expected JPEG, PNG, WebP, BMP or TIFF)."
+            "The file is not an image this demo can read (expected JPEG, PNG, WebP, BMP or TIFF)."
         ) from err
     if width * height > limits.max_image_pixels:
         raise InputRejected(
