@@ -17,6 +17,10 @@ class MaskError(ValueError):
 
 def clip01(x: np.ndarray) -> np.ndarray:
     """Clip a float32 array to [0, 1] in place and return it."""
+    if x.dtype == np.float32 and x.flags.c_contiguous:
+        cv2.min(x, 1.0, dst=x)
+        cv2.max(x, 0.0, dst=x)
+        return x
     np.minimum(x, 1.0, out=x)
     np.maximum(x, 0.0, out=x)
     return x
@@ -128,11 +132,12 @@ def deform_mask(mask: np.ndarray, affine: np.ndarray, rng: np.random.Generator, 
     """Affine then elastic deformation of a float mask, composed into a single ``cv2.remap``."""
     h, w = mask.shape
     dx, dy = elastic_displacement((h, w), rng, alpha, sigma)
-    inv = cv2.invertAffineTransform(affine)
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    ex, ey = xs + dx, ys + dy  # elastic: out(p) = affined(p + d(p))
-    mx = (inv[0, 0] * ex + inv[0, 1] * ey + inv[0, 2]).astype(np.float32)
-    my = (inv[1, 0] * ex + inv[1, 1] * ey + inv[1, 2]).astype(np.float32)
+    inv = cv2.invertAffineTransform(affine).astype(np.float32)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    # elastic then affine: out(p) = mask(A^-1 (p + d(p)))
+    mx = (inv[0, 0] * dx + inv[0, 1] * dy) + (inv[0, 0] * xs + (inv[0, 1] * ys + inv[0, 2]))
+    my = (inv[1, 0] * dx + inv[1, 1] * dy) + (inv[1, 0] * xs + (inv[1, 1] * ys + inv[1, 2]))
     out = cv2.remap(mask.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return clip01(out)
 
