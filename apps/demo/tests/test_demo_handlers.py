@@ -59,3 +59,19 @@ def test_output_images_get_unique_names(tmp_path: Path) -> None:
     a, b = out.write(img, "x"), out.write(img, "x")
     assert a != b and Path(a).is_file() and Path(b).is_file()
     assert sorted(p.name.startswith(".") for p in Path(a).parent.iterdir()) == [False, False]
+
+
+@pytest.mark.slow
+def test_video_reports_progress_per_frame(detector, dfdc_video: Path, tmp_path: Path) -> None:
+    from laanet_demo.app import DemoHandlers, DetectorPool
+    from laanet_demo.limits import DemoLimits
+
+    calls = []
+
+    def progress(value, desc=None, unit=None):
+        calls.append((value, desc, unit))
+
+    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputImages(tmp_path))
+    out = handlers.predict_video(str(dfdc_video), 3, None, progress=progress)
+    assert [c[0] for c in calls] == [(1, 3), (2, 3), (3, 3)] and calls[0][2] == "frames"
+    assert out[5]["n_frames_sampled"] == 3

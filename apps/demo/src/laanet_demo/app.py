@@ -255,7 +255,7 @@ class DemoHandlers:
 
     def predict_video(
         self, video: Any, n_frames: Any = None, session_key: str | None = None,
-        progress: gr.Progress | None = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio injects the event's tracker through this default
     ) -> tuple[Any, ...]:
         """Score the faces in evenly sampled frames of one uploaded video."""
         detector = self.pool.get(session_key)
@@ -263,8 +263,7 @@ class DemoHandlers:
         k = self._frame_count(n_frames)
 
         def report(done: int, total: int) -> None:
-            if progress is not None:
-                progress((done, total), desc="scoring frames", unit="frames")
+            progress((done, total), desc="scoring frames", unit="frames")
 
         result = analysis.analyse_video(detector, path, k, self.limits, progress=report)
         if result.n_faces == 0:
