@@ -55,7 +55,9 @@ def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
     assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 0
     summary2 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary2["resumed"] == 4 and summary2["processed"] == 0 and summary2["faces"] == summary["faces"]
-    ds = SBIPairDataset(index, pre_cropped(OFFICIAL_SBI), seed=0)
+    assert index.pre_cropped
+    ds = SBIPairDataset(index, OFFICIAL_SBI, seed=0)  # the dataset applies only the trim and warp
+    assert ds.recipe == pre_cropped(OFFICIAL_SBI)
     assert ds[0]["fake"].shape == (3, 384, 384)
 
 
@@ -69,6 +71,15 @@ def test_preprocess_video(shared_data, tmp_path, capsys):
     index = FaceIndex.load(out / "index.npz")
     assert summary["faces"] == len(index) >= 2
     assert set(index.groups) == {"x"}
+
+
+def test_contact_sheet_from_index(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["preprocess", str(inputs / "people"), "--out", str(out), "--quiet"])
+    capsys.readouterr()
+    sheet = tmp_path / "s.png"
+    assert main(["contact-sheet", "--index", str(out / "index.npz"), "--out", str(sheet), "--n", "1", "--size", "64", "--kind", "sbi"]) == 0
+    assert read_image(sheet).shape == (24 + 68, 44 + 4 * 68, 3)
 
 
 def test_contact_sheet(lfw_dir, tmp_path, capsys):

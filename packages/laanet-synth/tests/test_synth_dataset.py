@@ -39,6 +39,10 @@ def test_index_roundtrip_and_splits(tiny_index, tmp_path):
     back = FaceIndex.load(p)
     assert len(back) == 4 and back.root == tiny_index.root
     np.testing.assert_array_equal(back.landmarks, tiny_index.landmarks)
+    assert not back.pre_cropped
+    marked = FaceIndex(tiny_index.root, tiny_index.paths, tiny_index.groups, tiny_index.landmarks, tiny_index.boxes, pre_cropped=True)
+    marked.save(p)
+    assert FaceIndex.load(p).pre_cropped and marked.subset([0, 1]).pre_cropped
     tr, va = tiny_index.group_split(0.5, seed=1)
     assert len(tr) + len(va) == 4 and not set(tr.groups) & set(va.groups)
     assert len(tiny_index.select_groups(["p1"])) == 2

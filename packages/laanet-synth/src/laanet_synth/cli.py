@@ -98,13 +98,14 @@ def build_index(out_dir: Path, records: list[dict]):
 
     entries = [e for r in records if r.get("status") == "ok" for e in r["entries"]]
     if not entries:
-        return FaceIndex(out_dir, np.zeros(0, str), np.zeros(0, str), np.zeros((0, 68, 2)), np.zeros((0, 4)))
+        return FaceIndex(out_dir, np.zeros(0, str), np.zeros(0, str), np.zeros((0, 68, 2)), np.zeros((0, 4)), pre_cropped=True)
     return FaceIndex(
         out_dir,
         np.array([e["path"] for e in entries]),
         np.array([e["group"] for e in entries]),
         np.array([e["landmarks"] for e in entries], np.float32),
         np.array([e["box"] for e in entries], np.float32),
+        pre_cropped=True,
     )
 
 

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from .bi import DEFAULT_BI, BIConfig, make_bi_pair, nearest_donors, normalise_landmarks
 from .colour import ColourAugment
-from .crops import OFFICIAL_SBI, CropRecipe, crop_face, recipe_for_size
+from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_size
 from .faces import Face
 from .imageio import read_image
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
@@ -36,13 +36,18 @@ class FaceIndexError(ValueError):
 @dataclass(frozen=True, eq=False)
 class FaceIndex:
     """Real faces: image ``paths`` relative to ``root``, ``groups`` (identity or video id), 68
-    ``landmarks`` (N, 68, 2) float32 and detector ``boxes`` (N, 4) float32, all in image pixels."""
+    ``landmarks`` (N, 68, 2) float32 and detector ``boxes`` (N, 4) float32, all in image pixels.
+
+    ``pre_cropped`` marks images that already are a recipe's margin crops (``laanet-synth preprocess``
+    writes those): the datasets then apply only the rest of the recipe (:func:`crops.pre_cropped`), so
+    training crops stay identical to inference crops."""
 
     root: Path
     paths: np.ndarray
     groups: np.ndarray
     landmarks: np.ndarray
     boxes: np.ndarray
+    pre_cropped: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.paths)
@@ -68,7 +73,7 @@ class FaceIndex:
 
     def subset(self, mask_or_indices: np.ndarray | Sequence[int]) -> FaceIndex:
         sel = np.asarray(mask_or_indices)
-        return FaceIndex(self.root, self.paths[sel], self.groups[sel], self.landmarks[sel], self.boxes[sel])
+        return FaceIndex(self.root, self.paths[sel], self.groups[sel], self.landmarks[sel], self.boxes[sel], self.pre_cropped)
 
     def select_groups(self, groups: Sequence[str]) -> FaceIndex:
         """The faces whose group is in ``groups``."""
@@ -112,7 +117,13 @@ class FaceIndex:
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp.npz")
         np.savez_compressed(
-            tmp, root=np.array(str(self.root)), paths=self.paths, groups=self.groups, landmarks=self.landmarks, boxes=self.boxes
+            tmp,
+            root=np.array(str(self.root)),
+            paths=self.paths,
+            groups=self.groups,
+            landmarks=self.landmarks,
+            boxes=self.boxes,
+            pre_cropped=np.array(bool(self.pre_cropped)),
         )
         os.replace(tmp, p)
 
@@ -125,6 +136,7 @@ class FaceIndex:
             d = np.load(p, allow_pickle=False)
             stored = Path(str(d["root"]))
             arrays = (d["paths"], d["groups"], d["landmarks"], d["boxes"])
+            pre = bool(d["pre_cropped"]) if "pre_cropped" in d.files else False
         except (OSError, KeyError, ValueError) as exc:
             raise FaceIndexError(f"{p}: not a face index ({exc}); expected an .npz written by FaceIndex.save") from exc
         if root is not None:
@@ -133,13 +145,22 @@ class FaceIndex:
             base = stored
         else:
             base = p.parent / stored
-        return cls(base, *arrays)
+        return cls(base, *arrays, pre_cropped=pre)
 
 
 def read_lfw_people(path: str | os.PathLike[str]) -> list[str]:
     """Names from an LFW people list (first line: count; then ``name<TAB>n_images``)."""
     lines = Path(path).read_text().splitlines()
     return [ln.split("\t")[0].strip() for ln in lines[1:] if ln.strip() and "\t" in ln]
+
+
+def dataset_recipe(index: FaceIndex, recipe: CropRecipe | int) -> CropRecipe:
+    """The recipe a dataset applies to ``index``'s images: ``recipe`` (or the official SBI recipe at that
+    input size), reduced to its trim-and-warp part when the index holds margin crops."""
+    r = recipe_for_size(recipe) if isinstance(recipe, int) else recipe
+    if r.input_size % 4:
+        raise ValueError(f"input size must be divisible by 4, got {r.input_size}")
+    return pre_cropped(r) if index.pre_cropped else r
 
 
 def to_tensor(image: np.ndarray, mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> torch.Tensor:
@@ -174,9 +195,7 @@ class SBIPairDataset(Dataset):
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.index = index
-        self.recipe = recipe_for_size(recipe) if isinstance(recipe, int) else recipe
-        if self.recipe.input_size % 4:
-            raise ValueError(f"input size must be divisible by 4, got {self.recipe.input_size}")
+        self.recipe = dataset_recipe(index, recipe)
         self.seed = int(seed)
         self.split = split
         self.config = config
@@ -241,9 +260,7 @@ class BIPairDataset(Dataset):
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.index = index
-        self.recipe = recipe_for_size(recipe) if isinstance(recipe, int) else recipe
-        if self.recipe.input_size % 4:
-            raise ValueError(f"input size must be divisible by 4, got {self.recipe.input_size}")
+        self.recipe = dataset_recipe(index, recipe)
         self.seed, self.split, self.config, self.colour = int(seed), split, config, colour
         self.mean, self.std = tuple(mean), tuple(std)
         self.epoch = 0
