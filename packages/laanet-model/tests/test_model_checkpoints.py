@@ -177,3 +177,29 @@ def test_model_preprocessing_dict_round_trip() -> None:
         assert preprocessing_from_dict(json.loads(json.dumps(preprocessing_to_dict(pre)))) == pre
     with pytest.raises(ValueError, match="unknown preprocessing fields"):
         preprocessing_from_dict({"colour": "blue"})
+
+
+def test_model_builtin_weights_read_their_card(tmp_path: Path, monkeypatch, lite_model) -> None:
+    import laanet_model.weights as weights_mod
+    from laanet_model import Detector
+
+    monkeypatch.setattr(weights_mod, "assets_dir", lambda: tmp_path)
+    with pytest.raises(CheckpointError, match="not installed"):
+        load_checkpoint(BUILTIN_WEIGHTS)
+    card = {
+        "variant": LITE,
+        "crop_recipe": "official-sbi",
+        "input_size": 224,
+        "metrics": {"val_auc": 0.93, "val_ap": 0.91},
+        "thresholds": {"real_below": 0.35, "fake_above": 0.65},
+        "description": "trained here",
+    }
+    save_weights(lite_model, tmp_path / BUILTIN_WEIGHTS, card)
+    spec = get_weights(BUILTIN_WEIGHTS)
+    assert spec.metrics == {"val_auc": 0.93, "val_ap": 0.91}
+    assert spec.preprocessing.input_size == 224 and spec.preprocessing.crop.border_trim == 5
+    assert (spec.thresholds.real_below, spec.thresholds.fake_above) == (0.35, 0.65)
+    assert spec.description == "trained here"
+    _same_outputs(load_checkpoint(BUILTIN_WEIGHTS), lite_model)
+    det = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
+    assert det.input_size == 224 and det.thresholds.fake_above == 0.65
