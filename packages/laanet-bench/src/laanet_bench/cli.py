@@ -145,7 +145,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     items, info = load_items(args)
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+                         batch_size=args.batch_size)
     settings = _settings(args, scorer)
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
@@ -180,7 +181,8 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     perturbations = plan(_split_list(args.perturbations) or None,
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+                         batch_size=args.batch_size)
     records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
                              progress=not args.no_progress)

@@ -92,7 +92,8 @@ class DetectorScorer:
         return np.asarray([p.logit for p in preds], dtype=np.float64)
 
 
-def load_scorer(weights: str | Path, device: str | None = None, official_float64: bool = False) -> DetectorScorer:
+def load_scorer(weights: str | Path, device: str | None = None, official_float64: bool = False,
+                batch_size: int = 8) -> DetectorScorer:
     """Load registered weights (by name) or a checkpoint file (by path) through ``laanet_model.Detector``
     (on ``device``, in float64 like the official evaluation with ``official_float64``); the sha256 recorded
     is that of the weights file."""
@@ -100,7 +101,8 @@ def load_scorer(weights: str | Path, device: str | None = None, official_float64
     from laanet_model.weights import WEIGHTS, resolve_weights_file
 
     try:
-        detector = Detector.from_weights(weights, device=device, official_float64=official_float64)
+        detector = Detector.from_weights(weights, device=device, official_float64=official_float64,
+                                         batch_size=batch_size)
         path = Path(weights)
         if not path.is_file():
             spec = WEIGHTS[str(weights)]
