@@ -75,3 +75,6 @@ def test_video_reports_progress_per_frame(detector, dfdc_video: Path, tmp_path: 
     out = handlers.predict_video(str(dfdc_video), 3, None, progress=progress)
     assert [c[0] for c in calls] == [(1, 3), (2, 3), (3, 3)] and calls[0][2] == "frames"
     assert out[5]["n_frames_sampled"] == 3
+    small = DemoHandlers(DetectorPool(detector, None), DemoLimits(max_image_pixels=10_000), OutputImages(tmp_path))
+    with pytest.raises(InputRejected, match="frames up to 10,000 pixels"):
+        small.predict_video(str(dfdc_video), 3, None, progress=progress)

@@ -153,7 +153,13 @@ def analyse_video(
     check_file(path, limits.max_video_bytes, "video")
     t0 = time.perf_counter()
     try:
-        n_total = video_info(path).n_frames or None
+        info = video_info(path)
+        if info.width * info.height > limits.max_image_pixels:
+            raise InputRejected(
+                f"The video frames are {info.width} x {info.height} pixels; this demo accepts frames up to "
+                f"{limits.max_image_pixels:,} pixels."
+            )
+        n_total = info.n_frames or None
         frames = read_frames(path, n_frames)
     except VideoReadError as err:
         raise InputRejected(
