@@ -62,8 +62,9 @@ def test_robustness_command(tmp_path, build, clips, untrained_weights, capsys):
     root = build.dfdc(tmp_path / "dfdc", clips)
     out = tmp_path / "out"
     rc = main(["robustness", "--dataset", "dfdc", "--root", str(root), "--weights", str(untrained_weights),
-               "--out", str(out), "--perturbations", "JPEG,VC", "--levels", "1", "--tta", "none", *FAST])
+               "--out", str(out), "--perturbations", "JPEG,VC", "--levels", "1", "--tta", "none", "--no-crop-cache", *FAST])
     assert rc == 0
+    assert not (out / "cache" / "crops").exists() and len(list((out / "cache" / "scores").rglob("*.json"))) == 12
     records = read_records(out)
     assert [(r.perturbation, r.perturbation_level) for r in records] == [("none", 0), ("JPEG", 1), ("VC", 1)]
     summary = (out / "robustness_video_summary.md").read_text()

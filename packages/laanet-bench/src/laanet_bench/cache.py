@@ -68,10 +68,14 @@ class ScoreEntry:
 
 
 class EvalCache:
-    """Crops under ``root/crops/<crop_tag>/`` and scores under ``root/scores/<score_tag>/``."""
+    """Crops under ``root/crops/<crop_tag>/`` and scores under ``root/scores/<score_tag>/``.
 
-    def __init__(self, root: Path) -> None:
+    With ``keep_crops=False`` crops (most of the cache's size) are not written; scores always are.
+    """
+
+    def __init__(self, root: Path, keep_crops: bool = True) -> None:
         self.root = Path(root)
+        self.keep_crops = keep_crops
 
     @staticmethod
     def _name(fingerprint: str) -> Path:
@@ -95,6 +99,8 @@ class EvalCache:
             return None
 
     def save_crops(self, crop_tag: str, fingerprint: str, entry: CropEntry) -> None:
+        if not self.keep_crops:
+            return
         write_npz(self.crop_path(crop_tag, fingerprint), crops=entry.crops, frame_of_face=entry.frame_of_face,
                   boxes=entry.boxes, frame_indices=entry.frame_indices)
 

@@ -40,6 +40,7 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", required=True, help="a registered weights name or a checkpoint path")
     p.add_argument("--out", type=Path, required=True, help="output folder (records.jsonl, scores/, cache/)")
     p.add_argument("--cache", type=Path, help="cache folder (default OUT/cache)")
+    p.add_argument("--no-crop-cache", action="store_true", help="cache only the logits, not the face crops")
     p.add_argument("--frames", type=int, default=32, help="evenly spaced frames per video")
     p.add_argument("--face-policy", default="max", choices=("max", "largest"))
     p.add_argument("--tta", default="recipe", choices=("recipe", "none", "flip"),
@@ -150,13 +151,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args, scorer)
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
-                                    levels=_levels(args.level), bootstrap=bootstrap, progress=not args.no_progress)
+                                    levels=_levels(args.level), bootstrap=bootstrap, progress=not args.no_progress,
+                                    keep_crops=not args.no_crop_cache)
     if args.per_subset:
         for subset in sorted({it.subset for it in items if it.label == 1 and it.subset}):
             chosen = [it for it in items if it.subset == subset or it.label == 0]
             recs, _ = run_evaluation(chosen, scorer, settings, replace(info, subset=subset), args.out,
                                      cache_dir=args.cache, levels=_levels(args.level), bootstrap=bootstrap,
-                                     progress=False)
+                                     progress=False, keep_crops=not args.no_crop_cache)
             records += recs
     print(metrics_table(records))
     print(f"\n{stats.computed} computed, {stats.cached} from cache, {stats.failed} unreadable; "
@@ -185,7 +187,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
                          batch_size=args.batch_size)
     records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, keep_crops=not args.no_crop_cache)
     print(metrics_table(records))
     for level in _levels(args.level):
         summary, per_type = robustness_tables(records, level=level)

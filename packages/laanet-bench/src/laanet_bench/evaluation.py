@@ -121,7 +121,7 @@ def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScor
 
 def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: EvalSettings, info: RunInfo,
                    out_dir: Path, cache_dir: Path | None = None, levels: Sequence[str] = LEVELS,
-                   bootstrap: BootstrapConfig | None = None, progress: bool = True
+                   bootstrap: BootstrapConfig | None = None, progress: bool = True, keep_crops: bool = True
                    ) -> tuple[list[RunRecord], RunStats]:
     """Score ``items`` (resumably, cache in ``cache_dir``, default ``out_dir/cache``), then append one record
     per level to ``out_dir/records.jsonl`` and write each level's scores to ``out_dir/scores/``."""
@@ -132,7 +132,7 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
             raise EvaluationError(f"level must be one of {LEVELS}, got {level!r}")
     bootstrap = bootstrap or BootstrapConfig()
     out_dir = Path(out_dir)
-    cache = EvalCache(Path(cache_dir) if cache_dir else out_dir / "cache")
+    cache = EvalCache(Path(cache_dir) if cache_dir else out_dir / "cache", keep_crops=keep_crops)
     start = time.perf_counter()
     desc = info.dataset if settings.perturbation is None else (
         f"{info.dataset} {settings.perturbation.name}{settings.perturbation.level}")

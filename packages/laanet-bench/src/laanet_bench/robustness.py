@@ -33,12 +33,13 @@ def plan(types: Sequence[str] | None = None, levels: Sequence[int] | None = None
 def run_robustness(items: Sequence[MediaItem], scorer: FaceScorer, settings: EvalSettings, info: RunInfo,
                    out_dir: Path, perturbations: Sequence[Perturbation], cache_dir: Path | None = None,
                    levels: Sequence[str] = ("video",), bootstrap: BootstrapConfig | None = None,
-                   include_clean: bool = True, progress: bool = True) -> list[RunRecord]:
+                   include_clean: bool = True, progress: bool = True, keep_crops: bool = True) -> list[RunRecord]:
     """Evaluate clean (optionally) and under each perturbation; every run is resumable through the cache."""
     records: list[RunRecord] = []
     runs: list[Perturbation | None] = ([None] if include_clean else []) + list(perturbations)
     for p in runs:
         recs, _ = run_evaluation(items, scorer, replace(settings, perturbation=p), info, out_dir,
-                                 cache_dir=cache_dir, levels=levels, bootstrap=bootstrap, progress=progress)
+                                 cache_dir=cache_dir, levels=levels, bootstrap=bootstrap, progress=progress,
+                                 keep_crops=keep_crops)
         records += recs
     return records
