@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from laanet_synth.crops import CropError, crop_face
+from laanet_synth.crops import CropError, crop_face, pre_cropped, whole_image_face
 from laanet_synth.imageio import ImageReadError
 from laanet_synth.video import VideoReadError
 from tqdm.auto import tqdm
@@ -23,7 +23,7 @@ from .cache import CropEntry, EvalCache, ScoreEntry, digest, item_fingerprint
 from .datasets.base import MediaItem
 from .frames import load_frames
 from .perturbations import Perturbation, perturb_frames
-from .scorer import FaceScorer, crop_tag_data, pre_cropped_recipe, whole_image_face
+from .scorer import FaceScorer, crop_tag_data
 
 FacePolicy = Literal["max", "largest"]
 TTA = Literal["none", "flip"]
@@ -99,7 +99,9 @@ def extract_crops(item: MediaItem, scorer: FaceScorer, settings: EvalSettings) -
     crops, owners, boxes = [], [], []
     for j, image in enumerate(images):
         if item.pre_cropped:
-            faces, recipe = [whole_image_face(image)], pre_cropped_recipe(scorer.recipe)
+            h, w = image.shape[:2]
+            faces = [whole_image_face(w, h, np.zeros((68, 2), np.float32))]
+            recipe = pre_cropped(scorer.recipe)
         else:
             faces, recipe = scorer.find_faces(image), scorer.recipe
         for face in faces:

@@ -42,18 +42,6 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def whole_image_face(image: np.ndarray) -> Face:
-    """A face covering the whole image, for pre-cropped face images."""
-    h, w = image.shape[:2]
-    return Face(box=np.array([0, 0, w, h], dtype=np.float32), score=1.0, landmarks=np.zeros((68, 2), np.float32))
-
-
-def pre_cropped_recipe(recipe: CropRecipe) -> CropRecipe:
-    """The recipe for images that already are face crops: the whole image stands for the margin crop
-    (resized to ``crop_size``), then the recipe's own trim and warp apply, as the official frames loader does."""
-    return replace(recipe, calibrate=False, margin=0.0, align_eyes=False)
-
-
 def crop_tag_data(scorer: FaceScorer) -> dict[str, Any]:
     """What the crops depend on besides the frames: the recipe and the face finder."""
     return {"recipe": asdict(scorer.recipe), "finder": scorer.finder_tag}
