@@ -73,6 +73,20 @@ def test_robustness_command(tmp_path, build, clips, untrained_weights, capsys):
     assert (out / "robustness_video_VC.tex").read_text().startswith("\\begin{tabular}")
 
 
+def test_per_subset_records_reuse_the_cache(tmp_path, build, clips, untrained_weights, capsys):
+    root = build.ffpp(tmp_path / "ffpp", clips, methods=("Deepfakes", "FaceSwap"))
+    out = tmp_path / "out"
+    rc = main(["evaluate", "--dataset", "ffpp", "--root", str(root), "--methods", "Deepfakes,FaceSwap",
+               "--weights", str(untrained_weights), "--out", str(out), "--level", "video", "--per-subset", *FAST])
+    assert rc == 0
+    records = read_records(out)
+    assert [(r.subset, r.n_real, r.n_fake) for r in records] == [("all", 4, 8), ("Deepfakes", 4, 4),
+                                                                  ("FaceSwap", 4, 4)]
+    assert all(r.extra["n_computed"] == 0 for r in records[1:])
+    assert records[0].compression == "c23"
+    assert "12 computed, 0 from cache" in capsys.readouterr().out
+
+
 def score_files(out):
     return {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "cache" / "scores").rglob("*.json")}
 
