@@ -68,6 +68,8 @@ def test_model_skip_cstency_head_gives_same_logits(lite0: LAANet) -> None:
 def test_model_rejects_bad_input_shape(lite0: LAANet) -> None:
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         lite0(torch.randn(3, 64, 64))
+    with pytest.raises(ValueError, match="multiples of 32"):
+        lite0(torch.randn(1, 3, 100, 96))
 
 
 def test_model_timm_variant_adapts_channels() -> None:

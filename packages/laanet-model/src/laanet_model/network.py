@@ -172,4 +172,9 @@ class LAANet(nn.Module):
     def forward(self, x: torch.Tensor, heads: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected input of shape (B, 3, H, W), got {tuple(x.shape)}")
+        if x.shape[2] % 32 or x.shape[3] % 32:
+            raise ValueError(
+                f"expected H and W to be multiples of 32 (the decoder upsamples a stride-32 map), got "
+                f"{tuple(x.shape[2:])}"
+            )
         return self.forward_head(self.forward_features(x), heads)
