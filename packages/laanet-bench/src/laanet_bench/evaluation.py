@@ -95,11 +95,11 @@ def scores_csv(scores: LevelScores) -> str:
 
 def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScorer, settings: EvalSettings,
                 bootstrap: BootstrapConfig, wall_time_s: float, scores_file: str, run_id: str,
-                extra: dict | None = None) -> RunRecord:
+                extra: dict | None = None, progress: bool = False) -> RunRecord:
     """Metrics with bootstrap intervals and every setting that produced them."""
     try:
         metrics = compute_metrics(scores.labels, scores.scores)
-        ci = bootstrap_intervals(scores.labels, scores.scores, bootstrap)
+        ci = bootstrap_intervals(scores.labels, scores.scores, bootstrap, progress=progress)
     except MetricError as exc:
         raise EvaluationError(f"{info.dataset} ({level} level): {exc}; "
                               f"{int((scores.labels == 0).sum())} real and {int((scores.labels == 1).sum())} "
@@ -148,7 +148,8 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
     for level in levels:
         scores = level_scores(results, level, settings)
         rel = f"scores/{run_id}_{info.dataset}_{info.subset}_{level}.csv"
-        record = make_record(scores, level, info, scorer, settings, bootstrap, wall, rel, run_id, extra)
+        record = make_record(scores, level, info, scorer, settings, bootstrap, wall, rel, run_id, extra,
+                             progress=progress)
         write_text(out_dir / rel, scores_csv(scores))
         append_record(out_dir / RECORDS_FILE, record)
         records.append(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 METRIC_NAMES = ("auc", "ap", "acc", "eer", "ar", "mf1")
 
@@ -33,35 +34,50 @@ def _check(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     return y, s
 
 
-def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(fpr, tpr, thresholds)`` at every distinct score, starting from (0, 0) at threshold +inf."""
-    y, s = _check(y_true, y_score)
+def _counts(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative true and false positives at each distinct score, from the highest down, and those scores."""
     order = np.argsort(-s, kind="mergesort")
     s, y = s[order], y[order]
     last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
     tps = np.cumsum(y)[last]
-    fps = (last + 1) - tps
-    tpr = np.r_[0.0, tps / tps[-1]]
-    fpr = np.r_[0.0, fps / fps[-1]]
-    return fpr, tpr, np.r_[np.inf, s[last]]
+    return tps, (last + 1) - tps, s[last]
+
+
+def _roc(tps: np.ndarray, fps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]]
+
+
+def _auc(tps: np.ndarray, fps: np.ndarray) -> float:
+    fpr, tpr = _roc(tps, fps)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def _ap(tps: np.ndarray, fps: np.ndarray) -> float:
+    precision = tps / (tps + fps)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _eer(tps: np.ndarray, fps: np.ndarray) -> float:
+    fpr, tpr = _roc(tps, fps)
+    return float(fpr[np.argmin(np.abs((1.0 - tpr) - fpr))])
+
+
+def roc_curve(y_true, y_score) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)`` at every distinct score, starting from (0, 0) at threshold +inf."""
+    tps, fps, thresholds = _counts(*_check(y_true, y_score))
+    fpr, tpr = _roc(tps, fps)
+    return fpr, tpr, np.r_[np.inf, thresholds]
 
 
 def auc(y_true, y_score) -> float:
     """Area under the ROC curve (ties count one half)."""
-    fpr, tpr, _ = roc_curve(y_true, y_score)
-    return float(np.trapezoid(tpr, fpr))
+    return _auc(*_counts(*_check(y_true, y_score))[:2])
 
 
 def average_precision(y_true, y_score) -> float:
     """AP as the step-wise sum of precisions weighted by recall increments (no interpolation)."""
-    y, s = _check(y_true, y_score)
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]
-    tps = np.cumsum(y)[last]
-    precision = tps / (last + 1)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    return _ap(*_counts(*_check(y_true, y_score))[:2])
 
 
 def accuracy(y_true, y_score, threshold: float = 0.5) -> float:
@@ -79,8 +95,7 @@ def macro_recall(y_true, y_score, threshold: float = 0.5) -> float:
 
 def eer(y_true, y_score) -> float:
     """Equal error rate: the FPR at the ROC point where |FNR - FPR| is smallest."""
-    fpr, tpr, _ = roc_curve(y_true, y_score)
-    return float(fpr[np.argmin(np.abs((1.0 - tpr) - fpr))])
+    return _eer(*_counts(*_check(y_true, y_score))[:2])
 
 
 def mean_f1(ap: float, ar: float) -> float:
@@ -88,12 +103,18 @@ def mean_f1(ap: float, ar: float) -> float:
     return 0.0 if ap + ar == 0 else 2.0 * ap * ar / (ap + ar)
 
 
+def _metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+    tps, fps, _ = _counts(y, s)
+    pred = (s >= 0.5).astype(np.int64)
+    ap = _ap(tps, fps)
+    ar = float(np.mean([np.mean(pred[y == c] == c) for c in (0, 1)]))
+    return {"auc": _auc(tps, fps), "ap": ap, "acc": float(np.mean(pred == y)), "eer": _eer(tps, fps),
+            "ar": ar, "mf1": mean_f1(ap, ar)}
+
+
 def compute_metrics(y_true, y_score) -> dict[str, float]:
     """All metrics in :data:`METRIC_NAMES` for probabilities ``y_score``."""
-    ap = average_precision(y_true, y_score)
-    ar = macro_recall(y_true, y_score)
-    return {"auc": auc(y_true, y_score), "ap": ap, "acc": accuracy(y_true, y_score),
-            "eer": eer(y_true, y_score), "ar": ar, "mf1": mean_f1(ap, ar)}
+    return _metrics(*_check(y_true, y_score))
 
 
 @dataclass(frozen=True)
@@ -105,7 +126,8 @@ class BootstrapConfig:
     seed: int = 0
 
 
-def bootstrap_intervals(y_true, y_score, config: BootstrapConfig = BootstrapConfig()) -> dict[str, list[float]]:
+def bootstrap_intervals(y_true, y_score, config: BootstrapConfig = BootstrapConfig(), progress: bool = False
+                        ) -> dict[str, list[float]]:
     """``{metric: [low, high]}`` percentile intervals; resamples holding a single class are redrawn."""
     y, s = _check(y_true, y_score)
     if config.n_boot <= 0:
@@ -113,6 +135,7 @@ def bootstrap_intervals(y_true, y_score, config: BootstrapConfig = BootstrapConf
     rng = np.random.default_rng(config.seed)
     samples: dict[str, list[float]] = {m: [] for m in METRIC_NAMES}
     drawn = 0
+    bar = tqdm(total=config.n_boot, desc="bootstrap", unit="resample", disable=not progress, leave=False)
     while len(samples["auc"]) < config.n_boot:
         drawn += 1
         if drawn > 20 * config.n_boot:
@@ -121,7 +144,9 @@ def bootstrap_intervals(y_true, y_score, config: BootstrapConfig = BootstrapConf
         yb = y[idx]
         if yb.min() == yb.max():
             continue
-        for name, value in compute_metrics(yb, s[idx]).items():
+        for name, value in _metrics(yb, s[idx]).items():
             samples[name].append(value)
+        bar.update(1)
+    bar.close()
     alpha = (1.0 - config.confidence) / 2.0
     return {m: [float(np.quantile(v, alpha)), float(np.quantile(v, 1.0 - alpha))] for m, v in samples.items()}
