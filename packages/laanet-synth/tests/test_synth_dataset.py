@@ -58,6 +58,7 @@ def test_items_shapes_and_same_seed(tiny_index):
     a, b = ds[1], ds[1]
     assert a["real"].shape == (3, 128, 128) and a["fake"].dtype == torch.float32
     assert a["hm"].shape == a["cst"].shape == (1, 32, 32) and a["mask"].shape == (1, 128, 128)
+    assert a["label"].tolist() == [0.0, 1.0]
     assert a["real"].min() >= -1 and a["real"].max() <= 1
     for k in a:
         assert torch.equal(a[k], b[k]), k

@@ -179,7 +179,8 @@ class SBIPairDataset(Dataset):
     Each face is cut with ``recipe`` (the very crop inference uses: landmark-calibrated box + margin,
     trim and warp), then the pair is synthesised on that crop with the landmarks mapped into it. Items
     are dicts: ``real``/``fake`` (3, S, S) float32 normalised, ``hm``/``cst`` (1, S/4, S/4) of the fake
-    (the real's are zeros), ``mask`` (1, S, S) blend mask of the fake, ``index``.
+    (the real's are zeros), ``mask`` (1, S, S) blend mask of the fake, ``label`` (2,) = (0 real, 1 fake),
+    ``index``.
     """
 
     def __init__(
@@ -231,6 +232,7 @@ class SBIPairDataset(Dataset):
             "hm": torch.from_numpy(raw["hm"]),
             "cst": torch.from_numpy(raw["cst"]),
             "mask": torch.from_numpy(raw["mask"])[None],
+            "label": torch.tensor([0.0, 1.0]),
             "index": torch.tensor(i),
         }
 
@@ -305,6 +307,7 @@ class BIPairDataset(Dataset):
             "hm": torch.from_numpy(raw["hm"]),
             "cst": torch.from_numpy(raw["cst"]),
             "mask": torch.from_numpy(raw["mask"])[None],
+            "label": torch.tensor([0.0, 1.0]),
             "index": torch.tensor(i),
         }
 
