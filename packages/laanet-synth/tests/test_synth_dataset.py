@@ -94,7 +94,7 @@ def test_training_crop_is_the_inference_crop(tiny_index):
     from laanet_synth.imageio import read_image
     from laanet_synth.sbi import SBIConfig
 
-    cfg = SBIConfig(p_hflip=0.0, extra_margin=(0, 0), p_erase=0.0, colour=None)
+    cfg = SBIConfig(p_hflip=0.0, extra_margin=(0, 0), p_geometric=0.0, colour=None)
     recipe = recipe_for_size(128, OFFICIAL_SBI)
     ds = SBIPairDataset(tiny_index, recipe, seed=0, split="val", config=cfg)
     raw = ds.raw_item(0)

@@ -15,7 +15,7 @@ from laanet_synth.masks import (
     hull_mask,
     random_affine_params,
 )
-from laanet_synth.sbi import SBIConfig, SynthesisError, blend, make_sbi_pair, self_blend
+from laanet_synth.sbi import SBIConfig, SynthesisError, blend, geometric_augment, make_sbi_pair, self_blend
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -137,3 +137,20 @@ def test_bad_inputs():
         self_blend(np.zeros((10, 10, 3), np.uint8), np.zeros((5, 2)), np.random.default_rng(0))
     with pytest.raises(SynthesisError, match="divisible by 4"):
         make_sbi_pair(np.zeros((30, 30, 3), np.uint8), template_landmarks(15, 15, 0.1), np.random.default_rng(0))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds)
+def test_geometric_augment_is_joint(seed):
+    rng = np.random.default_rng(seed)
+    img, lms = _face_image(128, seed)
+    pair = make_sbi_pair(img, lms, rng, SBIConfig(colour=None, p_geometric=0.0))
+    cfg = SBIConfig(p_geometric=1.0, p_member=1.0)
+    real, fake, m, small = geometric_augment([pair.real, pair.fake, pair.mask, pair.boundary_small], np.random.default_rng(seed), cfg)
+    assert real.shape == pair.real.shape and small.shape == pair.boundary_small.shape
+    assert m.min() >= 0 and m.max() <= 1
+    zero = m == 0
+    # where the (moved) mask is 0 the fake equals the real, up to bilinear mixing at the mask edge
+    assert np.abs(fake[zero].astype(int) - real[zero].astype(int)).max() <= 2
+    changed = not np.array_equal(real, pair.real)
+    assert changed or np.array_equal(fake, pair.fake)

@@ -31,7 +31,11 @@ class SBIConfig:
     extra_margin: tuple[int, int] = (0, 20)
     elastic_alpha: float = 50.0
     elastic_sigma: float = 7.0
-    p_erase: float = 0.25
+    #: OneOf(crop, scale, erase) probability; each member, once chosen, applies with p_member
+    p_geometric: float = 0.5
+    p_member: float = 0.5
+    crop_fraction_max: float = 0.14
+    scale_limit: float = 0.15
     colour: ColourAugment | None = field(default_factory=ColourAugment)
 
 
@@ -116,9 +120,50 @@ def _crop_warp(x: np.ndarray, e: int, size: int, interpolation: int = cv2.INTER_
     return cv2.warpAffine(c, warp_matrix(cw, ch, size), (size, size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT)
 
 
-def random_erase(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """Zero one random rectangle (2-33 % of the area, aspect 0.3-3.3) in every array, same place."""
-    h, w = images[0].shape[:2]
+def _shift_crop(x: np.ndarray, ox: float, oy: float, keep_w: float, keep_h: float) -> np.ndarray:
+    """Content moved by (-ox, -oy) and cut to (keep_w, keep_h) from the top-left, zeros elsewhere."""
+    h, w = x.shape[:2]
+    m = np.array([[1.0, 0, -ox], [0, 1.0, -oy]])
+    out = cv2.warpAffine(x, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    out[int(round(keep_h)) :] = 0
+    out[:, int(round(keep_w)) :] = 0
+    return out
+
+
+def _scale_from_origin(x: np.ndarray, f: float) -> np.ndarray:
+    h, w = x.shape[:2]
+    m = np.array([[f, 0, 0.5 * f - 0.5], [0, f, 0.5 * f - 0.5]])
+    return cv2.warpAffine(x, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def geometric_augment(arrays: list[np.ndarray], rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI) -> list[np.ndarray]:
+    """The joint geometric augmentation of the official SBI pipeline, on arrays of one face (images,
+    masks, the 1/4-size boundary map; sizes may differ, offsets scale with each array's size).
+
+    With ``p_geometric`` one of: a random crop keeping (1-c) of each side (c in 0, 0.01 .. 0.14), a
+    random scale by [1 - limit, 1 + limit], or random erasing; the chosen one applies with
+    ``p_member``. As in the reference (centre and scale taken before this step), a crop becomes a shift
+    towards the top-left with a zero band and a scale is anchored at the top-left corner.
+    """
+    if rng.random() >= config.p_geometric:
+        return arrays
+    kind = int(rng.integers(3))
+    if rng.random() >= config.p_member:
+        return arrays
+    if kind == 0:
+        steps = int(round(config.crop_fraction_max * 100)) + 1
+        cy, cx = rng.integers(0, steps, 2) / 100.0
+        fy, fx = rng.random(2)  # position of the kept window, as a fraction of the free margin
+        out = []
+        for a in arrays:
+            h, w = a.shape[:2]
+            out.append(_shift_crop(a, fx * cx * w, fy * cy * h, (1 - cx) * w, (1 - cy) * h))
+        return out
+    if kind == 1:
+        f = float(rng.uniform(1 - config.scale_limit, 1 + config.scale_limit))
+        return [_scale_from_origin(a, f) for a in arrays]
+    big = arrays[0].shape[0]
+    h, w = arrays[0].shape[:2]
     for _ in range(10):
         area = rng.uniform(0.02, 0.33) * h * w
         aspect = np.exp(rng.uniform(np.log(0.3), np.log(1 / 0.3)))
@@ -126,12 +171,13 @@ def random_erase(images: list[np.ndarray], rng: np.random.Generator) -> list[np.
         if 0 < eh < h and 0 < ew < w:
             y, x = int(rng.integers(0, h - eh)), int(rng.integers(0, w - ew))
             out = []
-            for im in images:
-                im = im.copy()
-                im[y : y + eh, x : x + ew] = 0
-                out.append(im)
+            for a in arrays:
+                k = a.shape[0] / big
+                a = a.copy()
+                a[int(y * k) : int(np.ceil((y + eh) * k)), int(x * k) : int(np.ceil((x + ew) * k))] = 0
+                out.append(a)
             return out
-    return images
+    return arrays
 
 
 def make_sbi_pair(
@@ -145,8 +191,9 @@ def make_sbi_pair(
 
     Steps: 81-point layout; (train) horizontal flip with p_hflip; self-blend; a random extra margin
     cut from all of real, fake and mask and a corner-aligned warp back to the input size (the boundary
-    map goes straight to 1/4 size, as uint8 ``B*255``); (train) random erasing with p_erase, zeroing the
-    masks too; colour augmentation with the same parameters on real and fake.
+    map goes straight to 1/4 size, as uint8 ``B*255``); (train) the joint geometric augmentation
+    (:func:`geometric_augment`: crop, scale or erasing, masks included); colour augmentation with the
+    same parameters on real and fake.
     """
     img, lms = _check(image, landmarks68)
     if lms.shape[0] != 68:
@@ -172,8 +219,8 @@ def make_sbi_pair(
         real = cv2.warpAffine(real, crop, (S, S), **flags)
         m = clip01(cv2.warpAffine(m, crop, (S, S), **flags))
     fake = blend(source, real, m, ratio)
-    if train and rng.random() < config.p_erase:
-        real, fake, m, b_small = random_erase([real, fake, m, b_small], rng)
+    if train:
+        real, fake, m, b_small = geometric_augment([real, fake, m, b_small], rng, config)
     if config.colour is not None:
         real, fake = config.colour([real, fake], rng)
     return SBIPair(real=real, fake=fake, mask=m, boundary=boundary_map(m), boundary_small=b_small)
