@@ -151,3 +151,22 @@ def test_model_scoring_rules() -> None:
     with pytest.raises(ValueError):
         verdict(0.5, (0.7, 0.6))
     assert sigmoid(-1000.0) == 0.0 and sigmoid(1000.0) == 1.0
+
+
+def test_model_detector_official_pth_gets_official_recipe(
+    tmp_path: Path, official_checkpoint_path: Path
+) -> None:
+    from laanet_model.weights import WEIGHTS
+
+    bi_file = tmp_path / WEIGHTS["laanet-official-bi"].file_name
+    bi_file.symlink_to(official_checkpoint_path)
+    det = Detector.from_weights(bi_file, device="cpu")
+    assert det.spec is not None and det.spec.name == "laanet-official-bi"
+    assert det.preprocessing.crop.window == (18, 299, 18, 299) and det.input_size == 384
+    other = tmp_path / "my_finetune.pth"
+    other.symlink_to(official_checkpoint_path)
+    det2 = Detector.from_weights(other, device="cpu", official_float64=True)
+    assert det2.spec is not None and det2.spec.name == "my_finetune"
+    assert det2.preprocessing.crop.border_trim == 5 and det2.preprocessing.flip_test
+    assert next(det2.model.parameters()).dtype == torch.float64
+    assert det2.thresholds == WEIGHTS["laanet-official-sbi"].thresholds
