@@ -27,11 +27,12 @@ def _trunc_shift_lut(shift: float, modulo: int | None = None) -> np.ndarray:
 def hsv_shift(img: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
     """Shift hue / saturation / value in uint8 HSV (hue on OpenCV's 0..180 scale) with truncating lookup
     tables, the uint8 arithmetic of the reference augmentation (a fractional positive shift is a no-op,
-    a fractional negative one lowers by one level)."""
-    if hue == 0 and sat == 0 and val == 0:
-        return img
-    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+    a fractional negative one lowers by one level). When no level changes the image is returned as is."""
     lut = np.stack([_trunc_shift_lut(hue, 180), _trunc_shift_lut(sat), _trunc_shift_lut(val)], 1)
+    ident = np.arange(256, dtype=np.uint8)
+    if np.array_equal(lut[:180, 0], ident[:180]) and np.array_equal(lut[:, 1], ident) and np.array_equal(lut[:, 2], ident):
+        return img  # a shift that changes no level leaves the image untouched
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
     hsv = cv2.LUT(hsv, lut.reshape(256, 1, 3))
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
