@@ -17,7 +17,7 @@ class DonorSearchError(ValueError):
     """Raised when a donor search cannot run (shapes disagree, no other group)."""
 
 
-def normalise_landmarks(landmarks: np.ndarray, boxes: np.ndarray | None = None) -> np.ndarray:
+def normalise_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks (N, 68, 2) expressed in their own face frame: minus the landmark-box corner, divided by
     the box's larger side, times 256. This makes distances comparable between faces of different size and
     position, as distances between aligned crops are."""
