@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
-from laanet_synth.dataset import FaceIndex, SBIPairDataset, read_lfw_people
+from laanet_synth.dataset import BIPairDataset, FaceIndex, SBIPairDataset, read_lfw_people
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -80,16 +80,19 @@ def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
 
 
 def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
-    """(train, val) pair datasets. Validation pairs are synthesised once per (seed, index): fixed fakes."""
-    if cfg.synthesis != "sbi":
-        raise DataError(
-            f"data.synthesis={cfg.synthesis!r}: this build trains on SBI pairs; BI needs a nearest-landmark "
-            "index that laanet-synth does not provide yet"
-        )
+    """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
+    (the validation set always uses epoch 0), so its fakes are the same at every validation."""
     train_idx, val_idx = face_splits(cfg, seed)
     recipe = crop_recipe(cfg)
-    train = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
-    val = SBIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
+    if cfg.synthesis == "sbi":
+        train: Dataset = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
+        val: Dataset = SBIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
+        return train, val
+    for name, idx in (("training", train_idx), ("validation", val_idx)):
+        if len(np.unique(idx.groups)) < 2:
+            raise DataError(f"BI needs donors from other identities: the {name} split has only one identity")
+    train = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
+    val = BIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
     return train, val
 
 

@@ -106,9 +106,10 @@ def pick_device(name: str) -> torch.device:
 
 
 def _dist_info() -> tuple[int, int]:
-    """(rank, world size) when launched by torchrun (``WORLD_SIZE`` set), else (0, 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    """(rank, world size) when launched by torchrun (``WORLD_SIZE`` and ``RANK`` set), else (0, 1).
+
+    Under torchrun the process group is joined (NCCL on CUDA, Gloo on CPU), even with one process."""
+    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
         return 0, 1
     import torch.distributed as dist
 
@@ -169,9 +170,12 @@ class Trainer:
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net: nn.Module = self.model
-        if self.world > 1:
+        self.distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if self.distributed:
             self.net = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.train.freeze_backbone_epochs > 0,
             )
         self.optimizer = make_optimizer(cfg, self.model)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
@@ -185,6 +189,7 @@ class Trainer:
                 f"{len(self.train_set)} training faces cannot fill one batch of {cfg.data.batch_pairs} pairs"
             )
         self._folder: tuple[torch.Tensor, np.ndarray] | None = None
+        self.last_val_scores: tuple[np.ndarray, np.ndarray] | None = None
 
     # --- helpers -----------------------------------------------------------------------------------------
     @property
@@ -285,6 +290,7 @@ class Trainer:
         z = np.concatenate(logits).astype(np.float64)
         y = np.concatenate(labels).astype(np.int64)
         p = 1.0 / (1.0 + np.exp(-z))
+        self.last_val_scores = (y, p)
         res = {f"val_{k}": v / count for k, v in sums.items()}
         res.update(val_auc=roc_auc(y, p), val_ap=average_precision(y, p), val_acc=accuracy(y, p))
         if self.cfg.data.val_fakes_dir:

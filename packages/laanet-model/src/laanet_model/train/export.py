@@ -1,0 +1,170 @@
+"""Turn a finished run into shippable weights: fp16 safetensors + a JSON card with recipe and metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from ..checkpoints import card_path_for, save_weights
+from ..variants import create_model
+from ..weights import Preprocessing, preprocessing_to_dict
+from .config import TrainConfig, config_from_dict, config_to_dict
+from .data import crop_recipe, face_splits
+from .engine import BEST_FILE, STATE_FILE, Trainer
+from .state import load_state
+
+DFDC_PROTOCOL = (
+    "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
+    "(dlib face finder, the card's crop recipe, flip test); the frame logit is the most fake face; an image "
+    "with no face found is warped whole to the input size and scored as one face. Never used for training "
+    "or model selection."
+)
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The resolved recipe a run wrote to ``config.yaml``."""
+    return config_from_dict(yaml.safe_load((Path(run_dir) / "config.yaml").read_text()))
+
+
+def verdict_thresholds(labels: np.ndarray, probs: np.ndarray, rate: float = 0.05) -> dict[str, float]:
+    """Verdict bands from validation scores: ``fake_above`` keeps the real false-alarm rate at ``rate``,
+    ``real_below`` keeps the missed-fake rate at ``rate``; when the two cross, both become their midpoint."""
+    real, fake = probs[labels == 0], probs[labels == 1]
+    fake_above = float(np.quantile(real, 1.0 - rate))
+    real_below = float(np.quantile(fake, rate))
+    if real_below > fake_above:
+        mid = (real_below + fake_above) / 2
+        real_below = fake_above = mid
+    return {"real_below": round(real_below, 4), "fake_above": round(fake_above, 4),
+            "rule": f"from synthetic validation: {rate:.0%} of real faces above fake_above, "
+                    f"{rate:.0%} of fakes below real_below"}
+
+
+def _atomic_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def export_run(
+    run_dir: str | Path,
+    out_path: str | Path,
+    *,
+    name: str,
+    description: str = "",
+    eval_folder: str | Path | None = None,
+    eval_name: str = "dfdc_crops",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the run's best weights (by validation AUC) as float16 safetensors and its card.
+
+    The synthetic validation is re-run on the best weights (for the verdict thresholds); with
+    ``eval_folder`` the exported file is then loaded through :class:`~laanet_model.detector.Detector` and
+    scored on that folder (see :mod:`laanet_model.train.evaluate`), and the metrics go into the card.
+    Returns the card.
+    """
+    from ..detector import Detector
+    from .evaluate import score_folder
+
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir)
+    best = json.loads((run_dir / "best.json").read_text())
+    state = load_state(run_dir / STATE_FILE)
+    history = json.loads(state["history"])
+    sd = torch.load(run_dir / BEST_FILE, map_location="cpu", weights_only=True)
+    model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
+    model.load_state_dict(sd)
+
+    # re-score the synthetic validation with the exported precision (fp16 weights cast back to fp32)
+    rounded = copy.deepcopy(model).half().float()
+    val_cfg = config_from_dict({**config_to_dict(cfg), "train": {**config_to_dict(cfg.train), "progress": False,
+                                                                    "output_dir": str(run_dir / "export-tmp")}})
+    trainer = Trainer(val_cfg, model_factory=lambda c: rounded)
+    val = trainer.validate()
+    assert trainer.last_val_scores is not None
+    y, p = trainer.last_val_scores
+    thresholds = verdict_thresholds(y, p)
+    train_idx, val_idx = face_splits(cfg.data, cfg.seed)
+
+    recipe = crop_recipe(cfg.data)
+    pre = Preprocessing(face_detector="dlib", crop=recipe, mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
+                        video_aggregation="mean_logit", frames_per_video=32, frame_policy="max")
+    card: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "variant": cfg.model.variant,
+        "storage_dtype": "float16 (the loader copies the tensors into a float32 network)",
+        "preprocessing": preprocessing_to_dict(pre),
+        "training": {
+            "data": f"LFW deep-funneled, identities of {cfg.data.train_list}: "
+                    f"{len(np.unique(train_idx.groups))} people, {len(train_idx)} faces with dlib landmarks",
+            "validation": f"identity-disjoint: {cfg.data.val_list}, {len(val_idx)} faces "
+                          f"({len(np.unique(val_idx.groups))} people), one fixed SBI fake each",
+            "synthesis": cfg.data.synthesis,
+            "recipe": config_to_dict(cfg),
+            "epochs_run": len(history),
+            "steps_run": int(state["global_step"]),
+            "best_epoch": best["epoch"],
+            "best_step": best["global_step"],
+            "seed": cfg.seed,
+            "wall_time_seconds": round(float(state["elapsed"]), 1),
+            "selection": "best synthetic-validation AUC (ties: lower validation loss); no test data used",
+            "history": history,
+        },
+        "metrics": {
+            "synthetic_val": {
+                "auc": round(float(val["val_auc"]), 4),
+                "ap": round(float(val["val_ap"]), 4),
+                "acc_at_0.5": round(float(val["val_acc"]), 4),
+                "loss": round(float(val["val_loss"]), 4),
+                "n_pairs": len(val_idx),
+            },
+        },
+        "thresholds": {k: v for k, v in thresholds.items() if k != "rule"},
+        "thresholds_rule": thresholds["rule"],
+        "licence": "MIT (weights); trained on LFW images, which are for research use",
+        **(extra or {}),
+    }
+    path = save_weights(rounded.half(), out_path, card)
+    if eval_folder is not None:
+        det = Detector.from_weights(path, device="cpu")
+        scores = score_folder(det, eval_folder, progress=True)
+        m = scores.metrics()
+        card = json.loads(card_path_for(path).read_text())
+        card["metrics"][eval_name] = {
+            "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "acc_at_0.5": round(m["acc_at_0.5"], 4),
+            "n_real": m["n_real"], "n_fake": m["n_fake"], "no_face_found": m["no_face_found"],
+            "protocol": DFDC_PROTOCOL,
+        }
+        _atomic_json(card_path_for(path), card)
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m laanet_model.train.export RUN_DIR OUT.safetensors --name NAME [--eval-folder DIR]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m laanet_model.train.export",
+                                description="Write a run's best weights as float16 safetensors + JSON card.")
+    p.add_argument("run_dir")
+    p.add_argument("out")
+    p.add_argument("--name", required=True)
+    p.add_argument("--description", default="")
+    p.add_argument("--eval-folder", default=None, help="folder with real/ and fake/ images to score")
+    p.add_argument("--eval-name", default="dfdc_crops")
+    args = p.parse_args(argv)
+    card = export_run(args.run_dir, args.out, name=args.name, description=args.description,
+                      eval_folder=args.eval_folder, eval_name=args.eval_name)
+    print(json.dumps(card["metrics"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

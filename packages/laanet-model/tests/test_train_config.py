@@ -1,0 +1,92 @@
+"""Training recipes: shipped YAML files load, overrides apply, broken configs are refused clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from laanet_model.train.cli import main
+from laanet_model.train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SHIPPED = ("efn4_sbi.yaml", "efn4_bi.yaml", "lite0_sbi_lfw.yaml")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_load_and_round_trip(name: str) -> None:
+    cfg = load_config(CONFIGS / name)
+    assert isinstance(cfg, TrainConfig)
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_official_recipes_match_the_spec() -> None:
+    sbi, bi = load_config(CONFIGS / "efn4_sbi.yaml"), load_config(CONFIGS / "efn4_bi.yaml")
+    for cfg in (sbi, bi):
+        assert cfg.model.variant == "laanet_efficientnet_b4"
+        assert cfg.data.input_size == 384 and cfg.data.heatmap_size == 96
+        assert cfg.data.batch_pairs == 8
+        assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.rho) == ("sam", 5e-5, 1e-4, 0.05)
+        assert (cfg.schedule.name, cfg.schedule.start_decay, cfg.schedule.booster) == ("linear_decay", 25, 4.0)
+        assert cfg.train.epochs == 100 and cfg.train.freeze_backbone_epochs == 6
+        assert cfg.seed == 317 and cfg.data.mean == (0.5, 0.5, 0.5) and cfg.data.std == (0.5, 0.5, 0.5)
+        assert cfg.loss.cls == 1.0 and cfg.loss.cstency == 100.0
+    assert (sbi.data.synthesis, sbi.loss.hm) == ("sbi", 100.0)
+    assert (bi.data.synthesis, bi.loss.hm) == ("bi", 10.0)
+
+
+def test_overrides_are_typed_and_nested() -> None:
+    cfg = load_config(CONFIGS / "lite0_sbi_lfw.yaml",
+                      ["train.epochs=2", "data.input_size=128", "optim.lr=1e-3", "data.max_val_faces=null",
+                       "data.mean=[0.4, 0.5, 0.6]"])
+    assert cfg.train.epochs == 2 and cfg.data.input_size == 128 and cfg.data.heatmap_size == 32
+    assert cfg.optim.lr == pytest.approx(1e-3) and cfg.data.max_val_faces is None
+    assert cfg.data.mean == (0.4, 0.5, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epoch=3", "unknown key(s) in 'train': epoch"),
+        ("colour=1", "unknown key(s): colour"),
+        ("train.epochs=two", "train.epochs: expected an integer"),
+        ("train.epochs=1.5", "train.epochs: expected an integer"),
+        ("train.bf16=maybe", "train.bf16: expected true/false"),
+        ("optim.name=sgd", "optim.name: expected one of ['adam', 'adamw', 'sam']"),
+        ("optim.lr=0", "optim.lr: expected > 0"),
+        ("data.input_size=100", "data.input_size: expected a multiple of 32"),
+        ("data.batch_pairs=0", "data.batch_pairs: expected >= 1"),
+        ("data.mean=[0.5, 0.5]", "data.mean: expected a list of 3 numbers"),
+        ("loss.cls=0", "loss.cls: expected > 0"),
+        ("train.freeze_backbone_epochs=99", "train.freeze_backbone_epochs: expected 0..train.epochs"),
+        ("data=3", "data: expected a mapping"),
+        ("train.epochs", "expected KEY=VALUE"),
+    ],
+)
+def test_broken_configs_are_refused_with_the_key_named(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(CONFIGS / "lite0_sbi_lfw.yaml", [override])
+    assert message in str(info.value)
+
+
+def test_bad_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(bad)
+
+
+def test_cli_refuses_a_broken_config_with_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--config", str(CONFIGS / "lite0_sbi_lfw.yaml"), "train.epochs=-1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "invalid config" in err and "train.epochs: expected >= 1" in err
+
+
+def test_cli_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(CONFIGS / "efn4_sbi.yaml"), "--print-config", "train.epochs=30"]) == 0
+    assert "\"epochs\": 30" in capsys.readouterr().out
