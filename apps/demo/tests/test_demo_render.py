@@ -86,6 +86,9 @@ def test_face_tile_and_caption() -> None:
     f = face_at(0, 0, 1.0, prob=0.123)
     tile = render.face_tile(f, size=100)
     assert tile.shape == (100, 200, 3)
+    assert np.array_equal(tile[10:90, 10:90], np.full((80, 80, 3), 120, np.uint8))  # the crop, untouched
+    hot, cold = tile[25:50, 150:175], tile[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
+    assert hot[..., 0].mean() > hot[..., 2].mean() and cold[..., 2].mean() > cold[..., 0].mean()
     assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
     no_crop = FaceView(1, 0.5, 0.0, "fake", None, f.heatmap_crop, None, None)
     with pytest.raises(ValueError, match="no crop"):

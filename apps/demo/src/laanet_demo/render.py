@@ -121,7 +121,10 @@ def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
         raise ValueError("this face has no crop to show")
     crop = cv2.resize(face.crop, (size, size), interpolation=cv2.INTER_AREA)
     heat = cv2.resize(np.asarray(face.heatmap_crop, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
-    tile = np.concatenate([crop, blend_heatmap(crop, heat, strength=0.7)], axis=1)
+    # the whole map is shown (blue = cold, red = hot), as the official visualisation does, so that a weak map
+    # is still visible next to the crop
+    shown = (0.5 * crop.astype(np.float32) + 0.5 * colourise(heat).astype(np.float32) + 0.5).astype(np.uint8)
+    tile = np.concatenate([crop, shown], axis=1)
     colour = VERDICT_COLOURS_RGB[face.verdict]
     cv2.rectangle(tile, (0, 0), (tile.shape[1] - 1, tile.shape[0] - 1), colour, 4)
     return tile
