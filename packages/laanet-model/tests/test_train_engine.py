@@ -216,3 +216,29 @@ def test_metrics_match_scikit_learn() -> None:
     assert np.isnan(roc_auc(np.zeros(3), np.arange(3)))
     with pytest.raises(ValueError, match="same length"):
         roc_auc(np.zeros(3), np.zeros(4))
+
+
+def test_init_from_a_run_starts_from_its_weights(lfw: Path, reference_run: Path, tmp_path: Path) -> None:
+    from laanet_model.train.engine import build_model
+
+    cfg = tiny_config(lfw, tmp_path, f"model.init_from={reference_run / 'best.pt'}")
+    model = build_model(cfg)
+    best = weights(reference_run / "best.pt")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, best[k]), k
+    bad = tiny_config(lfw, tmp_path, f"model.init_from={tmp_path / 'missing.safetensors'}")
+    from laanet_model.checkpoints import CheckpointError
+
+    with pytest.raises(CheckpointError):
+        build_model(bad)
+
+
+def test_validation_pairs_do_not_depend_on_the_run_seed(lfw: Path, tmp_path: Path) -> None:
+    from laanet_model.train.data import build_datasets
+
+    a = tiny_config(lfw, tmp_path, "seed=1", "data.val_seed=9")
+    b = tiny_config(lfw, tmp_path, "seed=2", "data.val_seed=9")
+    (ta, va), (tb, vb) = build_datasets(a.data, a.seed), build_datasets(b.data, b.seed)
+    assert list(va.index.paths) == list(vb.index.paths)
+    assert torch.equal(va[0]["fake"], vb[0]["fake"])
+    assert not torch.equal(ta[0]["fake"], tb[0]["fake"]) or list(ta.index.paths) != list(tb.index.paths)

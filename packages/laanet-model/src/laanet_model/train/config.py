@@ -23,11 +23,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which architecture to build and how to initialise it."""
+    """Which architecture to build and how to initialise it.
+
+    ``init_from`` starts from trained weights instead (fine-tuning): a state dict saved by this engine
+    (``best.pt`` / ``last.pt``), a ``.safetensors`` file with its card, or a registered weights name.
+    """
 
     variant: str = "laanet_efficientnet_lite0"
     pretrained: bool = True
     kwargs: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class DataConfig:
     ``source="lfw"`` reads ``root`` as an LFW folder (``images_deepfunneled`` + ``landmarks68_dlib.npz`` +
     people lists) and splits identities with ``train_list`` / ``val_list``. ``source="index"`` reads a face
     index written by ``laanet-synth preprocess`` (``root`` is the index file or its folder) and splits its
-    identities deterministically with ``val_fraction``.
+    identities deterministically with ``val_fraction``. ``val_seed`` fixes the validation subset and its
+    fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
     source: Literal["lfw", "index"] = "lfw"
@@ -54,7 +60,12 @@ class DataConfig:
     num_workers: int = 1
     max_train_faces: int | None = None
     max_val_faces: int | None = 400
+    val_seed: int | None = None
     val_fakes_dir: str | None = None
+
+    def validation_seed(self, seed: int) -> int:
+        """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
+        return seed + 1 if self.val_seed is None else self.val_seed
 
     @property
     def heatmap_size(self) -> int:

@@ -66,12 +66,12 @@ def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
         path = root if root.is_file() else root / "index.npz"
         if not path.is_file():
             raise DataError(f"data.root: no face index at {path} (write one with 'laanet-synth preprocess')")
-        train, val = FaceIndex.load(path).group_split(cfg.val_fraction, seed=seed)
+        train, val = FaceIndex.load(path).group_split(cfg.val_fraction, seed=cfg.validation_seed(seed))
     overlap = set(np.unique(train.groups)) & set(np.unique(val.groups))
     if overlap:
         raise DataError(f"train and validation share {len(overlap)} identities, e.g. {sorted(overlap)[:3]}")
     train = _take(train, cfg.max_train_faces, seed)
-    val = _take(val, cfg.max_val_faces, seed + 1)
+    val = _take(val, cfg.max_val_faces, cfg.validation_seed(seed))
     if len(train) < cfg.batch_pairs:
         raise DataError(f"only {len(train)} training faces; need at least data.batch_pairs={cfg.batch_pairs}")
     if len(val) == 0:
@@ -86,13 +86,13 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     recipe = crop_recipe(cfg)
     if cfg.synthesis == "sbi":
         train: Dataset = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
-        val: Dataset = SBIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
+        val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
         return train, val
     for name, idx in (("training", train_idx), ("validation", val_idx)):
         if len(np.unique(idx.groups)) < 2:
             raise DataError(f"BI needs donors from other identities: the {name} split has only one identity")
     train = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
-    val = BIPairDataset(val_idx, recipe, seed=seed + 1, split="val", mean=cfg.mean, std=cfg.std)
+    val = BIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
     return train, val
 
 

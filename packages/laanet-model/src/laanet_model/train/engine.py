@@ -129,11 +129,32 @@ def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
 
 
-def _worker_init(_: int) -> None:
-    """Loader workers: one OpenCV thread (the CPU is shared with the training step)."""
+def build_model(cfg: TrainConfig) -> nn.Module:
+    """The recipe's network: a fresh variant (with its built-in backbone weights when ``pretrained``), or
+    one initialised from ``model.init_from``."""
+    m = cfg.model
+    model = create_model(m.variant, pretrained=m.pretrained and not m.init_from, input_size=cfg.data.input_size,
+                         **m.kwargs)
+    if m.init_from:
+        from ..checkpoints import load_checkpoint, load_state_dict_checked
+
+        path = Path(m.init_from)
+        if path.suffix in (".pt", ".pth") and path.is_file():
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+            sd = sd.get("model", sd) if isinstance(sd, dict) else sd
+            load_state_dict_checked(model, sd, what=str(path))
+        else:
+            source = load_checkpoint(m.init_from)
+            load_state_dict_checked(model, source.state_dict(), what=str(m.init_from))
+    return model
+
+
+def _fork_safe_opencv() -> None:
+    """Stop OpenCV's thread pool before loader workers are forked: a child forked while the pool exists
+    hangs in its first OpenCV call that touches the pool. Workers then run OpenCV single-threaded."""
     import cv2
 
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(0)
 
 
 def _targets(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -161,11 +182,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed % 2**32)
         self.train_set, self.val_set = datasets or build_datasets(cfg.data, cfg.seed)
-        factory = model_factory or (
-            lambda c: create_model(c.model.variant, pretrained=c.model.pretrained,
-                                   input_size=c.data.input_size, **c.model.kwargs)
-        )
-        self.model = factory(cfg).to(self.device)
+        self.model = (model_factory or build_model)(cfg).to(self.device)
         self.channels_last = cfg.train.channels_last
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -249,6 +266,8 @@ class Trainer:
         """A loader whose worker seeding comes from its own generator, never from the global torch RNG
         (the global stream drives dropout and must resume exactly)."""
         workers = self.cfg.data.num_workers
+        if workers:
+            _fork_safe_opencv()
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
@@ -258,7 +277,6 @@ class Trainer:
             persistent_workers=False,
             prefetch_factor=2 if workers else None,
             generator=torch.Generator().manual_seed(seed),
-            worker_init_fn=_worker_init if workers else None,
         )
 
     # --- validation --------------------------------------------------------------------------------------

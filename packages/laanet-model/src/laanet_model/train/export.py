@@ -62,13 +62,15 @@ def export_run(
     eval_folder: str | Path | None = None,
     eval_name: str = "dfdc_crops",
     extra: dict[str, Any] | None = None,
+    earlier_runs: tuple[str | Path, ...] = (),
 ) -> dict[str, Any]:
     """Write the run's best weights (by validation AUC) as float16 safetensors and its card.
 
     The synthetic validation is re-run on the best weights (for the verdict thresholds); with
     ``eval_folder`` the exported file is then loaded through :class:`~laanet_model.detector.Detector` and
     scored on that folder (see :mod:`laanet_model.train.evaluate`), and the metrics go into the card.
-    Returns the card.
+    ``earlier_runs`` are the runs this one was initialised from (``model.init_from``), oldest first: their
+    recipes, histories, steps and wall time are added to the card's training section. Returns the card.
     """
     from ..detector import Detector
     from .evaluate import score_folder
@@ -93,6 +95,16 @@ def export_run(
     thresholds = verdict_thresholds(y, p)
     train_idx, val_idx = face_splits(cfg.data, cfg.seed)
 
+    stages = []
+    for earlier in earlier_runs:
+        e_state = load_state(Path(earlier) / STATE_FILE)
+        stages.append({
+            "recipe": config_to_dict(load_run_config(earlier)),
+            "steps_run": int(e_state["global_step"]),
+            "wall_time_seconds": round(float(e_state["elapsed"]), 1),
+            "history": json.loads(e_state["history"]),
+            "best": json.loads((Path(earlier) / "best.json").read_text()),
+        })
     recipe = crop_recipe(cfg.data)
     pre = Preprocessing(face_detector="dlib", crop=recipe, mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
                         video_aggregation="mean_logit", frames_per_video=32, frame_policy="max")
@@ -109,12 +121,13 @@ def export_run(
                           f"({len(np.unique(val_idx.groups))} people), one fixed SBI fake each",
             "synthesis": cfg.data.synthesis,
             "recipe": config_to_dict(cfg),
-            "epochs_run": len(history),
-            "steps_run": int(state["global_step"]),
+            "earlier_stages": stages,
+            "epochs_run": len(history) + sum(len(st["history"]) for st in stages),
+            "steps_run": int(state["global_step"]) + sum(st["steps_run"] for st in stages),
             "best_epoch": best["epoch"],
             "best_step": best["global_step"],
             "seed": cfg.seed,
-            "wall_time_seconds": round(float(state["elapsed"]), 1),
+            "wall_time_seconds": round(float(state["elapsed"]) + sum(st["wall_time_seconds"] for st in stages), 1),
             "selection": "best synthetic-validation AUC (ties: lower validation loss); no test data used",
             "history": history,
         },
@@ -159,9 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--description", default="")
     p.add_argument("--eval-folder", default=None, help="folder with real/ and fake/ images to score")
     p.add_argument("--eval-name", default="dfdc_crops")
+    p.add_argument("--earlier-run", action="append", default=[],
+                   help="a run this one was initialised from (repeat, oldest first)")
     args = p.parse_args(argv)
     card = export_run(args.run_dir, args.out, name=args.name, description=args.description,
-                      eval_folder=args.eval_folder, eval_name=args.eval_name)
+                      eval_folder=args.eval_folder, eval_name=args.eval_name,
+                      earlier_runs=tuple(args.earlier_run))
     print(json.dumps(card["metrics"], indent=2))
     return 0
 
