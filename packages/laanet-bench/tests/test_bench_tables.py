@@ -68,7 +68,7 @@ def test_video_table_has_paper_rows_and_differences(tmp_path):
     sbi = PAPER_RESULTS["sbi"]
     assert table.loc["LAA-Net w/ SBI (paper)", "CDF AUC"] == sbi.values["CDF"]["auc"]
     assert table.loc["LAA-Net w/ BI (paper)", "CDF AP"] == PAPER_RESULTS["bi"].values["CDF"]["ap"]
-    mine = f"ours ({'ab' * 4})"
+    mine = f"ours ({'ab' * 4}), no flip test"
     assert table.loc[mine, "CDF AUC"] == pytest.approx(100 * cdf.auc, abs=0.006)
     assert table.loc[mine, "FF++ AUC"] == pytest.approx(100 * ff.auc, abs=0.006)
     assert table.loc[mine, "dfdc AUC"] == pytest.approx(100 * other.auc, abs=0.006)
@@ -82,13 +82,16 @@ def test_frame_table_never_mixes_in_video_level_paper_rows(tmp_path):
     table = results_table(read_records(tmp_path), "frame")
     assert not any("paper" in str(i) for i in table.index)
     assert list(table.columns) == ["CDF AUC", "CDF AP"]
+    video = results_table([], "video")
+    assert list(video.index) == ["LAA-Net w/ BI (paper)", "LAA-Net w/ SBI (paper)"]
+    assert video.loc["LAA-Net w/ SBI (paper)", "DFW AP"] == PAPER_RESULTS["sbi"].values["DFW"]["ap"]
 
 
 def test_latest_record_wins(tmp_path):
     record(tmp_path, "celebdf", "video", 0.1, run="r1")
     new = record(tmp_path, "celebdf", "video", 0.8, seed=5, run="r2")
     table = results_table(read_records(tmp_path), "video")
-    assert table.loc[f"ours ({'ab' * 4})", "CDF AUC"] == pytest.approx(100 * new.auc, abs=0.006)
+    assert table.loc[f"ours ({'ab' * 4}), no flip test", "CDF AUC"] == pytest.approx(100 * new.auc, abs=0.006)
 
 
 def test_write_tables_in_three_formats_and_roc_png(tmp_path):
@@ -101,7 +104,7 @@ def test_write_tables_in_three_formats_and_roc_png(tmp_path):
                      "table_video.csv", "table_video.md", "table_video.tex"]
     assert (tmp_path / "tables" / "roc_video.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "tables" / "table_video.md").read_text()
-    assert "LAA-Net w/ SBI (paper)" in md and "theirs (cdcdcdcd)" in md and "–" in md
+    assert "LAA-Net w/ SBI (paper)" in md and "theirs (cdcdcdcd), no flip test" in md and "–" in md
     tex = (tmp_path / "tables" / "table_video.tex").read_text()
     assert "\\toprule" in tex and "95.40" in tex and "video-level (\\%)" in tex
     assert "Δ" not in tex and "$\\Delta$" in tex

@@ -34,12 +34,13 @@ def dataset_column(record: RunRecord) -> str:
 
 
 def row_label(record: RunRecord) -> str:
-    """``weights (sha8)`` plus the settings that differ from the standard protocol."""
+    """``weights (sha8)`` plus the settings that differ from the official protocol (max over faces, flip test,
+    32 frames)."""
     parts = [f"{record.weights} ({record.weights_sha256[:8]})"]
     if record.face_policy != "max":
         parts.append(f"{record.face_policy} face")
-    if record.tta != "none":
-        parts.append(f"TTA {record.tta}")
+    if record.tta != "flip":
+        parts.append("no flip test" if record.tta == "none" else f"TTA {record.tta}")
     if record.n_frames != 32:
         parts.append(f"{record.n_frames} frames")
     return ", ".join(parts)
@@ -58,16 +59,15 @@ def latest(records: Iterable[RunRecord]) -> list[RunRecord]:
 
 def results_table(records: Sequence[RunRecord], level: str, metrics: Sequence[str] = TABLE_METRICS,
                   paper_rows: Sequence[str] = ("bi", "sbi")) -> pd.DataFrame:
-    """Clean (unperturbed, whole-dataset) results at ``level`` in %, paper rows first (video level only),
-    then ours, then our difference to each paper row where both have a value."""
+    """Clean (unperturbed, whole-dataset) results at ``level`` in %: at video level the paper's rows and
+    columns first, then ours, then our difference to each paper row where both have a value; the paper
+    reports no frame-level numbers, so the frame-level table holds ours only."""
     ours = [r for r in latest(records) if r.level == level and r.perturbation == "none" and r.subset == "all"]
-    columns = [c for c in PAPER_COLUMNS if any(dataset_column(r) == c for r in ours)]
+    papers = [PAPER_RESULTS[p] for p in paper_rows if PAPER_RESULTS[p].level == level]
+    columns = [c for c in PAPER_COLUMNS if papers or any(dataset_column(r) == c for r in ours)]
     columns += sorted({dataset_column(r) for r in ours} - set(columns))
-    if not ours:
-        columns = list(PAPER_COLUMNS)
     cols = [f"{c} {m.upper()}" for c in columns for m in metrics]
     rows: dict[str, dict[str, float]] = {}
-    papers = [PAPER_RESULTS[p] for p in paper_rows if PAPER_RESULTS[p].level == level]
     for paper in papers:
         rows[paper.label] = {f"{c} {m.upper()}": paper.values[c][m] for c in columns for m in metrics
                              if c in paper.values and m in paper.values[c]}
