@@ -12,10 +12,21 @@ def _lut(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
+def rgb_shift_lut(shift: np.ndarray) -> np.ndarray:
+    """The (256, 1, 3) uint8 lookup table of :func:`rgb_shift`."""
+    base = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shift, np.float32)[None]
+    return _lut(base).reshape(256, 1, 3)
+
+
 def rgb_shift(img: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Add a per-channel shift (3,) in uint8 units (saturating), via a lookup table."""
-    base = np.arange(256, dtype=np.float32)[:, None] + np.asarray(shift, np.float32)[None]
-    return cv2.LUT(img, _lut(base).reshape(256, 1, 3))
+    return cv2.LUT(img, rgb_shift_lut(shift))
+
+
+def compose_luts(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """One lookup table equal to applying ``first`` (256, 1, 3) and then ``then`` (256,) (the same
+    table for every channel): ``LUT(LUT(x, first), then) == LUT(x, compose_luts(first, then))``."""
+    return np.ascontiguousarray(np.asarray(then, np.uint8).reshape(256)[first])
 
 
 def _trunc_shift_lut(shift: float, modulo: int | None = None) -> np.ndarray:
@@ -37,9 +48,14 @@ def hsv_shift(img: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
+def brightness_contrast_lut(brightness: float, contrast: float) -> np.ndarray:
+    """The (256,) uint8 lookup table of :func:`brightness_contrast` (shared by all channels)."""
+    return _lut(np.arange(256, dtype=np.float32) * (1.0 + contrast) + brightness * 255.0)
+
+
 def brightness_contrast(img: np.ndarray, brightness: float, contrast: float) -> np.ndarray:
     """``img * (1 + contrast) + brightness * 255`` (saturating), via a lookup table."""
-    return cv2.LUT(img, _lut(np.arange(256, dtype=np.float32) * (1.0 + contrast) + brightness * 255.0))
+    return cv2.LUT(img, brightness_contrast_lut(brightness, contrast))
 
 
 def downscale(img: np.ndarray, ratio: int) -> np.ndarray:
@@ -61,10 +77,10 @@ def sharpen(img: np.ndarray, alpha: float, lightness: float) -> np.ndarray:
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """JPEG round trip at ``quality``."""
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         return img
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
 def source_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -97,16 +113,21 @@ class ColourAugment:
 
     def __call__(self, images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
         out = list(images)
+        pending: np.ndarray | None = None  # an RGB shift table not applied yet (fused with what follows)
         if rng.random() < self.p_rgb_shift:
-            s = rng.uniform(-self.rgb_shift_limit, self.rgb_shift_limit, 3)
-            out = [rgb_shift(x, s) for x in out]
+            pending = rgb_shift_lut(rng.uniform(-self.rgb_shift_limit, self.rgb_shift_limit, 3))
         if rng.random() < self.p_hsv:
             h, s, v = rng.uniform(-self.hsv_limit, self.hsv_limit, 3)
+            if pending is not None:
+                out, pending = [cv2.LUT(x, pending) for x in out], None
             out = [hsv_shift(x, h, s, v) for x in out]
         if rng.random() < self.p_brightness_contrast:
             lim = self.brightness_contrast_limit
             b, c = rng.uniform(-lim, lim, 2)
-            out = [brightness_contrast(x, b, c) for x in out]
+            table = brightness_contrast_lut(b, c)
+            pending = table if pending is None else compose_luts(pending, table)
+        if pending is not None:
+            out = [cv2.LUT(x, pending) for x in out]
         if rng.random() < self.p_jpeg:
             q = int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1))
             out = [jpeg(x, q) for x in out]

@@ -26,6 +26,20 @@ def clip01(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def mask_box(mask: np.ndarray, pad: int = 0) -> tuple[slice, slice] | None:
+    """Row and column slices of the bounding box of ``mask > 0`` grown by ``pad`` pixels on each side
+    and clipped to the array, or ``None`` for an empty mask."""
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise MaskError(f"expected a 2-D mask, got shape {m.shape}")
+    m8 = m if m.dtype == np.uint8 else (m > 0).astype(np.uint8)
+    x, y, w, h = cv2.boundingRect(m8)
+    if w == 0 or h == 0:
+        return None
+    H, W = m.shape
+    return slice(max(y - pad, 0), min(y + h + pad, H)), slice(max(x - pad, 0), min(x + w + pad, W))
+
+
 def _fill_hulls(shape: tuple[int, int], parts: list[np.ndarray], antialias: bool = False) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     line = cv2.LINE_AA if antialias else cv2.LINE_8
@@ -106,8 +120,9 @@ def random_affine_params(shape: tuple[int, int], rng: np.random.Generator) -> np
     return np.array([[s, 0, cx - s * cx + tx], [0, s, cy - s * cy + ty]], dtype=np.float64)
 
 
-def elastic_displacement(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 50.0, sigma: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth random displacement fields (dx, dy): U(-1, 1) noise blurred with ``sigma``, times ``alpha``.
+def elastic_field(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 50.0, sigma: float = 7.0) -> np.ndarray:
+    """Smooth random displacement field ``(H, W, 2)`` float32 (dx, dy interleaved): U(-1, 1) noise
+    blurred with ``sigma``, times ``alpha``.
 
     For ``sigma >= 4`` the field is drawn at half resolution with ``sigma / 2`` and upsampled: blurred
     white noise at half the sampling rate has twice the standard deviation, so it is halved; the field is
@@ -119,26 +134,40 @@ def elastic_displacement(shape: tuple[int, int], rng: np.random.Generator, alpha
         noise = rng.uniform(-1.0, 1.0, (hs, ws, 2)).astype(np.float32)
         s = sigma / 2
         k = int(2 * round(3 * s) + 1)
-        small = cv2.GaussianBlur(noise, (k, k), s, borderType=cv2.BORDER_REFLECT_101) * (0.5 * alpha)
-        big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        return big[..., 0], big[..., 1]
+        small = cv2.GaussianBlur(noise, (k, k), s, borderType=cv2.BORDER_REFLECT_101)
+        small *= np.float32(0.5 * alpha)
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     noise = rng.uniform(-1.0, 1.0, (h, w, 2)).astype(np.float32)
     k = int(2 * round(3 * sigma) + 1)
-    field = cv2.GaussianBlur(noise, (k, k), sigma) * alpha
+    field = cv2.GaussianBlur(noise, (k, k), sigma)
+    field *= np.float32(alpha)
+    return field
+
+
+def elastic_displacement(shape: tuple[int, int], rng: np.random.Generator, alpha: float = 50.0, sigma: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
+    """The two planes (dx, dy) of :func:`elastic_field`."""
+    field = elastic_field(shape, rng, alpha, sigma)
     return field[..., 0], field[..., 1]
 
 
+def pixel_grid(shape: tuple[int, int]) -> np.ndarray:
+    """``(H, W, 2)`` float32 pixel coordinates (x, y) of every pixel."""
+    h, w = shape
+    grid = np.empty((h, w, 2), np.float32)
+    grid[..., 0] = np.arange(w, dtype=np.float32)[None, :]
+    grid[..., 1] = np.arange(h, dtype=np.float32)[:, None]
+    return grid
+
+
 def deform_mask(mask: np.ndarray, affine: np.ndarray, rng: np.random.Generator, alpha: float = 50.0, sigma: float = 7.0) -> np.ndarray:
-    """Affine then elastic deformation of a float mask, composed into a single ``cv2.remap``."""
+    """Affine then elastic deformation of a float mask, composed into a single ``cv2.remap``:
+    ``out(p) = mask(A^-1 (p + d(p)))``, the sampling map built by one ``cv2.transform``."""
     h, w = mask.shape
-    dx, dy = elastic_displacement((h, w), rng, alpha, sigma)
-    inv = cv2.invertAffineTransform(affine).astype(np.float32)
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    # elastic then affine: out(p) = mask(A^-1 (p + d(p)))
-    mx = (inv[0, 0] * dx + inv[0, 1] * dy) + (inv[0, 0] * xs + (inv[0, 1] * ys + inv[0, 2]))
-    my = (inv[1, 0] * dx + inv[1, 1] * dy) + (inv[1, 0] * xs + (inv[1, 1] * ys + inv[1, 2]))
-    out = cv2.remap(mask.astype(np.float32), mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    field = elastic_field((h, w), rng, alpha, sigma)
+    field += pixel_grid((h, w))
+    inv = cv2.invertAffineTransform(affine)
+    maps = cv2.transform(field, inv)
+    out = cv2.remap(mask.astype(np.float32, copy=False), maps, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return clip01(out)
 
 
@@ -176,7 +205,10 @@ def blend_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def boundary_map(mask: np.ndarray) -> np.ndarray:
     """The Face X-ray boundary ``4 M (1 - M)``: 0 where M is 0 or 1, peak 1 at M = 0.5."""
     m = clip01(mask.astype(np.float32))
-    return 4.0 * m * (1.0 - m)
+    out = np.subtract(np.float32(1.0), m)
+    out *= m
+    out *= np.float32(4.0)  # a power of two: the same value as (4 M)(1 - M)
+    return out
 
 
 def erode_dilate(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
