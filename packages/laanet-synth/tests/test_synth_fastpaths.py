@@ -13,10 +13,15 @@ from laanet_synth.colour import (
     brightness_contrast,
     brightness_contrast_lut,
     compose_luts,
+    downscale,
     hsv_shift,
+    hsv_shift_lut,
     jpeg,
+    pointwise_colour,
     rgb_shift,
     rgb_shift_lut,
+    sharpen,
+    source_transform,
 )
 from laanet_synth.landmarks import template_landmarks
 from laanet_synth.masks import (
@@ -213,3 +218,44 @@ def test_blend_donor_matches_the_full_frame_blend(seed):
     np.copyto(want, bg, where=(ww <= 0)[..., None])
     np.testing.assert_allclose(w, ww, atol=1e-6)
     assert np.abs(fake.astype(int) - want).max() <= 1
+
+
+def _source_transform_plain(img, rng):
+    """The source transform one full-resolution step at a time."""
+    out = img
+    if rng.random() < 0.3:
+        out = rgb_shift(out, rng.uniform(-20, 20, 3))
+    out = hsv_shift(out, *rng.uniform(-0.3, 0.3, 3))
+    out = brightness_contrast(out, rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1))
+    if rng.random() < 0.5:
+        return downscale(out, int(rng.choice([2, 4])))
+    return sharpen(out, rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.sampled_from([(32, 32), (30, 44), (7, 9)]))
+def test_source_transform_equals_the_full_resolution_chain(seed, shape):
+    img = np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    rng_a, rng_b = np.random.default_rng(seed), np.random.default_rng(seed)
+    got = source_transform(img, rng_a).astype(int)
+    want = _source_transform_plain(img, rng_b).astype(int)
+    assert rng_a.random() == rng_b.random()  # the same draws were consumed
+    # equal up to the HSV -> RGB conversion's rounding (its vector and scalar paths differ by one level)
+    assert np.abs(got - want).max() <= 2
+    assert np.abs(got - want).mean() < 0.5
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.floats(-0.9, 0.9), st.floats(-2, 2), st.floats(-2, 2), st.booleans())
+def test_pointwise_colour_is_the_chain(seed, hue, sat, val, with_rgb):
+    img = np.random.default_rng(seed).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    rgb = np.array([12.0, -7.5, 3.0]) if with_rgb else None
+    want = img if rgb is None else rgb_shift(img, rgb)
+    want = brightness_contrast(hsv_shift(want, hue, sat, val), 0.05, -0.08)
+    np.testing.assert_array_equal(pointwise_colour(img, rgb, (hue, sat, val), (0.05, -0.08)), want)
+
+
+def test_hsv_shift_lut_is_none_for_a_no_op():
+    assert hsv_shift_lut(0.2, 0.0, 0.9) is None  # positive fractional shifts change no level
+    lut = hsv_shift_lut(-0.2, 0.0, 0.0)
+    assert lut is not None and lut.shape == (256, 1, 3) and lut[10, 0, 0] == 9 and lut[0, 0, 0] == 179

@@ -35,16 +35,24 @@ def _trunc_shift_lut(shift: float, modulo: int | None = None) -> np.ndarray:
     return v.astype(np.uint8)  # truncation, as uint8 HSV shifts do
 
 
+def hsv_shift_lut(hue: float, sat: float, val: float) -> np.ndarray | None:
+    """The (256, 1, 3) uint8 HSV lookup table of :func:`hsv_shift`, or ``None`` when it changes no level."""
+    lut = np.stack([_trunc_shift_lut(hue, 180), _trunc_shift_lut(sat), _trunc_shift_lut(val)], 1)
+    ident = np.arange(256, dtype=np.uint8)
+    if np.array_equal(lut[:180, 0], ident[:180]) and np.array_equal(lut[:, 1], ident) and np.array_equal(lut[:, 2], ident):
+        return None
+    return lut.reshape(256, 1, 3)
+
+
 def hsv_shift(img: np.ndarray, hue: float, sat: float, val: float) -> np.ndarray:
     """Shift hue / saturation / value in uint8 HSV (hue on OpenCV's 0..180 scale) with truncating lookup
     tables, the uint8 arithmetic of the reference augmentation (a fractional positive shift is a no-op,
     a fractional negative one lowers by one level). When no level changes the image is returned as is."""
-    lut = np.stack([_trunc_shift_lut(hue, 180), _trunc_shift_lut(sat), _trunc_shift_lut(val)], 1)
-    ident = np.arange(256, dtype=np.uint8)
-    if np.array_equal(lut[:180, 0], ident[:180]) and np.array_equal(lut[:, 1], ident) and np.array_equal(lut[:, 2], ident):
+    lut = hsv_shift_lut(hue, sat, val)
+    if lut is None:
         return img  # a shift that changes no level leaves the image untouched
     hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
-    hsv = cv2.LUT(hsv, lut.reshape(256, 1, 3))
+    hsv = cv2.LUT(hsv, lut)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
@@ -83,19 +91,36 @@ def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def pointwise_colour(img: np.ndarray, rgb: np.ndarray | None, hsv: tuple[float, float, float], bc: tuple[float, float]) -> np.ndarray:
+    """RGB shift (skipped when ``rgb`` is None), then :func:`hsv_shift` by ``hsv``, then
+    :func:`brightness_contrast` by ``bc`` (brightness, contrast). Every step maps each pixel on its own;
+    the RGB shift and brightness/contrast tables are fused when the HSV shift changes nothing."""
+    table = brightness_contrast_lut(*bc)
+    hsv_lut = hsv_shift_lut(*hsv)
+    if hsv_lut is None:
+        return cv2.LUT(img, table if rgb is None else compose_luts(rgb_shift_lut(rgb), table))
+    out = img if rgb is None else cv2.LUT(img, rgb_shift_lut(rgb))
+    out = cv2.cvtColor(cv2.LUT(cv2.cvtColor(out, cv2.COLOR_RGB2HSV), hsv_lut), cv2.COLOR_HSV2RGB)
+    return cv2.LUT(out, table)
+
+
 def source_transform(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """SBI's source/target transform: RGB shift (p=0.3), HSV +-0.3 and brightness/contrast +-0.1, then one
-    of a x2/x4 down-up scale or a sharpen."""
-    out = img
-    if rng.random() < 0.3:
-        out = rgb_shift(out, rng.uniform(-20, 20, 3))
-    out = hsv_shift(out, *rng.uniform(-0.3, 0.3, 3))
-    out = brightness_contrast(out, rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1))
+    of a x2/x4 down-up scale or a sharpen.
+
+    The colour steps act on each pixel alone and the downscale is a nearest-neighbour pick of pixels,
+    so on the down-up branch the colour steps run on the picked pixels only (the same result, up to
+    OpenCV's HSV -> RGB conversion, whose vector and scalar paths may round one level apart).
+    """
+    rgb = rng.uniform(-20, 20, 3) if rng.random() < 0.3 else None
+    hsv = tuple(rng.uniform(-0.3, 0.3, 3))
+    bc = (rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1))
     if rng.random() < 0.5:
-        out = downscale(out, int(rng.choice([2, 4])))
-    else:
-        out = sharpen(out, rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0))
-    return out
+        ratio = int(rng.choice([2, 4]))
+        h, w = img.shape[:2]
+        small = cv2.resize(img, (max(1, w // ratio), max(1, h // ratio)), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(pointwise_colour(small, rgb, hsv, bc), (w, h), interpolation=cv2.INTER_LINEAR)
+    return sharpen(pointwise_colour(img, rgb, hsv, bc), rng.uniform(0.2, 0.5), rng.uniform(0.5, 1.0))
 
 
 @dataclass(frozen=True)
