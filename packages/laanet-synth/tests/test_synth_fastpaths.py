@@ -259,3 +259,49 @@ def test_hsv_shift_lut_is_none_for_a_no_op():
     assert hsv_shift_lut(0.2, 0.0, 0.9) is None  # positive fractional shifts change no level
     lut = hsv_shift_lut(-0.2, 0.0, 0.0)
     assert lut is not None and lut.shape == (256, 1, 3) and lut[10, 0, 0] == 9 and lut[0, 0, 0] == 179
+
+
+def _blend_mask_full_frame(mask, rng):
+    """The blend mask computed on the whole frame."""
+    h, w = mask.shape
+    sh = int(rng.integers(int(h * 0.8), int(h / 0.8)))
+    sw = int(rng.integers(int(w * 0.8), int(w / 0.8)))
+    m = cv2.resize(mask.astype(np.float32), (sw, sh))
+    k1 = int(rng.choice(np.arange(5, 27, 2)))
+    m = cv2.GaussianBlur(m, (k1, k1), 0)
+    m = m / max(float(m.max()), 1e-12)
+    m[m < 1 - 1e-6] = 0
+    k2 = int(rng.choice(np.arange(5, 27, 2)))
+    m = cv2.GaussianBlur(m, (k2, k2), int(rng.integers(5, 46)))
+    m = m / max(float(m.max()), 1e-12)
+    return np.clip(cv2.resize(m, (w, h)), 0, 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds)
+def test_blend_mask_on_the_box_equals_the_full_frame(seed):
+    from laanet_synth.masks import blend_mask
+
+    mask = _blob(seed, (96, 80))
+    got = blend_mask(mask, np.random.default_rng(seed))
+    want = _blend_mask_full_frame(mask, np.random.default_rng(seed))
+    assert got.dtype == np.float32 and got.shape == mask.shape
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.sampled_from([0.25, 0.5, 1.0]))
+def test_warp_blend_equals_warping_the_whole_source(seed, ratio):
+    from laanet_synth.sbi import blend, warp_blend
+
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    dst = rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    m = cv2.GaussianBlur(_blob(seed, (48, 48)), (9, 9), 0)
+    affine = random_affine_params((48, 48), rng)
+    got = warp_blend(src, affine, dst, m, ratio)
+    want = blend(cv2.warpAffine(src, affine, (48, 48), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT), dst, m, ratio)
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= 2 and diff.mean() < 0.05  # the box origin may move a coordinate by 1/1024 px
+    np.testing.assert_array_equal(got[m == 0], dst[m == 0])
+    np.testing.assert_array_equal(warp_blend(src, affine, dst, np.zeros((48, 48), np.float32), ratio), dst)

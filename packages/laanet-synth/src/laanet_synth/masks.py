@@ -189,17 +189,24 @@ def blend_mask(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sw = int(rng.integers(int(w * 0.8), int(w / 0.8)))
     m = cv2.resize(mask.astype(np.float32), (max(sw, 1), max(sh, 1)), interpolation=cv2.INTER_LINEAR)
     k1 = _odd_kernel(rng)
-    m = cv2.GaussianBlur(m, (k1, k1), 0)
-    m = m / max(float(m.max()), 1e-12)
-    m[m < 1 - 1e-6] = 0
     k2 = _odd_kernel(rng)
     s2 = int(rng.integers(5, 46))
-    m = cv2.GaussianBlur(m, (k2, k2), s2)
-    mx = float(m.max())
+    # both blurs reach at most k1 // 2 + k2 // 2 pixels beyond the mask, and everything farther is 0:
+    # with one more pixel of zeros around (so reflected borders only bring in zeros) they run on the box
+    box = mask_box(m, pad=k1 // 2 + k2 // 2 + 2)
+    if box is None:
+        return np.zeros((h, w), np.float32)
+    sub = cv2.GaussianBlur(m[box], (k1, k1), 0)
+    sub /= max(float(sub.max()), 1e-12)
+    sub[sub < 1 - 1e-6] = 0
+    sub = cv2.GaussianBlur(sub, (k2, k2), s2)
+    mx = float(sub.max())
     if mx > 0:
-        m = m / mx
+        sub /= mx
+    m[:] = 0
+    m[box] = sub
     m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-    return clip01(m.astype(np.float32, copy=False))
+    return clip01(m)
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:

@@ -13,7 +13,15 @@ import numpy as np
 from .colour import ColourAugment, source_transform
 from .crops import warp_matrix
 from .landmarks import flip_landmarks, to_81
-from .masks import blend_mask, boundary_map, clip01, deform_mask, random_affine_params, random_hull_mask
+from .masks import (
+    blend_mask,
+    boundary_map,
+    clip01,
+    deform_mask,
+    mask_box,
+    random_affine_params,
+    random_hull_mask,
+)
 
 
 class SynthesisError(ValueError):
@@ -69,6 +77,22 @@ def blend(source: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float
     return cv2.blendLinear(source, target, w, 1.0 - w)
 
 
+def warp_blend(source: np.ndarray, affine: np.ndarray, target: np.ndarray, mask: np.ndarray, ratio: float) -> np.ndarray:
+    """``blend(warpAffine(source, affine), target, mask, ratio)`` with the source warped (bilinear, zero
+    border) and blended only inside the bounding box of ``mask > 0``; elsewhere the result is ``target``."""
+    box = mask_box(mask)
+    out = target.copy()
+    if box is None:
+        return out
+    ys, xs = box
+    inv = cv2.invertAffineTransform(np.asarray(affine, np.float64))
+    inv[:, 2] += inv[:, :2] @ np.array([xs.start, ys.start], np.float64)  # output origin at the box corner
+    size = (xs.stop - xs.start, ys.stop - ys.start)
+    warped = cv2.warpAffine(source, inv, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT)
+    out[box] = blend(warped, target[box], mask[box], ratio)
+    return out
+
+
 def self_blend_parts(
     image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SBIConfig = DEFAULT_SBI
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
@@ -101,9 +125,7 @@ def self_blend(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generato
     ``blend_ratios``. ``target`` is the (possibly transformed) real image.
     """
     source, target, m, affine, ratio = self_blend_parts(image, landmarks, rng, config)
-    h, w = target.shape[:2]
-    source = cv2.warpAffine(source, affine, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    return blend(source, target, m, ratio), target, m
+    return warp_blend(source, affine, target, m, ratio), target, m
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -214,11 +236,10 @@ def make_sbi_pair(
     # the blend happens after warping, so every image is resampled once
     crop = _compose(warp_matrix(S - 2 * e, S - 2 * e, S), np.array([[1.0, 0, -e], [0, 1.0, -e]]))
     flags = {"flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT}
-    source = cv2.warpAffine(source, _compose(crop, affine), (S, S), **flags)
     if e > 0:
         real = cv2.warpAffine(real, crop, (S, S), **flags)
         m = clip01(cv2.warpAffine(m, crop, (S, S), **flags))
-    fake = blend(source, real, m, ratio)
+    fake = warp_blend(source, _compose(crop, affine), real, m, ratio)
     if train:
         real, fake, m, b_small = geometric_augment([real, fake, m, b_small], rng, config)
     if config.colour is not None:
