@@ -305,3 +305,28 @@ def test_warp_blend_equals_warping_the_whole_source(seed, ratio):
     assert diff.max() <= 2 and diff.mean() < 0.05  # the box origin may move a coordinate by 1/1024 px
     np.testing.assert_array_equal(got[m == 0], dst[m == 0])
     np.testing.assert_array_equal(warp_blend(src, affine, dst, np.zeros((48, 48), np.float32), ratio), dst)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.floats(0.0, 0.2))
+def test_piecewise_affine_mask_on_the_grown_support_equals_the_full_remap(seed, scale):
+    from laanet_synth.bi import (
+        piecewise_affine_displacements,
+        piecewise_affine_maps_from,
+        piecewise_affine_mask,
+    )
+
+    mask = _blob(seed, (70, 90))
+    got = piecewise_affine_mask(mask, np.random.default_rng(seed), (scale, scale))
+    rng = np.random.default_rng(seed)
+    s = float(rng.uniform(scale, scale))
+    mx, my = piecewise_affine_maps((70, 90), rng, s)
+    want = cv2.remap(mask, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    disp = piecewise_affine_displacements((70, 90), np.random.default_rng(seed), 0.1)
+    full = piecewise_affine_maps_from(disp, (70, 90), (slice(0, 70), slice(0, 90)))
+    part = piecewise_affine_maps_from(disp, (70, 90), (slice(10, 33), slice(5, 71)))
+    for f, p in zip(full, part, strict=True):
+        assert p.shape == (23, 66) and p.flags.c_contiguous
+        np.testing.assert_allclose(p, f[10:33, 5:71], atol=1e-4)
+    assert not piecewise_affine_mask(np.zeros((8, 8), np.float32), np.random.default_rng(0)).any()

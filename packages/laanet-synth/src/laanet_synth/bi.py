@@ -95,17 +95,33 @@ def piecewise_affine_maps(shape: tuple[int, int], rng: np.random.Generator, scal
     interpolation weights and one-hot cell membership), so no full-size gather is needed.
     """
     h, w = shape
-    disp = (rng.normal(0.0, scale, (rows, cols, 2)) * np.array([w, h])).astype(np.float32)
-    wx, cx, u = _interp_weights(w, cols)
-    wy, cy, v = _interp_weights(h, rows)
+    disp = piecewise_affine_displacements(shape, rng, scale, rows, cols)
+    return piecewise_affine_maps_from(disp, shape, (slice(0, h), slice(0, w)))
+
+
+def piecewise_affine_displacements(shape: tuple[int, int], rng: np.random.Generator, scale: float, rows: int = 4, cols: int = 4) -> np.ndarray:
+    """The control-point displacements (rows, cols, 2) float32 (x, y) of :func:`piecewise_affine_maps`."""
+    h, w = shape
+    return (rng.normal(0.0, scale, (rows, cols, 2)) * np.array([w, h])).astype(np.float32)
+
+
+def piecewise_affine_maps_from(disp: np.ndarray, shape: tuple[int, int], box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """The maps of :func:`piecewise_affine_maps` for control-point displacements ``disp`` over an image of
+    ``shape``, computed for the pixels of ``box`` (row slice, column slice) only: the same values as
+    the full maps' ``[box]``."""
+    h, w = shape
+    rows, cols = disp.shape[:2]
+    ys, xs = box
+    wx, cx, u = (a[xs] for a in _interp_weights(w, cols))
+    wy, cy, v = (a[ys] for a in _interp_weights(h, rows))
     # one-hot cell membership, so that the per-cell twist spreads over the image by matrix products
-    ox = np.zeros((w, cols - 1), np.float32)
-    ox[np.arange(w), cx] = 1.0
-    oy = np.zeros((h, rows - 1), np.float32)
-    oy[np.arange(h), cy] = 1.0
-    weight = np.minimum(np.outer(v, u), np.outer(1 - v, 1 - u))  # (h, w)
+    ox = np.zeros((len(cx), cols - 1), np.float32)
+    ox[np.arange(len(cx)), cx] = 1.0
+    oy = np.zeros((len(cy), rows - 1), np.float32)
+    oy[np.arange(len(cy)), cy] = 1.0
+    weight = np.minimum(v[:, None] * u[None, :], (1 - v)[:, None] * (1 - u)[None, :])
     maps = []
-    base = (np.arange(w, dtype=np.float32)[None, :], np.arange(h, dtype=np.float32)[:, None])
+    base = (np.arange(xs.start, xs.stop, dtype=np.float32)[None, :], np.arange(ys.start, ys.stop, dtype=np.float32)[:, None])
     for ch in range(2):
         g = disp[..., ch]
         twist = g[:-1, :-1] - g[:-1, 1:] - g[1:, :-1] + g[1:, 1:]  # (rows-1, cols-1)
@@ -113,7 +129,7 @@ def piecewise_affine_maps(shape: tuple[int, int], rng: np.random.Generator, scal
         out *= weight
         np.subtract((wy @ g) @ wx.T, out, out=out)  # bilinear minus the twist correction
         out += base[ch]
-        maps.append(out)
+        maps.append(np.ascontiguousarray(out))
     return maps[0], maps[1]
 
 
@@ -131,10 +147,23 @@ def _interp_weights(n: int, nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def piecewise_affine_mask(mask: np.ndarray, rng: np.random.Generator, scale_range: tuple[float, float] = (0.01, 0.15)) -> np.ndarray:
-    """Deform a mask with a random piecewise-affine warp (scale drawn from ``scale_range``)."""
+    """Deform a 2-D mask with a random piecewise-affine warp (scale drawn from ``scale_range``); the
+    sampling maps are built only around the mask's support."""
     scale = float(rng.uniform(*scale_range))
-    mx, my = piecewise_affine_maps(mask.shape[:2], rng, scale)
-    return cv2.remap(mask, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    h, w = mask.shape[:2]
+    disp = piecewise_affine_displacements((h, w), rng, scale)
+    support = mask_box(mask)
+    out = np.zeros_like(mask)
+    if support is None:
+        return out
+    # the field interpolates the control points, so no pixel moves farther than the largest of them:
+    # outside the support grown by that (and the bilinear footprint) the result is 0
+    dx, dy = (int(np.ceil(float(np.abs(disp[..., c]).max()))) + 2 for c in range(2))
+    ys, xs = support
+    box = (slice(max(ys.start - dy, 0), min(ys.stop + dy, h)), slice(max(xs.start - dx, 0), min(xs.stop + dx, w)))
+    mx, my = piecewise_affine_maps_from(disp, (h, w), box)
+    out[box] = cv2.remap(mask, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out
 
 
 def colour_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -236,10 +265,8 @@ def blend_donor(
         fake = cv2.resize(fake, (S, S), interpolation=cv2.INTER_LINEAR)
         w = clip01(cv2.resize(w, (S, S), interpolation=cv2.INTER_LINEAR))
     # outside the mask the fake is the background exactly
-    out = background.copy()
-    inside = mask_box(w, pad=0)
-    if inside is not None:
-        np.copyto(out[inside], fake[inside], where=(w[inside] > 0)[..., None])
+    out = np.ascontiguousarray(background).copy()
+    cv2.copyTo(np.ascontiguousarray(fake), (w > 0).view(np.uint8), out)
     return out, w
 
 
