@@ -78,7 +78,7 @@ def test_bench_train_model_step_pairs_per_second(benchmark, batch, channels_last
         loss = laanet_loss(model(x), targets, weights)["loss"]
         loss.backward()
         opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     loss = benchmark.pedantic(step, rounds=3, iterations=1, warmup_rounds=1)
     assert torch.isfinite(torch.tensor(loss))
