@@ -110,8 +110,8 @@ def create_model(
 ) -> LAANet:
     """Build a variant by name.
 
-    ``pretrained=True`` loads the variant's built-in backbone weights (if any, offline); ``False`` / ``None``
-    skips them; a string names the built-in backbone weights to load.
+    A true ``pretrained`` loads the variant's backbone weights shipped in an installed package (offline, never
+    downloaded); ``False`` / ``None`` skips them; a string names the built-in backbone weights to load.
     """
     if isinstance(pretrained, str):
         overrides["pretrained"] = pretrained
