@@ -142,62 +142,58 @@ def preprocessing_from_dict(d: dict[str, Any]) -> Preprocessing:
 
 _OFFICIAL_NOTE = "video-level, %, trained on FF++ c0 (raw); 'DFDC' is DFDC-Preview"
 
-WEIGHTS: dict[str, WeightSpec] = {
-    "laanet-official-sbi": WeightSpec(
-        name="laanet-official-sbi",
+
+def _official(name: str, crop: CropRecipe, file_name: str, metrics: dict[str, Any], description: str) -> WeightSpec:
+    """A released official checkpoint: B4, the official crop, the paper's video-level metrics."""
+    return WeightSpec(
+        name=name,
         variant="laanet_efficientnet_b4",
         preprocessing=Preprocessing(
             face_detector="dlib",
-            crop=OFFICIAL_SBI,
+            crop=crop,
             flip_test=True,
             frames_per_video=32,
             reference_detector="retinaface resnet50_2020-07-20 (box + 25% per side, 256 px)",
         ),
         source=OFFICIAL_SOURCE,
         licence=OFFICIAL_LICENCE,
-        file_name=(
-            "PoseEfficientNet_EFN_hm10_EFPN_NoBasedCLS_Focal_C3_256Cst100_8SBI_SAM(Adam)_ADV_Era1_OutSigmoid"
-            "_1e7_boost500_UnFZ_model_best.pth"
-        ),
+        file_name=file_name,
         sha256=None,
-        metrics={
-            "note": _OFFICIAL_NOTE,
+        metrics={"note": _OFFICIAL_NOTE, **metrics},
+        # the official single-image mode thresholds the raw logit at 0.5, i.e. a probability of 0.622
+        thresholds=Thresholds(real_below=0.5, fake_above=0.622),
+        description=description,
+    )
+
+
+WEIGHTS: dict[str, WeightSpec] = {
+    "laanet-official-sbi": _official(
+        "laanet-official-sbi",
+        OFFICIAL_SBI,
+        "PoseEfficientNet_EFN_hm10_EFPN_NoBasedCLS_Focal_C3_256Cst100_8SBI_SAM(Adam)_ADV_Era1_OutSigmoid"
+        "_1e7_boost500_UnFZ_model_best.pth",
+        {
             "FF++": {"AUC": 99.96},
             "CDFv2": {"AUC": 95.40, "AP": 97.64},
             "DFW": {"AUC": 80.03, "AP": 81.08},
             "DFD": {"AUC": 98.43, "AP": 99.40},
             "DFDCP": {"AUC": 86.94, "AP": 97.70},
         },
-        thresholds=Thresholds(real_below=0.5, fake_above=0.622),
-        description="Official LAA-Net (EfficientNet-B4 + E-FPN) trained with self-blended images (SBI).",
+        "Official LAA-Net (EfficientNet-B4 + E-FPN) trained with self-blended images (SBI).",
     ),
-    "laanet-official-bi": WeightSpec(
-        name="laanet-official-bi",
-        variant="laanet_efficientnet_b4",
-        preprocessing=Preprocessing(
-            face_detector="dlib",
-            crop=OFFICIAL_BI,
-            flip_test=True,
-            frames_per_video=32,
-            reference_detector="retinaface resnet50_2020-07-20 (box + 25% per side, 256 px)",
-        ),
-        source=OFFICIAL_SOURCE,
-        licence=OFFICIAL_LICENCE,
-        file_name=(
-            "PoseEfficientNet_EFN_hm100_EFPN_NoBasedCLS_Focal_C3_256Cstency100_32BI_SAM(Adam)_ADV_Erasing1"
-            "_OutSigmoid_model_best.pth"
-        ),
-        sha256=None,
-        metrics={
-            "note": _OFFICIAL_NOTE,
+    "laanet-official-bi": _official(
+        "laanet-official-bi",
+        OFFICIAL_BI,
+        "PoseEfficientNet_EFN_hm100_EFPN_NoBasedCLS_Focal_C3_256Cstency100_32BI_SAM(Adam)_ADV_Erasing1"
+        "_OutSigmoid_model_best.pth",
+        {
             "FF++": {"AUC": 99.95},
             "CDFv2": {"AUC": 86.28, "AP": 91.93},
             "DFW": {"AUC": 57.13, "AP": 56.89},
             "DFD": {"AUC": 99.51, "AP": 99.80},
             "DFDCP": {"AUC": 69.69, "AP": 93.67},
         },
-        thresholds=Thresholds(real_below=0.5, fake_above=0.622),
-        description="Official LAA-Net (EfficientNet-B4 + E-FPN) trained with blended images (BI).",
+        "Official LAA-Net (EfficientNet-B4 + E-FPN) trained with blended images (BI).",
     ),
     BUILTIN_WEIGHTS: WeightSpec(
         name=BUILTIN_WEIGHTS,

@@ -173,7 +173,45 @@ def to_tensor(image: np.ndarray, mean: Sequence[float] = MEAN, std: Sequence[flo
     return torch.from_numpy(chw)
 
 
-class SBIPairDataset(Dataset):
+class _PairDataset(Dataset):
+    """What the SBI and BI pair datasets share: the face index, the per-(seed, epoch, index) random stream
+    and the conversion of a subclass's ``raw_item`` into normalised tensors."""
+
+    index: FaceIndex
+    seed: int
+    epoch: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch (call before each epoch; workers copy it)."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rng_for(self, i: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, int(i)])
+
+    def raw_item(self, i: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} faces")
+        raw = self.raw_item(i)
+        return {
+            "real": to_tensor(raw["real"], self.mean, self.std),
+            "fake": to_tensor(raw["fake"], self.mean, self.std),
+            "hm": torch.from_numpy(raw["hm"]),
+            "cst": torch.from_numpy(raw["cst"]),
+            "mask": torch.from_numpy(raw["mask"])[None],
+            "label": torch.tensor([0.0, 1.0]),
+            "index": torch.tensor(i),
+        }
+
+
+class SBIPairDataset(_PairDataset):
     """(real, fake) SBI pairs with their targets from a :class:`FaceIndex`.
 
     Each face is cut with ``recipe`` (the very crop inference uses: landmark-calibrated box + margin,
@@ -203,16 +241,6 @@ class SBIPairDataset(Dataset):
         self.mean, self.std = tuple(mean), tuple(std)
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of an epoch (call before each epoch; workers copy it)."""
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def rng_for(self, i: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, int(i)])
-
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         """The uint8 / float numpy pair before normalisation: real, fake, mask, hm, cst."""
         rng = self.rng_for(i)
@@ -222,22 +250,9 @@ class SBIPairDataset(Dataset):
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": pair.real, "fake": pair.fake, "mask": pair.mask, "hm": hm, "cst": cst}
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} faces")
-        raw = self.raw_item(i)
-        return {
-            "real": to_tensor(raw["real"], self.mean, self.std),
-            "fake": to_tensor(raw["fake"], self.mean, self.std),
-            "hm": torch.from_numpy(raw["hm"]),
-            "cst": torch.from_numpy(raw["cst"]),
-            "mask": torch.from_numpy(raw["mask"])[None],
-            "label": torch.tensor([0.0, 1.0]),
-            "index": torch.tensor(i),
-        }
 
 
-class BIPairDataset(Dataset):
+class BIPairDataset(_PairDataset):
     """(real, fake) BI pairs: each real face gets a donor from its ``k`` nearest faces by landmarks (never
     its own group), blended into it. Crops use ``recipe`` exactly as inference does. Items have the same
     keys as :class:`SBIPairDataset`, so :func:`collate_pairs` serves both.
@@ -273,15 +288,6 @@ class BIPairDataset(Dataset):
             raise ValueError(f"donors must be (N, k) with N = {len(index)}, got {donors.shape}")
         self.donors = donors
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def rng_for(self, i: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, int(i)])
-
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         rng = self.rng_for(i)
         crop = crop_face(read_image(self.index.image_path(i)), self.index.face(i), self.recipe)
@@ -297,19 +303,6 @@ class BIPairDataset(Dataset):
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} faces")
-        raw = self.raw_item(i)
-        return {
-            "real": to_tensor(raw["real"], self.mean, self.std),
-            "fake": to_tensor(raw["fake"], self.mean, self.std),
-            "hm": torch.from_numpy(raw["hm"]),
-            "cst": torch.from_numpy(raw["cst"]),
-            "mask": torch.from_numpy(raw["mask"])[None],
-            "label": torch.tensor([0.0, 1.0]),
-            "index": torch.tensor(i),
-        }
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None = None) -> dict[str, torch.Tensor]:
