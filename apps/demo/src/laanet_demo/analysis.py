@@ -79,8 +79,7 @@ def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> 
 
 def bands_for(detector: Any) -> VerdictBands:
     """The verdict bands from the detector's weight card."""
-    th = detector.thresholds
-    return VerdictBands(real_below=float(th.real_below), fake_above=float(th.fake_above))
+    return detector.thresholds
 
 
 def frame_rule_for(detector: Any) -> str:

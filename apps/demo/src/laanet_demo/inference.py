@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from laanet_model import scoring
 from laanet_model.scoring import sigmoid
+from laanet_model.weights import Thresholds
 
 __all__ = [
     "FACE_COLUMNS", "FaceView", "VerdictBands", "face_record", "face_rows", "label_value", "most_suspicious",
@@ -16,28 +16,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class VerdictBands:
-    """Probability bands (the weight card's thresholds): "real" below `real_below`, "fake" above `fake_above`,
-    "uncertain" in between (both ends included)."""
-
-    real_below: float = 0.4
-    fake_above: float = 0.6
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.real_below <= self.fake_above <= 1.0:
-            raise ValueError(
-                f"expected 0 <= real_below <= fake_above <= 1, got {self.real_below} and {self.fake_above}"
-            )
-
-    def verdict(self, prob: float) -> str:
-        """"real", "uncertain" or "fake" for a fake probability in [0, 1] (`laanet_model.scoring.verdict`)."""
-        return scoring.verdict(prob, (self.real_below, self.fake_above))
-
-    def describe(self) -> str:
-        """One line stating the bands."""
-        return (f"real below {self.real_below:.3g}, fake above {self.fake_above:.3g}, "
-                f"uncertain in between")
+#: the verdict bands of a weight card ("real" below `real_below`, "fake" above `fake_above`, "uncertain"
+#: in between): the model's own `Thresholds`, so the demo and the model cannot disagree on them
+VerdictBands = Thresholds
 
 
 @dataclass(frozen=True)

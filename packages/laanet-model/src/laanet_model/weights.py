@@ -88,6 +88,16 @@ class Thresholds:
                 f"thresholds must satisfy 0 <= real_below <= fake_above <= 1, got {self.real_below}, {self.fake_above}"
             )
 
+    def verdict(self, prob: float) -> str:
+        """``"real"``, ``"uncertain"`` or ``"fake"`` for a fake probability (:func:`laanet_model.scoring.verdict`)."""
+        from .scoring import verdict
+
+        return verdict(prob, (self.real_below, self.fake_above))
+
+    def describe(self) -> str:
+        """One line stating the bands."""
+        return f"real below {self.real_below:.3g}, fake above {self.fake_above:.3g}, uncertain in between"
+
 
 @dataclass(frozen=True)
 class WeightSpec:
