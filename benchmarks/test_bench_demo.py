@@ -6,7 +6,6 @@ costs the same arithmetic; ``extra_info["weights"]`` says which). Inputs are rea
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,6 @@ from laanet_demo.app import DemoHandlers, DetectorPool, OutputImages
 from laanet_demo.limits import DemoLimits
 
 VIDEO_FRAMES = 8
-
-
-def _shared_data() -> Path:
-    env = os.environ.get("LAANET_SHARED")
-    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared"
-    data = root.resolve() / "data"
-    if not (data / "faces").is_dir():
-        pytest.skip(f"shared data not found at {data} (set LAANET_SHARED)")
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +33,9 @@ def detector_and_name():
         return det, f"untrained {spec.variant} (built-in recipe)"
 
 
-def test_bench_demo_image_end_to_end(benchmark, detector_and_name) -> None:
+def test_bench_demo_image_end_to_end(benchmark, detector_and_name, shared_data: Path) -> None:
     detector, name = detector_and_name
-    portrait = _shared_data() / "faces" / "portraits" / "img12.jpg"
+    portrait = shared_data / "faces" / "portraits" / "img12.jpg"
     limits = DemoLimits()
     analysis.analyse_image(detector, portrait, limits)  # warm-up: face finder models, first forward
     result = benchmark.pedantic(analysis.analyse_image, args=(detector, portrait, limits), rounds=5, iterations=1)
@@ -56,9 +46,9 @@ def test_bench_demo_image_end_to_end(benchmark, detector_and_name) -> None:
     })
 
 
-def test_bench_demo_image_with_rendering(benchmark, detector_and_name, tmp_path) -> None:
+def test_bench_demo_image_with_rendering(benchmark, detector_and_name, tmp_path, shared_data: Path) -> None:
     detector, name = detector_and_name
-    group = _shared_data() / "faces" / "groups" / "selfie-many-people.jpg"
+    group = shared_data / "faces" / "groups" / "selfie-many-people.jpg"
     handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputImages(tmp_path))
     handlers.predict_image(str(group))
     out = benchmark.pedantic(handlers.predict_image, args=(str(group),), rounds=3, iterations=1)
@@ -68,9 +58,9 @@ def test_bench_demo_image_with_rendering(benchmark, detector_and_name, tmp_path)
                                  "steps": "everything the Image tab does, overlay and face tiles included"})
 
 
-def test_bench_demo_video_frames_per_second(benchmark, detector_and_name) -> None:
+def test_bench_demo_video_frames_per_second(benchmark, detector_and_name, shared_data: Path) -> None:
     detector, name = detector_and_name
-    video = _shared_data() / "videos" / "0017_fake.mp4"
+    video = shared_data / "videos" / "0017_fake.mp4"
     limits = DemoLimits()
     result = benchmark.pedantic(
         analysis.analyse_video, args=(detector, video, VIDEO_FRAMES, limits), rounds=2, iterations=1,

@@ -12,7 +12,6 @@ arithmetic is timed. ``extra_info`` holds ``videos_per_minute``, the frames per 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -24,22 +23,20 @@ from laanet_bench.datasets import LoadOptions, load_csv
 from laanet_bench.pipeline import EvalSettings, evaluate_items
 from laanet_bench.scorer import load_scorer
 
-SHARED = Path(os.environ.get("LAANET_SHARED") or Path(__file__).resolve().parents[1] / ".." / "shared")
-LFW = SHARED / "data" / "lfw"
 N_VIDEOS = 4
 N_FRAMES = 8
 
 
-def _clips(folder: Path) -> Path:
+def _clips(folder: Path, lfw: Path) -> Path:
     """Write ``N_VIDEOS`` clips (half SBI fakes) and a CSV listing them; returns the CSV path."""
     from laanet_synth.sbi import self_blend
 
-    z = np.load(LFW / "landmarks68_dlib.npz")
+    z = np.load(lfw / "landmarks68_dlib.npz")
     rows, picked = [], 0
     for name, lms, nf in zip(z["names"], z["landmarks"], z["nfaces"], strict=True):
         if nf != 1 or lms[0, 0] < 0 or not str(name).endswith("_0001.jpg"):
             continue
-        img = cv2.cvtColor(cv2.imread(str(LFW / "images_deepfunneled" / str(name))), cv2.COLOR_BGR2RGB)
+        img = cv2.cvtColor(cv2.imread(str(lfw / "images_deepfunneled" / str(name))), cv2.COLOR_BGR2RGB)
         label = picked % 2
         if label:
             img, _, _ = self_blend(img, lms.astype(np.float32), np.random.default_rng(picked))
@@ -77,11 +74,9 @@ def _weights(folder: Path) -> tuple[Path | str, str]:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    if not (LFW / "landmarks68_dlib.npz").is_file():
-        pytest.skip(f"shared LFW data not found under {LFW}")
+def setup(tmp_path_factory, lfw_dir: Path):
     folder = tmp_path_factory.mktemp("bench_eval")
-    items = load_csv(_clips(folder), LoadOptions())
+    items = load_csv(_clips(folder, lfw_dir), LoadOptions())
     weights, label = _weights(folder)
     scorer = load_scorer(weights)
     settings = EvalSettings(n_frames=N_FRAMES, tta=scorer.recipe_tta)

@@ -41,7 +41,6 @@ from laanet_synth.sbi import blend, make_sbi_pair
 from laanet_synth.targets import encode_targets, gaussian_radius, stamp_gaussian
 from laanet_synth.video import read_frames
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 N_FACES = 8
 
 
@@ -65,13 +64,10 @@ def one_core():
 
 
 @pytest.fixture(scope="module")
-def lfw():
-    npz = SHARED / "lfw" / "landmarks68_dlib.npz"
-    if not npz.is_file():
-        pytest.skip(f"{npz} is absent")
-    d = np.load(npz)
+def lfw(lfw_dir: Path):
+    d = np.load(lfw_dir / "landmarks68_dlib.npz")
     ok = np.flatnonzero((d["landmarks"].reshape(len(d["landmarks"]), -1) >= 0).all(1))
-    return d, ok
+    return lfw_dir, d, ok
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +75,10 @@ def crops(lfw):
     """size -> list of (crop image, crop landmarks) for N_FACES LFW faces, cut with the official recipe."""
     from laanet_synth.faces import Face
 
-    d, ok = lfw
+    lfw_dir, d, ok = lfw
     out: dict[int, list] = {256: [], 384: []}
     for i in ok[: N_FACES * 40 : 40]:
-        img = read_image(SHARED / "lfw" / "images_deepfunneled" / str(d["names"][i]))
+        img = read_image(lfw_dir / "images_deepfunneled" / str(d["names"][i]))
         face = Face(box=d["boxes"][i], score=1.0, landmarks=d["landmarks"][i].astype(np.float32))
         for s in out:
             c = crop_face(img, face, recipe_for_size(s))
@@ -358,7 +354,7 @@ def test_bench_piecewise_affine_mask(benchmark, crops):
 
 
 def test_bench_donor_search(benchmark, lfw):
-    d, ok = lfw
+    _, d, ok = lfw
     sel = ok[:2000]
     lms = normalise_landmarks(d["landmarks"][sel].astype(np.float32))
     groups = np.array([str(n).split("/")[0] for n in d["names"][sel]])
@@ -377,12 +373,10 @@ def test_bench_donor_search(benchmark, lfw):
     benchmark.extra_info.update({"faces": len(sel), "s_per_query": per_query, "loop_s_per_query": t_loop, "speedup": t_loop / per_query})
 
 
-def test_bench_face_finder(benchmark):
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data is absent")
-    frames = [read_image(p) for p in sorted((SHARED / "faces" / "portraits").glob("*.jpg"))[:4]]
+def test_bench_face_finder(benchmark, shared_data: Path):
+    frames = [read_image(p) for p in sorted((shared_data / "faces" / "portraits").glob("*.jpg"))[:4]]
     for name in ("0017_fake.mp4", "sample_2.mp4"):
-        frames += [f for _, f in read_frames(SHARED / "videos" / name, 2)]
+        frames += [f for _, f in read_frames(shared_data / "videos" / name, 2)]
     finder = DlibFaceFinder()
     finder.find(frames[0])  # loads the models
     found = benchmark.pedantic(lambda: [len(finder.find(f)) for f in frames], rounds=2, iterations=1)

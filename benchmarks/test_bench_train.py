@@ -12,7 +12,6 @@ W x loader pairs/s >= model pairs/s.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,9 @@ PAIRS = 6
 _RATES: dict[str, float] = {}
 
 
-def _lfw() -> Path:
-    env = os.environ.get("LAANET_SHARED")
-    shared = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared"
-    lfw = shared / "data" / "lfw"
-    if not (lfw / "landmarks68_dlib.npz").is_file():
-        pytest.skip(f"LFW with landmarks is absent under {lfw}")
-    return lfw
-
-
 @pytest.fixture(scope="module")
-def dataset() -> SBIPairDataset:
-    index = FaceIndex.from_lfw(_lfw(), "train").subset(list(range(64)))
+def dataset(lfw_dir: Path) -> SBIPairDataset:
+    index = FaceIndex.from_lfw(lfw_dir, "train").subset(list(range(64)))
     return SBIPairDataset(index, recipe_for_size(SIZE, get_recipe("official-sbi")), seed=0, split="train")
 
 

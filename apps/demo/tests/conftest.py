@@ -1,31 +1,14 @@
-"""Fixtures of the demo tests: shared data, bad inputs made on the fly, a detector and a running app."""
+"""Fixtures of the demo tests (shared data comes from the root conftest): bad inputs made on the fly, a detector and a running app."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
-
-
-def shared_dir() -> Path:
-    """`../shared` beside the repository (or $LAANET_SHARED)."""
-    env = os.environ.get("LAANET_SHARED")
-    if env:
-        return Path(env)
-    return (Path(__file__).resolve().parents[3] / ".." / "shared").resolve()
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    data = shared_dir() / "data"
-    if not (data / "faces").is_dir() or not (data / "videos").is_dir():
-        pytest.skip(f"shared data not found at {data} (set LAANET_SHARED to the shared folder)")
-    return data
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,9 @@
-"""Miniature datasets in each published layout, built from real LFW faces and SBI fakes of them."""
+"""Miniature datasets in each published layout, built from real LFW faces and SBI fakes of them
+(``lfw_dir`` and ``shared_data`` come from the root conftest)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,16 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-SHARED = Path(os.environ.get("LAANET_SHARED") or Path(__file__).resolve().parents[3] / ".." / "shared")
-LFW = SHARED / "data" / "lfw"
 FRAMES_PER_VIDEO = 6
 VIDEO_SIZE = 250
-
-
-def need_shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared test data not found at {path} (set LAANET_SHARED)")
-    return path
 
 
 @dataclass(frozen=True)
@@ -35,10 +27,9 @@ class Clip:
     frames: tuple[Path, ...]
 
 
-def lfw_faces(n: int, offset: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def lfw_faces(lfw: Path, n: int, offset: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """``n`` LFW images (RGB) of different people with their dlib landmarks."""
-    need_shared(LFW / "landmarks68_dlib.npz")
-    z = np.load(LFW / "landmarks68_dlib.npz")
+    z = np.load(lfw / "landmarks68_dlib.npz")
     out, seen = [], set()
     for name, lms, nf in zip(z["names"], z["landmarks"], z["nfaces"], strict=True):
         person = str(name).split("/")[0]
@@ -47,7 +38,7 @@ def lfw_faces(n: int, offset: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
         seen.add(person)
         if len(seen) <= offset:
             continue
-        img = cv2.cvtColor(cv2.imread(str(LFW / "images_deepfunneled" / str(name))), cv2.COLOR_BGR2RGB)
+        img = cv2.cvtColor(cv2.imread(str(lfw / "images_deepfunneled" / str(name))), cv2.COLOR_BGR2RGB)
         out.append((img, lms.astype(np.float32)))
         if len(out) == n:
             break
@@ -80,12 +71,12 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
     return path
 
 
-def make_clips(folder: Path, n_real: int, n_fake: int, n_frames: int = FRAMES_PER_VIDEO,
+def make_clips(folder: Path, lfw: Path, n_real: int, n_fake: int, n_frames: int = FRAMES_PER_VIDEO,
                with_sbi: bool = True) -> list[Clip]:
     """Real clips of LFW faces and SBI-fake clips of other LFW faces (``with_sbi``; else the fake-labelled
     clips show real faces too, which is enough to check layouts), plus each clip's frames as PNGs."""
     clips = []
-    faces = lfw_faces(n_real + n_fake)
+    faces = lfw_faces(lfw, n_real + n_fake)
     for i, (img, lms) in enumerate(faces):
         label = int(i >= n_real)
         base = sbi_fake(img, lms, seed=i) if label and with_sbi else img
@@ -103,15 +94,16 @@ def make_clips(folder: Path, n_real: int, n_fake: int, n_frames: int = FRAMES_PE
 
 
 @pytest.fixture(scope="session")
-def clips(tmp_path_factory) -> list[Clip]:
+def clips(tmp_path_factory, lfw_dir: Path) -> list[Clip]:
     """Four real and four fake clips (6 frames, 250 x 250)."""
-    return make_clips(tmp_path_factory.mktemp("clips"), n_real=4, n_fake=4)
+    return make_clips(tmp_path_factory.mktemp("clips"), lfw_dir, n_real=4, n_fake=4)
 
 
 @pytest.fixture(scope="session")
-def layout_clips(tmp_path_factory) -> list[Clip]:
+def layout_clips(tmp_path_factory, lfw_dir: Path) -> list[Clip]:
     """Clips for layout checks only: real LFW faces under both labels (3 frames each)."""
-    return make_clips(tmp_path_factory.mktemp("layout_clips"), n_real=4, n_fake=4, n_frames=3, with_sbi=False)
+    return make_clips(tmp_path_factory.mktemp("layout_clips"), lfw_dir, n_real=4, n_fake=4, n_frames=3,
+                      with_sbi=False)
 
 
 def put(src: Path, dst: Path) -> None:
@@ -223,12 +215,6 @@ def build() -> SimpleNamespace:
     """The layout builders (``build.ffpp(root, clips)``, ...), ``build.official_frames``, ``build.clips``."""
     return SimpleNamespace(**BUILDERS, official_frames=build_official_frames, clips=make_clips,
                            write_video=write_video)
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """``../shared/data`` (skips when absent)."""
-    return need_shared(SHARED / "data")
 
 
 UNTRAINED_INPUT_SIZE = 128

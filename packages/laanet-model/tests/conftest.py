@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
@@ -10,14 +9,6 @@ import numpy as np
 import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "official_layout"
-
-
-def shared_dir() -> Path:
-    """The shared data folder (``$LAANET_SHARED`` or ``../shared`` beside the repository)."""
-    env = os.environ.get("LAANET_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / ".." / "shared"
 
 
 def parse_keys(path: Path) -> list[tuple[str, tuple[int, ...]]]:
@@ -82,15 +73,6 @@ def official_keys() -> list[tuple[str, tuple[int, ...]]]:
 def parity_input() -> np.ndarray:
     """The fixed (2, 3, 384, 384) parity input batch."""
     return official_input()
-
-
-@pytest.fixture(scope="session")
-def shared_data_dir() -> Path:
-    """``../shared/data``; skips the test when it is absent."""
-    data = shared_dir() / "data"
-    if not data.is_dir():
-        pytest.skip(f"shared data folder {data} is absent")
-    return data
 
 
 @pytest.fixture(scope="session")

@@ -108,11 +108,11 @@ def test_model_detector_official_float64_path_agrees(lite_weights: Path, detecto
     assert a == pytest.approx(b, abs=1e-3)
 
 
-def test_model_detector_predict_image_on_real_portrait(detector: Detector, shared_data_dir: Path) -> None:
+def test_model_detector_predict_image_on_real_portrait(detector: Detector, shared_data: Path) -> None:
     from laanet_synth.crops import apply_affine
     from laanet_synth.imageio import read_image
 
-    image = read_image(shared_data_dir / "faces" / "portraits" / "img1.jpg")
+    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
     res = detector.predict_image(image)
     assert res.image_size == image.shape[:2]
     assert len(res.faces) >= 1

@@ -207,7 +207,7 @@ def _portrait_batch(data_dir, names: list[str]) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
-def test_model_lite0_imagenet_classifies_real_portraits(shared_data_dir) -> None:
+def test_model_lite0_imagenet_classifies_real_portraits(shared_data) -> None:
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()
@@ -215,7 +215,7 @@ def test_model_lite0_imagenet_classifies_real_portraits(shared_data_dir) -> None
     net = EfficientNet(spec, num_classes=1000)
     net.load_state_dict(lite0_imagenet_state_dict(), strict=True)
     names = ["astronaut.png", "img1.jpg", "img2.jpg", "img3.jpg", "img12.jpg"]
-    x = _portrait_batch(shared_data_dir, names)
+    x = _portrait_batch(shared_data, names)
     with torch.inference_mode():
         probs = net.eval()(x).softmax(1)
         scratch = EfficientNet(spec, num_classes=1000).eval()(x).softmax(1)

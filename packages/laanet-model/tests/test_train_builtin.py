@@ -63,8 +63,8 @@ def test_builtin_loads_through_the_registry_and_detector(detector: Detector, car
     assert str(next(detector.model.parameters()).dtype) == "torch.float32"
 
 
-def test_dfdc_crops_auc_is_reproduced(detector: Detector, card: dict, shared_data_dir: Path) -> None:
-    folder = shared_data_dir / "dfdc-crops"
+def test_dfdc_crops_auc_is_reproduced(detector: Detector, card: dict, shared_data: Path) -> None:
+    folder = shared_data / "dfdc-crops"
     if not (folder / "real").is_dir():
         pytest.skip(f"{folder} is absent")
     metrics = score_folder(detector, folder).metrics()

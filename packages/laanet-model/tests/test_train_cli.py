@@ -12,22 +12,14 @@ from laanet_model.train.cli import main
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.fixture(scope="module")
-def lfw(shared_data_dir: Path) -> Path:
-    d = shared_data_dir / "lfw"
-    if not (d / "landmarks68_dlib.npz").is_file():
-        pytest.skip(f"LFW with landmarks is absent under {d}")
-    return d
-
-
 @pytest.mark.parametrize("name", ["lite0_sbi_lfw.yaml", "efn4_sbi.yaml", "efn4_bi.yaml"])
 def test_each_shipped_config_trains_a_few_steps(
-    name: str, lfw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, lfw_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
     args = [
         "--config", str(CONFIGS / name),
-        "data.source=lfw", f"data.root={lfw}", "data.input_size=64", "data.batch_pairs=2",
+        "data.source=lfw", f"data.root={lfw_dir}", "data.input_size=64", "data.batch_pairs=2",
         "data.max_train_faces=8", "data.max_val_faces=3", "data.num_workers=0", "train.epochs=1",
         "train.steps_per_epoch=2", "train.freeze_backbone_epochs=0", "train.progress=false",
         "train.num_threads=null", f"train.output_dir={out}",

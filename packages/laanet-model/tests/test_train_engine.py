@@ -24,18 +24,18 @@ from laanet_model.train.state import capture_rng, load_state, restore_rng
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def tiny(lfw: Path, out: Path, *extra: str) -> list[str]:
+def tiny(lfw_dir: Path, out: Path, *extra: str) -> list[str]:
     """Overrides that shrink the built-in recipe to seconds: 64 px, 2 + 2 images, 2 epochs x 3 steps."""
     return [
-        f"data.root={lfw}", "data.input_size=64", "data.batch_pairs=2", "data.max_train_faces=10",
+        f"data.root={lfw_dir}", "data.input_size=64", "data.batch_pairs=2", "data.max_train_faces=10",
         "data.max_val_faces=3", "data.num_workers=0", "model.pretrained=false", "train.epochs=2",
         "train.steps_per_epoch=3", "train.save_every_steps=2", "train.progress=false", "train.num_threads=null",
         "schedule.warmup_steps=2", f"train.output_dir={out}", *extra,
     ]
 
 
-def tiny_config(lfw: Path, out: Path, *extra: str) -> TrainConfig:
-    return load_config(CONFIGS / "lite0_sbi_lfw.yaml", tiny(lfw, out, *extra))
+def tiny_config(lfw_dir: Path, out: Path, *extra: str) -> TrainConfig:
+    return load_config(CONFIGS / "lite0_sbi_lfw.yaml", tiny(lfw_dir, out, *extra))
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -58,18 +58,10 @@ def metric_rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def lfw(shared_data_dir: Path) -> Path:
-    d = shared_data_dir / "lfw"
-    if not (d / "landmarks68_dlib.npz").is_file():
-        pytest.skip(f"LFW with landmarks is absent under {d}")
-    return d
-
-
-@pytest.fixture(scope="module")
-def reference_run(lfw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_run(lfw_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One uninterrupted tiny run (2 epochs x 3 steps)."""
     out = tmp_path_factory.mktemp("reference")
-    result = Trainer(tiny_config(lfw, out)).fit()
+    result = Trainer(tiny_config(lfw_dir, out)).fit()
     assert result.epochs_done == 2 and result.global_step == 6 and not result.stopped_early
     return out
 
@@ -93,23 +85,23 @@ def test_run_writes_metrics_checkpoints_and_tensorboard(reference_run: Path) -> 
     assert not torch.equal(init["_conv_stem.weight"], last["_conv_stem.weight"])
 
 
-def test_resume_after_a_simulated_crash_is_bit_exact(lfw: Path, reference_run: Path, tmp_path: Path) -> None:
+def test_resume_after_a_simulated_crash_is_bit_exact(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
     # stop after 5 steps without saving (the last save was at step 4, mid-epoch 1), then resume
-    first = Trainer(tiny_config(lfw, tmp_path, "train.stop_after_steps=5")).fit()
+    first = Trainer(tiny_config(lfw_dir, tmp_path, "train.stop_after_steps=5")).fit()
     assert first.stopped_early and first.global_step == 5
     saved = load_state(tmp_path / "state.pt")
     assert (saved["epoch"], saved["step"], saved["global_step"]) == (1, 1, 4)
     # resume with a loader worker: data come from (seed, epoch, index), not from the process that made them
-    second = Trainer(tiny_config(lfw, tmp_path, "data.num_workers=1")).fit()
+    second = Trainer(tiny_config(lfw_dir, tmp_path, "data.num_workers=1")).fit()
     assert second.global_step == 6 and second.epochs_done == 2
     assert_same_weights(reference_run / "last.pt", tmp_path / "last.pt")
     assert_same_weights(reference_run / "best.pt", tmp_path / "best.pt")
     assert metric_rows(reference_run / "metrics.csv") == metric_rows(tmp_path / "metrics.csv")
 
 
-def test_resume_after_kill_9_is_bit_exact(lfw: Path, reference_run: Path, tmp_path: Path) -> None:
+def test_resume_after_kill_9_is_bit_exact(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "laanet_model.train.cli", "--config", str(CONFIGS / "lite0_sbi_lfw.yaml"),
-           *tiny(lfw, tmp_path)]
+           *tiny(lfw_dir, tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 300
@@ -119,23 +111,23 @@ def test_resume_after_kill_9_is_bit_exact(lfw: Path, reference_run: Path, tmp_pa
             os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
-    Trainer(tiny_config(lfw, tmp_path)).fit()
+    Trainer(tiny_config(lfw_dir, tmp_path)).fit()
     assert_same_weights(reference_run / "last.pt", tmp_path / "last.pt")
     assert metric_rows(reference_run / "metrics.csv") == metric_rows(tmp_path / "metrics.csv")
 
 
-def test_a_different_recipe_is_not_resumed(lfw: Path, reference_run: Path, tmp_path: Path) -> None:
+def test_a_different_recipe_is_not_resumed(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
     from laanet_model.train.state import ResumeError
 
     (tmp_path / "state.pt").write_bytes((reference_run / "state.pt").read_bytes())
     with pytest.raises(ResumeError, match="differs in optim.lr"):
-        Trainer(tiny_config(lfw, tmp_path, "optim.lr=0.5")).fit()
+        Trainer(tiny_config(lfw_dir, tmp_path, "optim.lr=0.5")).fit()
     (tmp_path / "state.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ResumeError, match="cannot read the saved training state"):
-        Trainer(tiny_config(lfw, tmp_path)).fit()
+        Trainer(tiny_config(lfw_dir, tmp_path)).fit()
 
 
-def test_single_process_torchrun_path(lfw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_single_process_torchrun_path(lfw_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import torch.distributed as dist
 
     with socket.socket() as s:
@@ -145,7 +137,7 @@ def test_single_process_torchrun_path(lfw: Path, tmp_path: Path, monkeypatch: py
                  "MASTER_PORT": str(port)}.items():
         monkeypatch.setenv(k, v)
     try:
-        trainer = Trainer(tiny_config(lfw, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
+        trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
                                       "train.freeze_backbone_epochs=1"))
         assert isinstance(trainer.net, torch.nn.parallel.DistributedDataParallel)
         result = trainer.fit()
@@ -155,8 +147,8 @@ def test_single_process_torchrun_path(lfw: Path, tmp_path: Path, monkeypatch: py
             dist.destroy_process_group()
 
 
-def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(lfw, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
+def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw_dir: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
                                   "train.freeze_backbone_epochs=1"))
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.fit()
@@ -218,26 +210,26 @@ def test_metrics_match_scikit_learn() -> None:
         roc_auc(np.zeros(3), np.zeros(4))
 
 
-def test_init_from_a_run_starts_from_its_weights(lfw: Path, reference_run: Path, tmp_path: Path) -> None:
+def test_init_from_a_run_starts_from_its_weights(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
     from laanet_model.train.engine import build_model
 
-    cfg = tiny_config(lfw, tmp_path, f"model.init_from={reference_run / 'best.pt'}")
+    cfg = tiny_config(lfw_dir, tmp_path, f"model.init_from={reference_run / 'best.pt'}")
     model = build_model(cfg)
     best = weights(reference_run / "best.pt")
     for k, v in model.state_dict().items():
         assert torch.equal(v, best[k]), k
-    bad = tiny_config(lfw, tmp_path, f"model.init_from={tmp_path / 'missing.safetensors'}")
+    bad = tiny_config(lfw_dir, tmp_path, f"model.init_from={tmp_path / 'missing.safetensors'}")
     from laanet_model.checkpoints import CheckpointError
 
     with pytest.raises(CheckpointError):
         build_model(bad)
 
 
-def test_validation_pairs_do_not_depend_on_the_run_seed(lfw: Path, tmp_path: Path) -> None:
+def test_validation_pairs_do_not_depend_on_the_run_seed(lfw_dir: Path, tmp_path: Path) -> None:
     from laanet_model.train.data import build_datasets
 
-    a = tiny_config(lfw, tmp_path, "seed=1", "data.val_seed=9")
-    b = tiny_config(lfw, tmp_path, "seed=2", "data.val_seed=9")
+    a = tiny_config(lfw_dir, tmp_path, "seed=1", "data.val_seed=9")
+    b = tiny_config(lfw_dir, tmp_path, "seed=2", "data.val_seed=9")
     (ta, va), (tb, vb) = build_datasets(a.data, a.seed), build_datasets(b.data, b.seed)
     assert list(va.index.paths) == list(vb.index.paths)
     assert torch.equal(va[0]["fake"], vb[0]["fake"])

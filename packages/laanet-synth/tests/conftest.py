@@ -1,35 +1,11 @@
-"""Fixtures for laanet-synth tests: the shared data folder and a few real faces."""
+"""Fixtures for laanet-synth tests: a few real LFW faces (``lfw_dir`` comes from the root conftest)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("LAANET_SHARED")
-    if env:
-        return Path(env)
-    return (Path(__file__).resolve().parents[3] / ".." / "shared").resolve()
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    d = shared_dir() / "data"
-    if not d.is_dir():
-        pytest.skip(f"shared data folder {d} is absent")
-    return d
-
-
-@pytest.fixture(scope="session")
-def lfw_dir(shared_data: Path) -> Path:
-    d = shared_data / "lfw"
-    if not (d / "landmarks68_dlib.npz").is_file():
-        pytest.skip(f"LFW landmarks not found under {d}")
-    return d
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,35 @@
+"""Fixtures every test folder shares (package tests, cross-package tests, benchmarks): where the shared
+sample data lives, skipping with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+
+
+def shared_root() -> Path:
+    """``$LAANET_SHARED`` when set, else ``../shared`` beside the checkout."""
+    env = os.environ.get("LAANET_SHARED")
+    return Path(env).resolve() if env else (REPO.parent / "shared").resolve()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``<shared>/data`` (real faces, videos, LFW, DFDC crops); skips the test when it is absent."""
+    data = shared_root() / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared sample data not found at {data} (put it there or set LAANET_SHARED)")
+    return data
+
+
+@pytest.fixture(scope="session")
+def lfw_dir(shared_data: Path) -> Path:
+    """The LFW folder with its dlib landmarks; skips the test when it is absent."""
+    lfw = shared_data / "lfw"
+    if not (lfw / "landmarks68_dlib.npz").is_file():
+        pytest.skip(f"LFW with landmarks68_dlib.npz not found under {lfw}")
+    return lfw
