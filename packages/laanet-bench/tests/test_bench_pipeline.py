@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from laanet_bench.aggregate import sigmoid
 from laanet_bench.cache import EvalCache, item_fingerprint
 from laanet_bench.datasets import LoadOptions, load_csv, load_dataset
@@ -20,6 +21,8 @@ from laanet_bench.metrics import BootstrapConfig
 from laanet_bench.perturbations import Perturbation
 from laanet_bench.pipeline import EvalSettings, crop_tag, evaluate_items, score_tag
 from laanet_bench.records import read_records
+from laanet_bench.scorer import DetectorScorer
+from laanet_model import Detector
 from sklearn import metrics as skm
 
 FRAMES = 3
@@ -127,26 +130,23 @@ def test_cache_reuse_across_settings(tmp_path, build, clips, scorer):
     np.testing.assert_allclose(stored, (plain + mirrored) / 2, rtol=1e-5, atol=1e-6)
 
 
-class LeftRight:
-    """A scorer whose logit is the left-half minus the right-half brightness: mirroring negates it."""
+class LeftRightNet(torch.nn.Module):
+    """A network whose class logit is the left-half minus the right-half mean: mirroring negates it."""
 
-    def __init__(self, base):
-        self.base = base
-        self.weights_name, self.weights_sha256, self.precision = "left-right", "1" * 64, "float64"
-        self.recipe, self.finder_tag = base.recipe, base.finder_tag
+    head_names = ("hm", "cls")
 
-    def find_faces(self, image):
-        return self.base.find_faces(image)
-
-    def crop_logits(self, crops):
-        half = crops.shape[2] // 2
-        x = crops.astype(np.float64)
-        return (x[:, :, :half].mean(axis=(1, 2, 3)) - x[:, :, -half:].mean(axis=(1, 2, 3))) / 10.0
+    def forward(self, x, heads=("hm", "cls")):
+        half = x.shape[3] // 2
+        cls = (x[..., :half].mean(dim=(1, 2, 3)) - x[..., -half:].mean(dim=(1, 2, 3))) * 10.0
+        hm = x.new_zeros((x.shape[0], 1, x.shape[2] // 4, x.shape[3] // 4))
+        return {"cls": cls[:, None], "hm": hm}
 
 
 def test_flip_tta_averages_the_mirror_logit(tmp_path, build, clips, scorer):
     items = load_dataset("dfd", build.dfd(tmp_path / "d", clips))
-    lr = LeftRight(scorer)
+    det = scorer.detector
+    lr = DetectorScorer(Detector(LeftRightNet(), det.preprocessing, face_finder=det.face_finder, device="cpu"),
+                        "left-right", "1" * 64)
     cache = EvalCache(tmp_path / "cache")
     plain, _ = evaluate_items(items, lr, EvalSettings(n_frames=2), cache, progress=False)
     flipped, _ = evaluate_items(items, lr, EvalSettings(n_frames=2, tta="flip"), cache, progress=False)

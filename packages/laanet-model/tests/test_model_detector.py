@@ -53,6 +53,18 @@ def _manual(detector: Detector, crops: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return logits, torch.clamp(torch.sigmoid(hm), 1e-4, 1 - 1e-4).numpy()
 
 
+def test_model_detector_flip_test_can_be_overridden_per_call(detector: Detector) -> None:
+    crops = _crops(3, seed=5)
+    plain = np.array([p.logit for p in detector.predict_crops(crops, flip_test=False)])
+    mirrored = np.array([p.logit for p in detector.predict_crops(crops[:, :, ::-1].copy(), flip_test=False)])
+    flipped = np.array([p.logit for p in detector.predict_crops(crops, flip_test=True)])
+    default = np.array([p.logit for p in detector.predict_crops(crops)])
+    assert detector.preprocessing.flip_test
+    np.testing.assert_allclose(flipped, (plain + mirrored) / 2, atol=1e-5)
+    np.testing.assert_array_equal(default, flipped)
+    assert np.abs(plain - flipped).max() > 1e-4  # the override really changes the scores
+
+
 def test_model_detector_card_recipe_and_thresholds(detector: Detector) -> None:
     assert detector.input_size == SIZE
     assert detector.thresholds == Thresholds(0.3, 0.7)

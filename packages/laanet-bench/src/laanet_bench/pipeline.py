@@ -121,15 +121,12 @@ def extract_crops(item: MediaItem, scorer: FaceScorer, settings: EvalSettings) -
 
 
 def crop_logits(scorer: FaceScorer, crops: np.ndarray, settings: EvalSettings) -> np.ndarray:
-    """Logits of the crops in batches; with flip TTA the mean of the logits of each crop and its mirror."""
+    """Logits of the crops in batches; with flip TTA the scorer averages each crop with its mirror."""
     out = []
+    flip = settings.tta == "flip"
     for start in range(0, len(crops), settings.batch_size):
         batch = crops[start:start + settings.batch_size]
-        logits = np.asarray(scorer.crop_logits(batch), dtype=np.float64).reshape(-1)
-        if settings.tta == "flip":
-            flipped = np.asarray(scorer.crop_logits(np.ascontiguousarray(batch[:, :, ::-1])), np.float64)
-            logits = (logits + flipped.reshape(-1)) / 2.0
-        out.append(logits)
+        out.append(np.asarray(scorer.crop_logits(batch, flip=flip), dtype=np.float64).reshape(-1))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float64)
 
 

@@ -7,7 +7,7 @@ same attributes works (the pipeline takes the scorer as a parameter).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,8 +29,9 @@ class FaceScorer(Protocol):
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame."""
 
-    def crop_logits(self, crops: np.ndarray) -> np.ndarray:
-        """Logits (N,) for crops (N, S, S, 3) uint8 at ``recipe.input_size``."""
+    def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        """Logits (N,) for crops (N, S, S, 3) uint8 at ``recipe.input_size``; with ``flip`` each logit is
+        the mean of the crop's and its mirror's."""
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -53,18 +54,14 @@ class ScorerError(RuntimeError):
 
 class DetectorScorer:
     """A :class:`laanet_model.Detector` as a :class:`FaceScorer`: its face finder, its crop recipe and the
-    logits of ``predict_crops``. The detector's own flip test is switched off, because the harness applies
-    (and records) test-time augmentation itself; ``recipe_tta`` keeps what the weights' recipe asks for."""
+    logits of ``predict_crops``. The harness chooses (and records) the test-time augmentation, which the
+    detector applies through ``predict_crops(..., flip_test=...)``; ``recipe_tta`` is what the weights'
+    recipe asks for."""
 
     def __init__(self, detector: Any, weights_name: str, weights_sha256: str) -> None:
-        from laanet_model import Detector
-
         pre = detector.preprocessing
         self.recipe_tta = "flip" if pre.flip_test else "none"
-        self.detector = Detector(detector.model, replace(pre, flip_test=False), thresholds=detector.thresholds,
-                                 device=detector.device, dtype=detector.dtype, face_finder=detector.face_finder,
-                                 batch_size=detector.batch_size, official_float64=detector.official_float64,
-                                 spec=detector.spec)
+        self.detector = detector
         self.weights_name = weights_name
         self.weights_sha256 = weights_sha256
         self.precision = "float64" if detector.official_float64 else str(detector.dtype).removeprefix("torch.")
@@ -75,8 +72,8 @@ class DetectorScorer:
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
         return list(self.face_finder.find(image_rgb))
 
-    def crop_logits(self, crops: np.ndarray) -> np.ndarray:
-        preds = self.detector.predict_crops(crops)
+    def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        preds = self.detector.predict_crops(crops, flip_test=flip)
         return np.asarray([p.logit for p in preds], dtype=np.float64)
 
 

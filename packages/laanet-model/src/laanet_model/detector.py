@@ -203,12 +203,13 @@ class Detector:
         return np.stack(arr)
 
     @torch.inference_mode()
-    def predict_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class logits (B,) and heatmap logits (B, h, w) for normalised inputs, with the recipe's flip test."""
+    def predict_logits(self, x: torch.Tensor, flip_test: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the flip test (the
+        recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input and its mirror."""
         out = self.model(x, heads=self._heads)
         cls = out["cls"].reshape(-1)
         hm = out["hm"][:, 0] if "hm" in out else None
-        if self.preprocessing.flip_test:
+        if self.preprocessing.flip_test if flip_test is None else flip_test:
             out_f = self.model(torch.flip(x, dims=[3]), heads=self._heads)
             cls = (cls + out_f["cls"].reshape(-1)) / 2
             if hm is not None:
@@ -217,14 +218,17 @@ class Detector:
             hm = cls.new_zeros((cls.shape[0], x.shape[2] // 4, x.shape[3] // 4))
         return cls, hm
 
-    def predict_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> list[FacePrediction]:
-        """Score aligned face crops (uint8 RGB, ``input_size`` square), in batches of ``batch_size``."""
+    def predict_crops(
+        self, crops: Sequence[np.ndarray] | np.ndarray, flip_test: bool | None = None
+    ) -> list[FacePrediction]:
+        """Score aligned face crops (uint8 RGB, ``input_size`` square), in batches of ``batch_size``, with the
+        recipe's flip test unless ``flip_test`` overrides it (the harness's test-time augmentation switch)."""
         arr = self._check_crops(crops)
         results: list[FacePrediction] = []
         s = self.input_size
         for start in range(0, len(arr), self.batch_size):
             chunk = arr[start : start + self.batch_size]
-            cls, hm = self.predict_logits(self._to_tensor(chunk))
+            cls, hm = self.predict_logits(self._to_tensor(chunk), flip_test)
             probs = torch.clamp(torch.sigmoid(hm), HM_CLAMP, 1.0 - HM_CLAMP).float().cpu().numpy()
             for logit, heat in zip(cls.double().cpu().tolist(), probs, strict=True):
                 results.append(
