@@ -151,7 +151,7 @@ def test_flip_tta_averages_the_mirror_logit(tmp_path, build, clips, scorer):
     plain, _ = evaluate_items(items, lr, EvalSettings(n_frames=2), cache, progress=False)
     flipped, _ = evaluate_items(items, lr, EvalSettings(n_frames=2, tta="flip"), cache, progress=False)
     assert max(abs(r.video_prob - 0.5) for r in plain) > 0.01
-    assert max(abs(r.video_prob - 0.5) for r in flipped) < 1e-9
+    assert max(abs(r.video_prob - 0.5) for r in flipped) < 1e-5  # float32 network: the two halves are summed in different orders
 
 
 def test_perturbed_run_is_recorded_with_its_setting(tmp_path, build, clips, scorer):
