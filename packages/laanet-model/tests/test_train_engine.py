@@ -234,3 +234,38 @@ def test_validation_pairs_do_not_depend_on_the_run_seed(lfw_dir: Path, tmp_path:
     assert list(va.index.paths) == list(vb.index.paths)
     assert torch.equal(va[0]["fake"], vb[0]["fake"])
     assert not torch.equal(ta[0]["fake"], tb[0]["fake"]) or list(ta.index.paths) != list(tb.index.paths)
+
+
+def test_export_writes_float16_weights_and_a_card_the_detector_loads(
+    reference_run: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from laanet_model.checkpoints import file_sha256
+    from laanet_model.detector import Detector
+    from laanet_model.train.export import export_run
+    from safetensors.torch import load_file
+
+    crops = shared_data / "dfdc-crops"
+    folder = tmp_path / "labelled"
+    for label in ("real", "fake"):
+        (folder / label).mkdir(parents=True)
+        for p in sorted((crops / label).glob("*.jpg"))[:3]:
+            shutil.copy(p, folder / label / p.name)
+
+    card = export_run(reference_run, tmp_path / "out" / "tiny", name="tiny", eval_folder=folder,
+                      earlier_runs=(reference_run,))
+    path = tmp_path / "out" / "tiny.safetensors"
+    on_disk = json.loads(path.with_suffix(".json").read_text())
+    assert on_disk["sha256"] == file_sha256(path)
+    assert {t.dtype for t in load_file(path).values() if t.is_floating_point()} == {torch.float16}
+    m = on_disk["metrics"]
+    assert (m["dfdc_crops"]["n_real"], m["dfdc_crops"]["n_fake"]) == (3, 3)
+    assert 0.0 <= m["dfdc_crops"]["auc"] <= 1.0 and m["synthetic_val"]["n_pairs"] == 3
+    assert on_disk["metrics"]["synthetic_val"] == card["metrics"]["synthetic_val"]
+    tr = on_disk["training"]
+    assert tr["steps_run"] == 12 and tr["epochs_run"] == 4  # this run plus the one earlier stage
+    assert on_disk["thresholds"]["real_below"] <= on_disk["thresholds"]["fake_above"]
+    det = Detector.from_weights(path, device="cpu")
+    assert det.input_size == 64 and det.thresholds.fake_above == pytest.approx(on_disk["thresholds"]["fake_above"])

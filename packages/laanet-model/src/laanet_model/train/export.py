@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from ..weights import Preprocessing, preprocessing_to_dict
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import crop_recipe, face_splits
 from .engine import BEST_FILE, STATE_FILE, Trainer
-from .state import load_state
+from .state import atomic_write_text, load_state
 
 DFDC_PROTOCOL = (
     "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
@@ -45,12 +44,6 @@ def verdict_thresholds(labels: np.ndarray, probs: np.ndarray, rate: float = 0.05
     return {"real_below": round(real_below, 4), "fake_above": round(fake_above, 4),
             "rule": f"from synthetic validation: {rate:.0%} of real faces above fake_above, "
                     f"{rate:.0%} of fakes below real_below"}
-
-
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def export_run(
@@ -156,7 +149,7 @@ def export_run(
             "n_real": m["n_real"], "n_fake": m["n_fake"], "no_face_found": m["no_face_found"],
             "protocol": DFDC_PROTOCOL,
         }
-        _atomic_json(card_path_for(path), card)
+        atomic_write_text(card_path_for(path), json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
     return card
 
 
