@@ -51,13 +51,31 @@ def test_records_round_trip_and_survive_a_cut_line(tmp_path):
     b = record(tmp_path, "dfd", "frame", 0.2)
     with open(tmp_path / "records.jsonl", "a") as fh:
         fh.write('{"dataset": "cut sh')
-    with pytest.warns(UserWarning, match="malformed"):
+    with pytest.warns(UserWarning, match="torn or malformed"):
         back = read_records(tmp_path)
     assert back == [a, b]
     assert {"dataset", "level", "auc", "ap", "n_real", "n_fake", "weights_sha256"} <= set(dataclasses.asdict(a))
     assert a.n_real == 20 and a.n_fake == 20 and a.face_policy == "max" and a.tta == "none"
     with pytest.raises(RecordError, match="expected a records file"):
         read_records(tmp_path / "nothing")
+
+
+def test_a_torn_line_does_not_swallow_the_next_record(tmp_path):
+    a = record(tmp_path, "celebdf", "video", 0.4)
+    with open(tmp_path / "records.jsonl", "a") as fh:  # a run killed while writing its record
+        fh.write('{"dataset": "cut sh')
+    b = record(tmp_path, "dfd", "frame", 0.2)
+    with pytest.warns(UserWarning, match=r"skipped 1 torn or malformed line \(line 2\)"):
+        assert read_records(tmp_path) == [a, b]
+
+
+def test_a_resumed_run_does_not_append_the_same_result_twice(tmp_path):
+    a = record(tmp_path, "celebdf", "video", 0.4, run="r1")
+    again = record(tmp_path, "celebdf", "video", 0.4, run="r2")  # same result, appended again after a kill
+    assert again.run_id != a.run_id
+    assert len((tmp_path / "records.jsonl").read_text().splitlines()) == 1
+    other = record(tmp_path, "celebdf", "video", 0.3, run="r3")  # a different result is kept
+    assert read_records(tmp_path) == [a, other]
 
 
 def test_video_table_has_paper_rows_and_differences(tmp_path):

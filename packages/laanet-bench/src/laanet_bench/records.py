@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from laanet_synth.jsonl import append_jsonl, read_jsonl
 
 RECORDS_FILE = "records.jsonl"
 
@@ -64,35 +65,54 @@ def record_to_json(record: RunRecord) -> str:
     return json.dumps(dataclasses.asdict(record), sort_keys=True, allow_nan=False)
 
 
-def append_record(path: Path, record: RunRecord) -> None:
-    """Append ``record`` as one line with a single write, flushed and fsynced."""
+#: fields that differ between two runs that produced the same result (when, how long, which scores file)
+RUN_FIELDS = frozenset({"run_id", "created", "wall_time_s", "scores_file", "extra"})
+
+
+def record_identity(record: RunRecord) -> str:
+    """What a record says, without when and how fast it was produced: two records with the same identity are
+    the same result (a resumed run that appends again what a killed run had already appended)."""
+    body = {k: v for k, v in dataclasses.asdict(record).items() if k not in RUN_FIELDS}
+    return json.dumps(body, sort_keys=True, allow_nan=False)
+
+
+def append_record(path: Path, record: RunRecord) -> bool:
+    """Append ``record`` as one line-atomic write, unless ``path`` holds the same result already.
+
+    Returns whether it was appended.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (record_to_json(record) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    identity = record_identity(record)
+    if any(record_identity(r) == identity for r in _parse(path, read_jsonl(path).records)):
+        return False
+    append_jsonl(path, dataclasses.asdict(record))
+    return True
+
+
+def _parse(path: Path, objs: list[Any]) -> list[RunRecord]:
+    names = {f.name for f in dataclasses.fields(RunRecord)}
+    records = []
+    for obj in objs:
+        try:
+            records.append(RunRecord(**{k: v for k, v in obj.items() if k in names}))
+        except (AttributeError, TypeError) as exc:
+            warnings.warn(f"{path}: skipped a malformed record ({exc})", stacklevel=3)
+    return records
 
 
 def read_records(path: Path) -> list[RunRecord]:
-    """All valid records of a JSONL file (a directory means its ``records.jsonl``); bad lines are skipped
-    with a warning (for instance a line cut short when a run was killed)."""
+    """All valid records of a JSONL file (a directory means its ``records.jsonl``), each result once (the
+    latest copy). Torn lines (a run killed while writing) and malformed records are skipped with a warning."""
     path = Path(path)
     if path.is_dir():
         path = path / RECORDS_FILE
     if not path.is_file():
         raise RecordError(f"expected a records file at {path} (run 'laanet-bench evaluate' first)")
-    names = {f.name for f in dataclasses.fields(RunRecord)}
-    records = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            records.append(RunRecord(**{k: v for k, v in obj.items() if k in names}))
-        except (ValueError, TypeError) as exc:
-            warnings.warn(f"{path}:{n}: skipped a malformed record ({exc})", stacklevel=2)
-    return records
+    contents = read_jsonl(path)
+    if contents.skipped_lines:
+        warnings.warn(contents.skipped_message(path), stacklevel=2)
+    unique: dict[str, RunRecord] = {}
+    for record in _parse(path, contents.records):
+        unique.pop(record_identity(record), None)
+        unique[record_identity(record)] = record
+    return list(unique.values())
