@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from laanet_demo import cli
+from laanet_demo import cli, predict
 from laanet_demo.inference import sigmoid
 
 
@@ -19,14 +19,14 @@ def test_expand_inputs_walks_folders_and_checks_files(tmp_path: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/x.jpg", "a/b/y.PNG", "a/b/clip.mp4", "a/notes.txt"):
         (tmp_path / name).write_bytes(b"x")
-    got = cli.expand_inputs([tmp_path / "a", tmp_path / "a" / "x.jpg"])
+    got = predict.expand_inputs([tmp_path / "a", tmp_path / "a" / "x.jpg"]).files
     assert [(p.relative_to(tmp_path).as_posix(), k) for p, k in got] == [
         ("a/b/clip.mp4", "video"), ("a/b/y.PNG", "image"), ("a/x.jpg", "image"),
     ]
-    with pytest.raises(cli.CliError, match="unknown file type '.txt'"):
-        cli.expand_inputs([tmp_path / "a" / "notes.txt"])
-    with pytest.raises(cli.CliError, match="no such file or folder"):
-        cli.expand_inputs([tmp_path / "missing.jpg"])
+    with pytest.raises(predict.CliError, match="unknown file type '.txt'"):
+        predict.expand_inputs([tmp_path / "a" / "notes.txt"])
+    with pytest.raises(predict.CliError, match="no such file or folder"):
+        predict.expand_inputs([tmp_path / "missing.jpg"])
 
 
 def test_csv_and_jsonl_forms() -> None:
@@ -36,24 +36,24 @@ def test_csv_and_jsonl_forms() -> None:
         {"path": "b.mp4", "kind": "video", "n_faces": 0, "prob": None, "verdict": None, "n_frames": 8,
          "error": None, "frames": []},
     ]
-    rows = list(csv.DictReader(io.StringIO(cli.csv_text(recs))))
-    assert list(rows[0]) == cli.CSV_COLUMNS
+    rows = list(csv.DictReader(io.StringIO(predict.csv_text(recs))))
+    assert list(rows[0]) == predict.CSV_COLUMNS
     assert rows[0]["prob"] == "0.25" and rows[1]["prob"] == "" and rows[1]["n_frames"] == "8"
-    lines = cli.jsonl_text(recs).splitlines()
+    lines = predict.jsonl_text(recs).splitlines()
     assert [json.loads(x) for x in lines] == recs
 
 
 def test_partial_records_survive_a_torn_line(tmp_path: Path) -> None:
     part = tmp_path / ".r.csv.partial.jsonl"
     part.write_text(json.dumps({"path": "a.jpg", "prob": 0.1}) + "\n" + '{"path": "b.jp')
-    assert list(cli.load_partial(part)) == ["a.jpg"]
-    assert cli.load_partial(tmp_path / "none") == {}
+    assert list(predict.load_partial(part)) == ["a.jpg"]
+    assert predict.load_partial(tmp_path / "none") == {}
 
 
 def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "r.csv"
-    cli.write_atomic(out, "one\n")
-    cli.write_atomic(out, "two\n")
+    predict.write_atomic(out, "one\n")
+    predict.write_atomic(out, "two\n")
     assert out.read_text() == "two\n" and sorted(p.name for p in out.parent.iterdir()) == ["r.csv"]
 
 
@@ -73,7 +73,7 @@ def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captu
 
 def test_bad_files_become_error_records(bad_inputs: dict[str, Path]) -> None:
     for name in ("text_as_jpg", "truncated_jpeg", "empty", "huge"):
-        rec = cli.score_file(object(), bad_inputs[name], "image", 4, cli.CLI_LIMITS)
+        rec = predict.score_file(object(), bad_inputs[name], "image", 4, predict.CLI_LIMITS)
         assert rec["error"] and rec["prob"] is None and rec["path"] == str(bad_inputs[name]), name
 
 
@@ -92,10 +92,10 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
 
     out = tmp_path / "new-folder" / "results.jsonl"
     inputs = [portrait, group_photo, dfdc_video, bad_inputs["no_face"], bad_inputs["text_as_jpg"]]
-    status = cli.run_predict(_args(inputs, out), detector=detector)
+    status = predict.run_predict(_args(inputs, out), detector=detector)
     assert status == 1  # one file could not be read
     recs = {Path(r["path"]).name: r for r in map(json.loads, out.read_text().splitlines())}
-    assert len(recs) == 5 and not cli.partial_path(out).exists()
+    assert len(recs) == 5 and not predict.partial_path(out).exists()
     for img in (portrait, group_photo):
         rec = recs[img.name]
         direct = detector.predict_image(read_image(img)).faces
@@ -112,7 +112,7 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
     assert "not an image" in recs["notes.jpg"]["error"]
     # the CSV form of the same run: resumed from nothing, one row per file, empty prob without a face
     out_csv = tmp_path / "results.csv"
-    assert cli.run_predict(_args(inputs[3:], out_csv), detector=detector) == 1
+    assert predict.run_predict(_args(inputs[3:], out_csv), detector=detector) == 1
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["kind"] for r in rows] == ["image", "image"] and rows[0]["prob"] == "" and rows[0]["n_faces"] == "0"
 
@@ -121,13 +121,135 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
 def test_predict_resumes_from_partial_records(tmp_path: Path, detector: Any, portrait: Path) -> None:
     out = tmp_path / "r.csv"
     marker = {"path": str(portrait), "kind": "image", "n_faces": 7, "prob": 0.5, "verdict": "fake",
-              "n_frames": None, "error": None}
-    cli.partial_path(out).write_text(json.dumps(marker) + "\n")
-    assert cli.run_predict(_args([portrait], out), detector=detector) == 0
+              "n_frames": None, "error": None,
+              "key": predict.run_identity(detector, "laanet-lite0-sbi-lfw", 3).record_key(portrait, "image")}
+    predict.partial_path(out).write_text(json.dumps(marker) + "\n")
+    assert predict.run_predict(_args([portrait], out), detector=detector) == 0
     rows = list(csv.DictReader(out.open()))
     assert rows[0]["n_faces"] == "7"  # taken from the interrupted run, not recomputed
     args = _args([portrait], out)
     args.resume = False
-    cli.partial_path(out).write_text(json.dumps(marker) + "\n")
-    assert cli.run_predict(args, detector=detector) == 0
+    predict.partial_path(out).write_text(json.dumps(marker) + "\n")
+    assert predict.run_predict(args, detector=detector) == 0
     assert list(csv.DictReader(out.open()))[0]["n_faces"] != "7"
+
+
+def test_unreadable_folders_and_broken_links_get_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    (tmp_path / "a" / "locked").mkdir(parents=True)
+    (tmp_path / "a" / "locked" / "hidden.jpg").write_bytes(b"x")
+    (tmp_path / "a" / "x.jpg").write_bytes(b"x")
+    (tmp_path / "a" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:  # the folder a user has no permission to list
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    found = predict.expand_inputs([tmp_path / "a"])
+    assert [p.name for p, _ in found.files] == ["x.jpg"]
+    problems = {p.path.name: p for p in found.problems}
+    assert problems["locked"].reason == "folder not readable" and "Permission denied" in problems["locked"].error
+    assert problems["gone.jpg"].reason == "broken link" and "nowhere.jpg" in problems["gone.jpg"].error
+    with pytest.raises(predict.CliError, match="broken link"):
+        predict.expand_inputs([tmp_path / "a" / "gone.jpg"])
+
+
+def test_permission_denied_is_not_called_not_an_image(portrait: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import io as io_module
+
+    real_open = builtins.open
+
+    def guarded(file: Any, *a: Any, **kw: Any) -> Any:
+        if str(file) == str(portrait):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(io_module, "open", guarded)
+    rec = predict.score_file(object(), portrait, "image", 4, predict.CLI_LIMITS)
+    assert rec["reason"] == "permission denied" and "permission denied" in rec["error"]
+    assert "not an image" not in rec["error"]
+
+
+def test_error_messages_do_not_speak_of_the_demo(bad_inputs: dict[str, Path]) -> None:
+    for name in ("text_as_jpg", "huge"):
+        rec = predict.score_file(object(), bad_inputs[name], "image", 4, predict.CLI_LIMITS)
+        assert rec["error"] and "demo" not in rec["error"] and rec["reason"] == "unreadable", name
+
+
+def test_device_option_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    args = cli.build_parser().parse_args(["predict", "a.jpg", "--device", "cpu"])
+    assert args.device == "cpu"
+    assert cli.build_parser().parse_args(["predict", "a.jpg"]).device is None
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("laanet 0.")
+
+
+@pytest.mark.slow
+def test_bad_device_is_one_line(tmp_path: Path, bad_inputs: dict[str, Path],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["predict", str(bad_inputs["no_face"]), "--device", "no-such-device", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "on device 'no-such-device'" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_rows_without_a_score_say_why_and_outputs_name_the_weights(
+    tmp_path: Path, detector: Any, bad_inputs: dict[str, Path]
+) -> None:
+    from laanet_model.checkpoints import file_sha256
+    from laanet_model.provenance import identify_weights
+
+    inputs = [bad_inputs["no_face"], bad_inputs["text_as_jpg"]]
+    out_csv = tmp_path / "r.csv"
+    assert predict.run_predict(_args(inputs, out_csv), detector=detector) == 1
+    rows = {Path(r["path"]).name: r for r in csv.DictReader(out_csv.open())}
+    assert rows["landscape.png"]["reason"] == "no face found" and rows["landscape.png"]["prob"] == ""
+    assert rows["notes.jpg"]["reason"] == "unreadable"
+    meta = json.loads(predict.sidecar_path(out_csv).read_text())
+    ident = identify_weights("laanet-lite0-sbi-lfw")
+    assert meta["weights"] == "laanet-lite0-sbi-lfw" and meta["weights_sha256"] == file_sha256(ident.path)
+    assert meta["recipe"]["thresholds"] and meta["frames"] == 3
+    out_jsonl = tmp_path / "r.jsonl"
+    predict.run_predict(_args(inputs, out_jsonl), detector=detector)
+    recs = [json.loads(x) for x in out_jsonl.read_text().splitlines()]
+    assert {r["weights_sha256"] for r in recs} == {ident.sha256} and all("key" not in r for r in recs)
+
+
+@pytest.mark.slow
+def test_resume_reuses_only_records_of_the_same_weights_settings_and_file(
+    tmp_path: Path, detector: Any, bad_inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+    import os
+    import shutil
+
+    image = tmp_path / "scene.png"
+    shutil.copy(bad_inputs["no_face"], image)
+    out = tmp_path / "r.csv"
+    identity = predict.run_identity(detector, "laanet-lite0-sbi-lfw", 3)
+    marker = {"path": str(image), "kind": "image", "n_faces": 7, "prob": 0.5, "verdict": "fake",
+              "n_frames": None, "reason": None, "error": None}
+
+    def run_with_saved(key: str) -> str:
+        predict.partial_path(out).write_text(json.dumps({**marker, "key": key}) + "\n")
+        assert predict.run_predict(_args([image], out), detector=detector) == 0
+        return next(csv.DictReader(out.open()))["n_faces"]
+
+    assert run_with_saved(identity.record_key(image, "image")) == "7"  # same run: reused
+    other_weights = dataclasses.replace(identity, weights_sha256="0" * 64)
+    assert run_with_saved(other_weights.record_key(image, "image")) == "0"  # other weights: recomputed
+    assert "recomputed because the weights" in capsys.readouterr().err
+    video_key = dataclasses.replace(identity, frames=16).record_key(image, "video")
+    assert video_key != identity.record_key(image, "video")  # --frames is part of a video's key
+    old_key = identity.record_key(image, "image")
+    st = image.stat()
+    os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file was replaced
+    assert run_with_saved(old_key) == "0"

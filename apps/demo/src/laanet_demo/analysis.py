@@ -155,8 +155,8 @@ def analyse_video(
         info = video_info(path)
         if info.width * info.height > limits.max_image_pixels:
             raise InputRejected(
-                f"The video frames are {info.width} x {info.height} pixels; this demo accepts frames up to "
-                f"{limits.max_image_pixels:,} pixels."
+                f"The video frames are {info.width} x {info.height} pixels; frames up to "
+                f"{limits.max_image_pixels:,} pixels are accepted."
             )
         n_total = info.n_frames or None
         frames = read_frames(path, n_frames)

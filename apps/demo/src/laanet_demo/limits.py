@@ -60,7 +60,7 @@ def check_file(path: str | Path, max_bytes: int, what: str) -> Path:
         raise InputRejected(f"The {what} file is empty (0 bytes); please give a real {what}.")
     if size > max_bytes:
         raise InputRejected(
-            f"The {what} is {_mb(size)}; this demo accepts {what}s up to {_mb(max_bytes)}."
+            f"The {what} is {_mb(size)}; {what}s up to {_mb(max_bytes)} are accepted."
         )
     return p
 
@@ -77,16 +77,16 @@ def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as err:
         if isinstance(err, Image.DecompressionBombError):
             raise InputRejected(
-                f"The image is too large to process; this demo accepts up to "
-                f"{limits.max_image_pixels:,} pixels."
+                f"The image is too large to process; images up to "
+                f"{limits.max_image_pixels:,} pixels are accepted."
             ) from err
         raise InputRejected(
-            "The file is not an image this demo can read (expected JPEG, PNG, WebP, BMP or TIFF)."
+            "The file is not an image that can be read (expected JPEG, PNG, WebP, BMP or TIFF)."
         ) from err
     if width * height > limits.max_image_pixels:
         raise InputRejected(
-            f"The image is {width} x {height} pixels ({width * height:,}); this demo accepts up to "
-            f"{limits.max_image_pixels:,} pixels. Please downscale it first."
+            f"The image is {width} x {height} pixels ({width * height:,}); images up to "
+            f"{limits.max_image_pixels:,} pixels are accepted. Please downscale it first."
         )
     if width < 16 or height < 16:
         raise InputRejected(f"The image is only {width} x {height} pixels; faces cannot be found in it.")

@@ -6,7 +6,6 @@ same attributes works (the pipeline takes the scorer as a parameter).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -32,15 +31,6 @@ class FaceScorer(Protocol):
     def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
         """Logits (N,) for crops (N, S, S, 3) uint8 at ``recipe.input_size``; with ``flip`` each logit is
         the mean of the crop's and its mirror's."""
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def crop_tag_data(scorer: FaceScorer) -> dict[str, Any]:
@@ -83,18 +73,12 @@ def load_scorer(weights: str | Path, device: str | None = None, official_float64
     (on ``device``, in float64 like the official evaluation with ``official_float64``); the sha256 recorded
     is that of the weights file."""
     from laanet_model import CheckpointError, Detector
-    from laanet_model.weights import WEIGHTS, resolve_weights_file
+    from laanet_model.provenance import identify_weights
 
     try:
         detector = Detector.from_weights(weights, device=device, official_float64=official_float64,
                                          batch_size=batch_size)
-        path = Path(weights)
-        if not path.is_file():
-            spec = WEIGHTS[str(weights)]
-            path = resolve_weights_file(spec)
-            name = str(weights)
-        else:
-            name = path.name
+        identity = identify_weights(weights)
     except (CheckpointError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
         raise ScorerError(f"cannot load weights {str(weights)!r}: {exc}") from exc
-    return DetectorScorer(detector, name, file_sha256(path))
+    return DetectorScorer(detector, identity.name, identity.sha256)

@@ -1,0 +1,340 @@
+"""The work of `laanet predict`: find the files, score each with the Detector, resume safely, write the results."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from laanet_synth.jsonl import append_jsonl, read_jsonl
+from tqdm import tqdm
+
+from laanet_demo import analysis
+from laanet_demo.inference import face_record
+from laanet_demo.limits import DemoLimits, InputRejected
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
+CSV_COLUMNS = ["path", "kind", "n_faces", "prob", "verdict", "n_frames", "reason", "error"]
+CLI_LIMITS = DemoLimits(
+    max_image_bytes=1 << 30, max_video_bytes=1 << 40, min_video_frames=1, max_video_frames=256
+)
+NO_FACE = {"image": "no face found", "video": "no face found in any sampled frame"}
+
+
+class CliError(Exception):
+    """A usage problem reported in one line, with exit status 2."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A path found while searching the inputs that cannot be scored: a folder that cannot be listed, a
+    broken link. It gets a row of its own so that nothing is dropped without a word."""
+
+    path: Path
+    kind: str
+    reason: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Files to score as (path, kind) and the problems met while searching the folders."""
+
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What a record depends on besides the file: the weights (by sha256), their recipe and the settings."""
+
+    weights: str
+    weights_sha256: str
+    recipe: dict[str, Any]
+    frames: int
+
+    def record_key(self, path: Path, kind: str) -> str:
+        """A key that changes when the weights, the recipe, the settings or the file (size, mtime) change."""
+        try:
+            st = path.stat()
+            file_id = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            file_id = None
+        body = {"weights_sha256": self.weights_sha256, "recipe": self.recipe, "kind": kind, "file": file_id,
+                "frames": self.frames if kind == "video" else None}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def kind_of(path: Path) -> str | None:
+    """"image", "video" or None, from the file suffix."""
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    return None
+
+
+def _walk(folder: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
+    files: list[tuple[Path, str]] = []
+    problems: list[Problem] = []
+
+    def unreadable(err: OSError) -> None:
+        where = Path(err.filename) if err.filename else folder
+        problems.append(Problem(where, "folder", "folder not readable",
+                                f"{where}: cannot list this folder ({err.strerror}); its files were not scored"))
+
+    for dirpath, _dirs, names in os.walk(folder, onerror=unreadable):
+        for name in names:
+            q = Path(dirpath) / name
+            k = kind_of(q)
+            if k is None:
+                continue
+            if q.is_symlink() and not q.exists():
+                problems.append(Problem(q, k, "broken link", f"{q}: broken link to {os.readlink(q)}"))
+            elif q.is_file():
+                files.append((q, k))
+    return sorted(files), sorted(problems, key=lambda p: p.path)
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> Inputs:
+    """Files to score: files as given (kind from the suffix), folders searched recursively.
+
+    Folders that cannot be listed and broken links inside folders become problems (rows with a reason).
+    Raises CliError for a given path that does not exist or a file whose suffix is neither image nor video.
+    """
+    out = Inputs()
+    seen: set[Path] = set()
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            items, problems = _walk(p)
+            out.problems.extend(problems)
+        elif p.is_file():
+            k = kind_of(p)
+            if k is None:
+                raise CliError(
+                    f"{p}: unknown file type '{p.suffix}'; expected an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "
+                    f"or a video ({', '.join(sorted(VIDEO_SUFFIXES))})"
+                )
+            items = [(p, k)]
+        elif p.is_symlink():
+            raise CliError(f"{p}: broken link to {os.readlink(p)}")
+        else:
+            raise CliError(f"{p}: no such file or folder")
+        for q, k in items:
+            if q not in seen:
+                seen.add(q)
+                out.files.append((q, k))
+    return out
+
+
+def _summary(path: Path, kind: str, n_faces: int | None, prob: float | None, detector: Any,
+             n_frames: int | None) -> dict[str, Any]:
+    bands = analysis.bands_for(detector)
+    return {
+        "path": str(path), "kind": kind, "n_faces": n_faces,
+        "prob": None if prob is None else round(prob, 6),
+        "verdict": None if prob is None else bands.verdict(prob),
+        "n_frames": n_frames, "reason": NO_FACE[kind] if prob is None else None, "error": None,
+        "aggregation": analysis.describe_rules(detector),
+    }
+
+
+def image_record(path: Path, result: analysis.ImageAnalysis, detector: Any) -> dict[str, Any]:
+    """One output record for an image: the CSV fields plus per-face detail."""
+    rec = _summary(path, "image", result.n_faces_found, result.prob, detector, None)
+    rec["faces"] = [face_record(f) for f in result.faces]
+    return rec
+
+
+def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> dict[str, Any]:
+    """One output record for a video: the CSV fields plus per-frame, per-face detail."""
+    rec = _summary(path, "video", result.n_faces, result.prob, detector, len(result.frames))
+    rec["frames"] = [
+        {"frame": f.frame_number, "prob": None if f.prob is None else round(f.prob, 6),
+         "faces": [face_record(x) for x in f.faces]}
+        for f in result.frames
+    ]
+    return rec
+
+
+def error_record(path: Path, kind: str, message: str, reason: str = "unreadable") -> dict[str, Any]:
+    """Record for a file that could not be scored: a short `reason` and the full `error` message."""
+    return {"path": str(path), "kind": kind, "n_faces": None, "prob": None, "verdict": None,
+            "n_frames": None, "reason": reason, "error": message}
+
+
+def _access_problem(path: Path) -> tuple[str, str] | None:
+    """(reason, message) when the file cannot even be opened, else None."""
+    try:
+        with path.open("rb"):
+            return None
+    except PermissionError:
+        return "permission denied", f"{path}: permission denied (the file cannot be opened for reading)"
+    except FileNotFoundError:
+        return "file vanished", f"{path}: the file was removed or moved before it could be read"
+    except OSError as err:
+        return "unreadable", f"{path}: cannot open the file ({err.strerror})"
+
+
+def score_file(detector: Any, path: Path, kind: str, n_frames: int, limits: DemoLimits) -> dict[str, Any]:
+    """Score one file; bad input becomes an error record (with a reason) instead of an exception."""
+    problem = _access_problem(path)
+    if problem is not None:
+        return error_record(path, kind, problem[1], problem[0])
+    try:
+        if kind == "image":
+            return image_record(path, analysis.analyse_image(detector, path, limits), detector)
+        return video_record(path, analysis.analyse_video(detector, path, n_frames, limits), detector)
+    except InputRejected as err:
+        return error_record(path, kind, str(err))
+
+
+def csv_text(records: Sequence[dict[str, Any]]) -> str:
+    """The CSV form: one row per input file, empty cells for missing values."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in records:
+        w.writerow({k: "" if r.get(k) is None else r[k] for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
+    """The JSONL form: one full record per line."""
+    return "".join(json.dumps(r, sort_keys=False) + "\n" for r in records)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to `path` through a temporary file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def partial_path(out: Path) -> Path:
+    """Where finished records are appended while a run is in progress (kept for --resume)."""
+    return out.with_name(f".{out.name}.partial.jsonl")
+
+
+def sidecar_path(out: Path) -> Path:
+    """The JSON file written beside a CSV: which weights, recipe, bands and settings produced it."""
+    return out.with_name(f"{out.name}.meta.json")
+
+
+def load_partial(path: Path) -> dict[str, dict[str, Any]]:
+    """Records of an interrupted run, by path; torn or malformed lines are skipped with a warning."""
+    contents = read_jsonl(path)
+    if contents.skipped_lines:
+        print(f"laanet predict: {contents.skipped_message(path)}", file=sys.stderr)
+    return {rec["path"]: rec for rec in contents.records if isinstance(rec, dict) and "path" in rec}
+
+
+def run_identity(detector: Any, weights: str, frames: int) -> RunIdentity:
+    """The identity of this run's results: weights name and sha256, recipe, verdict bands, frames."""
+    from laanet_model.provenance import identify_weights
+    from laanet_model.weights import preprocessing_to_dict
+
+    spec = getattr(detector, "spec", None)
+    try:
+        ident = identify_weights(weights)
+        name, sha = ident.name, ident.sha256
+    except Exception:  # noqa: BLE001 - a detector given in code may have no file behind its name
+        name, sha = weights, getattr(spec, "sha256", None) or "unknown"
+    recipe = preprocessing_to_dict(detector.preprocessing)
+    recipe["thresholds"] = vars(analysis.bands_for(detector))
+    return RunIdentity(name, sha, recipe, frames)
+
+
+def provenance(identity: RunIdentity, args: argparse.Namespace, detector: Any) -> dict[str, Any]:
+    """What the CSV sidecar says about the run."""
+    from importlib.metadata import version
+
+    return {"weights": identity.weights, "weights_sha256": identity.weights_sha256,
+            "recipe": identity.recipe, "frames": identity.frames, "device": str(getattr(detector, "device", "")),
+            "aggregation": analysis.describe_rules(detector), "laanet_demo_version": version("laanet-demo"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "columns": CSV_COLUMNS}
+
+
+def load_detector(weights: str, device: str | None = None) -> Any:
+    """The Detector for a registered weight name or a checkpoint path; failures become CliError."""
+    from laanet_model.detector import Detector
+
+    try:
+        return Detector.from_weights(weights, device=device)
+    except Exception as err:  # noqa: BLE001 - any load failure is one clear line
+        where = f" on device {device!r}" if device else ""
+        raise CliError(f"cannot load weights {weights!r}{where}: {err}") from err
+
+
+def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
+    """The `predict` subcommand; returns the exit status. `detector` overrides `--weights` when given."""
+    out: Path | None = args.out
+    if out is not None and out.suffix.lower() not in (".csv", ".jsonl"):
+        raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
+    if not CLI_LIMITS.min_video_frames <= args.frames <= CLI_LIMITS.max_video_frames:
+        raise CliError(
+            f"--frames {args.frames}: expected {CLI_LIMITS.min_video_frames} to {CLI_LIMITS.max_video_frames}"
+        )
+    inputs = expand_inputs(args.paths)
+    if not inputs.files and not inputs.problems:
+        raise CliError("no image or video files found in the given paths")
+    if detector is None:
+        detector = load_detector(args.weights, getattr(args, "device", None))
+    identity = run_identity(detector, args.weights, args.frames)
+    limits = replace(CLI_LIMITS, default_video_frames=args.frames)
+    partial = partial_path(out) if out is not None else None
+    done = load_partial(partial) if (partial is not None and args.resume) else {}
+    if partial is not None and not args.resume:
+        partial.unlink(missing_ok=True)
+    stamp = {"weights": identity.weights, "weights_sha256": identity.weights_sha256}
+    records: list[dict[str, Any]] = []
+    redone = 0
+    try:
+        for path, kind in tqdm(inputs.files, desc="laanet predict", unit="file", disable=args.quiet):
+            key = identity.record_key(path, kind)
+            rec = done.get(str(path))
+            if rec is not None and rec.get("key") != key:
+                rec, redone = None, redone + 1
+            if rec is None:
+                rec = {**score_file(detector, path, kind, args.frames, limits), **stamp, "key": key}
+                if partial is not None:
+                    append_jsonl(partial, rec, fsync=False)
+            records.append(rec)
+    except OSError as err:
+        raise CliError(f"--out {out}: cannot write there ({err.strerror})") from err
+    if redone:
+        print(f"laanet predict: {redone} saved record{'s were' if redone != 1 else ' was'} recomputed because "
+              "the weights, the recipe, --frames or the file changed since the interrupted run", file=sys.stderr)
+    records += [{**error_record(p.path, p.kind, p.error, p.reason), **stamp} for p in inputs.problems]
+    for rec in records:
+        rec.pop("key", None)
+    text = csv_text(records) if out is None or out.suffix.lower() == ".csv" else jsonl_text(records)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        if out.suffix.lower() == ".csv":
+            write_atomic(sidecar_path(out), json.dumps(provenance(identity, args, detector), indent=1) + "\n")
+        write_atomic(out, text)
+        assert partial is not None
+        partial.unlink(missing_ok=True)
+    failed = [r for r in records if r.get("error")]
+    for r in failed:
+        print(f"laanet predict: {r['path']}: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
