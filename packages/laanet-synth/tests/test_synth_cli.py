@@ -30,7 +30,7 @@ def test_collect_sources(inputs):
 
 def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 0
+    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 1  # two inputs failed
     cap = capsys.readouterr()
     summary = json.loads(cap.out.strip().splitlines()[-1])
     assert summary["failed"] == 2 and summary["processed"] == 2 and summary["faces"] >= 1
@@ -51,8 +51,8 @@ def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
         direct = crop_face(orig, face, OFFICIAL_SBI)
         two = crop_face(read_image(index.image_path(i)), whole_image_face(256, 256, index.landmarks[i]), pre_cropped(OFFICIAL_SBI))
         assert np.abs(direct.image.astype(int) - two.image.astype(int)).mean() < 1.0
-    # second run: everything is resumed, nothing reprocessed
-    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 0
+    # second run: everything is resumed, nothing reprocessed (the two failed inputs still count as failed)
+    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 1
     summary2 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary2["resumed"] == 4 and summary2["processed"] == 0 and summary2["faces"] == summary["faces"]
     assert index.pre_cropped
@@ -92,3 +92,52 @@ def test_contact_sheet(lfw_dir, tmp_path, capsys):
 def test_missing_input(tmp_path, capsys):
     assert main(["preprocess", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_inputs_with_the_same_name_in_two_folders_are_two_entries(tmp_path, capsys):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "clip.jpg").write_bytes(b"not a jpeg " + sub.encode())
+    sources = collect_sources([tmp_path / "a" / "clip.jpg", tmp_path / "b" / "clip.jpg"])
+    assert sorted(s.rel.as_posix() for s in sources) == ["a/clip.jpg", "b/clip.jpg"]
+    out = tmp_path / "out"
+    assert main(["preprocess", str(tmp_path / "a" / "clip.jpg"), str(tmp_path / "b" / "clip.jpg"),
+                 "--out", str(out), "--quiet"]) == 1
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (summary["sources"], summary["failed"], summary["resumed"]) == (2, 2, 0)
+
+
+def test_changed_settings_are_not_resumed(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    clip = inputs / "clip.mp4"
+    assert main(["preprocess", str(clip), "--out", str(out), "--frames", "4", "--quiet"]) == 1
+    capsys.readouterr()
+    assert main(["preprocess", str(clip), "--out", str(out), "--frames", "4", "--quiet"]) == 1
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["resumed"], again["processed"] + again["failed"]) == (1, 0)
+    assert main(["preprocess", str(clip), "--out", str(out), "--frames", "8", "--quiet"]) == 1
+    changed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert changed["resumed"] == 0 and changed["failed"] == 1 and changed["settings_changed"] == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--frames", "0"], "--frames"),
+    (["--frames", "-3"], "--frames"),
+    (["--recipe", "bogus"], "unknown crop recipe 'bogus'"),
+    (["--finder", "bogus"], "unknown face finder 'bogus'"),
+])
+def test_bad_options_are_one_line_and_exit_2(args, words, inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        raise SystemExit(main(["preprocess", str(inputs / "people"), "--out", str(out), "--quiet", *args]))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if "error" in line] and len(err.strip().splitlines()) <= 2
+    assert not out.exists()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("laanet-synth 0.")

@@ -8,7 +8,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +27,46 @@ class Source:
     kind: str
 
 
+def input_root(inputs: Sequence[str | os.PathLike[str]]) -> Path:
+    """The deepest folder holding every input (a folder counts as itself, a file as its folder)."""
+    bases = [os.path.abspath(p if Path(p).is_dir() else Path(p).parent) for p in inputs]
+    return Path(os.path.commonpath(bases))
+
+
 def collect_sources(inputs: Sequence[str | os.PathLike[str]]) -> list[Source]:
-    """Image and video files under ``inputs`` (files or folders, recursive), sorted."""
+    """Image and video files under ``inputs`` (files or folders, recursive), sorted, each with a path relative
+    to the common root of all inputs (so ``a/clip.mp4`` and ``b/clip.mp4`` stay two sources)."""
+    for raw in inputs:
+        if not Path(raw).exists():
+            raise FileNotFoundError(f"{raw}: no such file or folder")
+    root = input_root(inputs)
     out: list[Source] = []
+    seen: set[Path] = set()
     for raw in inputs:
         p = Path(raw)
-        if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file())
-            base = p
-        elif p.is_file():
-            files, base = [p], p.parent
-        else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
+        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
         for f in files:
             ext = f.suffix.lower()
             kind = "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
-            if kind:
-                out.append(Source(f, f.relative_to(base), kind))
+            rel = Path(os.path.abspath(f)).relative_to(root)
+            if kind and rel not in seen:
+                seen.add(rel)
+                out.append(Source(f, rel, kind))
     return out
+
+
+class UsageError(ValueError):
+    """A bad option value, reported in one line with exit status 2."""
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """What a source's crops depend on besides the file; a record made with other settings is redone."""
+
+    frames: int
+    recipe: str
+    finder: str
+    all_faces: bool
 
 
 def _record_name(src: Source) -> str:
@@ -112,21 +135,31 @@ def build_index(out_dir: Path, records: list[dict]):
 def cmd_preprocess(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .crops import get_recipe
-    from .faces import make_face_finder
+    from .crops import CropError, get_recipe
+    from .faces import FaceFinderError, make_face_finder
 
+    if args.frames < 1:
+        raise UsageError(f"--frames {args.frames}: expected a whole number of frames >= 1")
+    settings = PreprocessSettings(args.frames, args.recipe, args.finder, args.all_faces)
+    try:
+        recipe = get_recipe(args.recipe)
+        finder = make_face_finder(args.finder)
+    except (CropError, FaceFinderError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    sources = collect_sources(args.inputs)
     out_dir = Path(args.out)
     rec_dir = out_dir / "records"
-    sources = collect_sources(args.inputs)
-    recipe = get_recipe(args.recipe)
-    finder = make_face_finder(args.finder)
-    done = skipped = failed = 0
+    done = skipped = failed = changed = 0
     errors: list[str] = []
+    current: list[Path] = []
     for src in tqdm(sources, desc="preprocess", unit="file", disable=args.quiet):
         rec_path = rec_dir / _record_name(src)
+        current.append(rec_path)
         if rec_path.is_file():
             prev = json.loads(rec_path.read_text())
-            if prev.get("status") == "ok" or not args.retry_errors:
+            if prev.get("settings") != asdict(settings):
+                changed += 1
+            elif prev.get("status") == "ok" or not args.retry_errors:
                 skipped += 1
                 continue
         try:
@@ -136,15 +169,19 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
             rec = {"source": str(src.rel), "status": "error", "error": str(exc), "entries": []}
             errors.append(f"{src.rel}: {exc}")
             failed += 1
+        rec["settings"] = asdict(settings)
         _write_json_atomic(rec_path, rec)
     records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json"))] if rec_dir.is_dir() else []
+    records = [r for r in records if r.get("settings") == asdict(settings)]
     index = build_index(out_dir, records)
     index.save(out_dir / "index.npz")
     for e in errors:
         print(f"skipped (unreadable): {e}", file=sys.stderr)
-    print(json.dumps({"sources": len(sources), "processed": done, "resumed": skipped, "failed": failed, "faces": len(index),
+    still_failed = sum(json.loads(p.read_text()).get("status") != "ok" for p in current)
+    print(json.dumps({"sources": len(sources), "processed": done, "resumed": skipped, "failed": failed,
+                      "settings_changed": changed, "failed_total": still_failed, "faces": len(index),
                       "index": str(out_dir / "index.npz"), "recipe": recipe.name}))
-    return 0
+    return 1 if still_failed else 0
 
 
 def contact_sheet(index, n: int, size: int, seed: int, kinds: Sequence[str] = ("sbi", "bi"), recipe=None) -> np.ndarray:
@@ -207,6 +244,7 @@ def cmd_contact_sheet(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laanet-synth", description="Face crops, landmarks and SBI/BI pseudo-fakes for LAA-Net.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('laanet-synth')}")
     sub = p.add_subparsers(dest="command", required=True)
     pre = sub.add_parser("preprocess", help="videos/images -> evenly spaced frames -> faces -> margin crops + landmarks -> index.npz")
     pre.add_argument("inputs", nargs="+", help="image/video files or folders (searched recursively)")
@@ -236,8 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except FileNotFoundError as exc:
-        print(f"laanet-synth: {exc}", file=sys.stderr)
+    except (FileNotFoundError, UsageError) as exc:
+        print(f"laanet-synth {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 
