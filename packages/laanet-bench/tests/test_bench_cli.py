@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -10,11 +11,11 @@ import sys
 import time
 
 import pytest
-from laanet_bench.cli import main
+from laanet_bench.cli import build_parser, main
 from laanet_bench.records import read_records
 from laanet_model.checkpoints import file_sha256
 
-FAST = ["--frames", "2", "--bootstrap", "20", "--no-progress"]
+FAST = ["--frames", "2", "--bootstrap", "20", "--quiet"]
 
 
 def test_evaluate_then_table(tmp_path, build, clips, untrained_weights, capsys):
@@ -36,6 +37,7 @@ def test_evaluate_then_table(tmp_path, build, clips, untrained_weights, capsys):
     assert main(["table", "--records", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "LAA-Net w/ SBI (paper)" in printed and "untrained-lite0.safetensors" in printed
+    assert "/4 videos)" not in printed and "partial" not in printed  # a whole dataset is not marked
     for name in ("table_video.md", "table_video.csv", "table_video.tex", "table_frame.md", "roc_video.png"):
         assert (out / name).is_file(), name
 
@@ -97,7 +99,7 @@ def test_killed_run_resumes_without_recomputing(tmp_path, build, clips, untraine
     out = tmp_path / "out"
     args = ["evaluate", "--dataset", "ffpp", "--root", str(root), "--methods", "Deepfakes",
             "--weights", str(untrained_weights), "--out", str(out), "--frames", "3", "--bootstrap", "20",
-            "--no-progress"]
+            "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "laanet_bench.cli", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -124,3 +126,71 @@ def test_killed_run_resumes_without_recomputing(tmp_path, build, clips, untraine
     assert records[1].extra["n_cached"] == len(done)
     assert records[1].extra["n_computed"] == 8 - len(done)
     assert (records[1].n_real, records[1].n_fake) == (4, 4)
+
+
+def test_partial_runs_say_so_in_records_and_tables(tmp_path, build, clips, untrained_weights, capsys):
+    root = build.celebdf(tmp_path / "cdf", clips)
+    (root / "Celeb-synthesis" / "id1_id9_0000.mp4").unlink()
+    out = tmp_path / "out"
+    assert main(["evaluate", "--dataset", "celebdf", "--root", str(root), "--weights", str(untrained_weights),
+                 "--out", str(out), "--skip-missing", "--limit", "2", "--level", "video", *FAST]) == 0
+    (rec,) = read_records(out)
+    assert (rec.n_expected, rec.n_scored, rec.n_real + rec.n_fake) == (4, 2, 2)
+    assert rec.missing == {"files missing": 1, "left out by --limit 2": 1}
+    capsys.readouterr()
+    assert main(["table", "--records", str(out), "--level", "video"]) == 0
+    md = (out / "table_video.md").read_text()
+    assert f"{100 * rec.auc:.2f} (2/4 videos)" in md
+    assert "2 of 4 videos scored" in md and "files missing: 1" in md and "left out by --limit 2: 1" in md
+    assert "(2/4 videos)" in (out / "table_video.csv").read_text()
+    assert "(2/4 videos)" in (out / "table_video.tex").read_text()
+
+
+def test_csv_columns_are_recorded(tmp_path, clips, untrained_weights, capsys):
+    csv_path = tmp_path / "list.csv"
+    rows = [f"{c.video},{c.label},note {k}" for k, c in enumerate(clips[:2] + clips[-2:])]
+    csv_path.write_bytes(b"\xef\xbb\xbfpath,label,note\n" + ("\n".join(rows) + "\n").encode())
+    out = tmp_path / "out"
+    assert main(["evaluate", "--csv", str(csv_path), "--weights", str(untrained_weights), "--out", str(out),
+                 "--level", "video", *FAST]) == 0
+    (rec,) = read_records(out)
+    assert rec.extra["csv_columns"] == "columns read by header name (path, label, note); ignored columns: note"
+    assert (rec.n_real, rec.n_fake, rec.n_expected, rec.n_scored) == (2, 2, 4, 4)
+
+
+def _subcommands():
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return parser, sub.choices
+
+
+def test_every_option_has_help_and_its_default_and_no_markup():
+    parser, commands = _subcommands()
+    assert "``" not in parser.format_help()
+    for name, sub in commands.items():
+        text = sub.format_help()
+        assert "``" not in text and ":class:" not in text and ":func:" not in text, name
+        for action in sub._actions:
+            if not action.option_strings or action.dest in ("help", "version"):
+                continue
+            assert action.help and len(action.help) > 8, (name, action.dest)
+            if action.default not in (None, False, "", argparse.SUPPRESS) and not action.required:
+                assert "%(default)s" in action.help, (name, action.dest)
+    assert "(default: 32)" in commands["evaluate"].format_help()
+
+
+def test_one_quiet_flag_and_a_version(capsys):
+    _, commands = _subcommands()
+    for name in ("evaluate", "robustness"):
+        flags = {f for a in commands[name]._actions for f in a.option_strings}
+        assert "--quiet" in flags and "--no-progress" not in flags
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("laanet-bench 0.")
+
+
+def test_help_lists_every_perturbation_type():
+    from laanet_bench.cli import PERTURBATION_TYPES
+    from laanet_bench.perturbations import PERTURBATIONS
+
+    assert PERTURBATION_TYPES.split(",") == list(PERTURBATIONS)

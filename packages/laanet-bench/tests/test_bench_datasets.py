@@ -144,6 +144,54 @@ def test_csv_adapter_on_videos_and_bad_rows(tmp_path, shared_data):
         load_csv(tmp_path / "absent.csv", LoadOptions())
 
 
+def _images(tmp_path, n):
+    from PIL import Image
+
+    paths = []
+    for i in range(n):
+        paths.append(tmp_path / f"img{i}.png")
+        Image.new("RGB", (32, 32), (i * 40, 0, 0)).save(paths[-1])
+    return paths
+
+
+def test_csv_with_a_byte_order_mark_and_columns_by_name(tmp_path):
+    from laanet_bench.datasets.generic import read_rows
+
+    imgs = _images(tmp_path, 4)
+    csv_path = tmp_path / "sheet.csv"
+    body = "note,label,path,video\n" + "".join(
+        f"n{i % 2},{i % 2},{p.name},v{i}\n" for i, p in enumerate(imgs))
+    csv_path.write_bytes(b"\xef\xbb\xbf" + body.encode())  # "CSV UTF-8" as spreadsheet programs write it
+    table = read_rows(csv_path)
+    assert table.header == ("note", "label", "path", "video") and table.ignored_columns == ("note",)
+    items = load_csv(csv_path, LoadOptions())
+    assert len(items) == 4 and sorted(it.key for it in items) == ["group/v0", "group/v1", "group/v2", "group/v3"]
+    # a third column that is not group/video is ignored, not taken as a group
+    csv_path.write_text("path,label,note\n" + "".join(f"{p.name},{i % 2},n{i % 2}\n" for i, p in enumerate(imgs)))
+    items = load_csv(csv_path, LoadOptions())
+    assert len(items) == 4 and all(len(it.paths) == 1 for it in items)
+    assert read_rows(csv_path).ignored_columns == ("note",)
+    csv_path.write_text("file,label\na.jpg,1\n")
+    with pytest.raises(DatasetLayoutError, match="'path' column"):
+        load_csv(csv_path, LoadOptions())
+
+
+def test_csv_without_a_header_keeps_its_first_row(tmp_path):
+    from laanet_bench.datasets.generic import read_rows
+
+    imgs = _images(tmp_path, 3)
+    csv_path = tmp_path / "plain.csv"
+    rows = [f"{imgs[0].name},0", "missing.png,1", f"{imgs[2].name},1"]
+    csv_path.write_bytes(b"\xef\xbb\xbf" + ("\n".join(rows) + "\n").encode())
+    table = read_rows(csv_path)
+    assert table.header is None and [r[0] for r in table.rows] == [imgs[0].name, "missing.png", imgs[2].name]
+    items = load_csv(csv_path, LoadOptions(skip_missing=True))
+    assert sorted(it.key for it in items) == [imgs[0].name, imgs[2].name]
+    csv_path.write_text(f"{imgs[0].name},0,g,extra\n")
+    with pytest.raises(DatasetLayoutError, match="without a header.*2 or 3 columns"):
+        load_csv(csv_path, LoadOptions())
+
+
 def test_items_are_immutable_and_checked(tmp_path, build, layout_clips):
     root = build.dfdcp(tmp_path / "d", layout_clips)
     item = load_dataset("dfdcp", root)[0]
@@ -163,7 +211,7 @@ def test_dataset_registry_is_consistent():
 
 
 def test_balanced_limit_alternates_classes(tmp_path, build, layout_clips):
-    from laanet_bench.cli import balanced_limit
+    from laanet_bench.commands import balanced_limit
 
     items = load_dataset("ffpp", build.ffpp(tmp_path / "f", layout_clips))
     picked = balanced_limit(items, 5)

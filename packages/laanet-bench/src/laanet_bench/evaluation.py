@@ -7,7 +7,7 @@ import io
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -42,6 +42,12 @@ class RunInfo:
     subset: str = "all"
     layout: str = "published"
     compression: str = ""
+    n_expected: int = 0
+    """Items the dataset or split lists, before missing files and --limit (0: the items given)."""
+    missing: dict[str, int] = field(default_factory=dict)
+    """Items listed but not given to the run, by reason."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Anything else the records should say about the input (e.g. how a CSV's columns were read)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +101,9 @@ def scores_csv(scores: LevelScores) -> str:
 
 def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScorer, settings: EvalSettings,
                 bootstrap: BootstrapConfig, wall_time_s: float, scores_file: str, run_id: str,
-                extra: dict | None = None, progress: bool = False) -> RunRecord:
-    """Metrics with bootstrap intervals and every setting that produced them."""
+                extra: dict | None = None, progress: bool = False, n_scored: int | None = None) -> RunRecord:
+    """Metrics with bootstrap intervals and every setting that produced them; ``n_scored`` items were scored
+    (default: the distinct keys of ``scores``) of the ``info.n_expected`` the dataset lists."""
     try:
         metrics = compute_metrics(scores.labels, scores.scores)
         ci = bootstrap_intervals(scores.labels, scores.scores, bootstrap, progress=progress)
@@ -105,6 +112,8 @@ def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScor
                               f"{int((scores.labels == 0).sum())} real and {int((scores.labels == 1).sum())} "
                               "fake samples were scored") from exc
     p = settings.perturbation
+    if n_scored is None:
+        n_scored = len(set(scores.keys))
     return RunRecord(
         run_id=run_id, created=datetime.now(UTC).isoformat(timespec="seconds"), dataset=info.dataset,
         split=info.split, level=level, n_frames=settings.n_frames, face_policy=settings.face_policy,
@@ -115,6 +124,7 @@ def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScor
         n_no_face=scores.n_no_face, perturbation="none" if p is None else p.name,
         perturbation_level=0 if p is None else p.level, perturbation_param=None if p is None else float(p.param),
         scores_file=scores_file, extra=dict(extra or {}),
+        n_expected=info.n_expected or n_scored, n_scored=n_scored, missing=dict(info.missing),
         **metrics,
     )
 
@@ -143,13 +153,17 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     extra = {"n_items": len(items), "n_failed": stats.failed, "n_cached": stats.cached,
              "n_computed": stats.computed, "precision": scorer.precision,
-             "recipe": getattr(scorer.recipe, "name", "")}
+             "recipe": getattr(scorer.recipe, "name", ""), **info.notes}
+    missing = dict(info.missing)
+    if stats.failed:
+        missing["unreadable"] = stats.failed
+    info = replace(info, n_expected=info.n_expected or len(items), missing=missing)
     records = []
     for level in levels:
         scores = level_scores(results, level, settings)
         rel = f"scores/{run_id}_{info.dataset}_{info.subset}_{level}.csv"
         record = make_record(scores, level, info, scorer, settings, bootstrap, wall, rel, run_id, extra,
-                             progress=progress)
+                             progress=progress, n_scored=len(items) - stats.failed)
         write_text(out_dir / rel, scores_csv(scores))
         append_record(out_dir / RECORDS_FILE, record)
         records.append(record)

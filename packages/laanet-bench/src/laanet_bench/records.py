@@ -58,6 +58,17 @@ class RunRecord:
     perturbation_param: float | None = None
     scores_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    n_expected: int = 0
+    """Items (videos, or CSV rows) the dataset or split lists; 0 when unknown."""
+    n_scored: int = 0
+    """Items that were read and scored; fewer than ``n_expected`` makes this a partial result."""
+    missing: dict[str, int] = field(default_factory=dict)
+    """Why items were not scored, with how many each (files missing, left out by --limit, unreadable)."""
+
+    @property
+    def partial(self) -> bool:
+        """Whether fewer items were scored than the dataset lists."""
+        return 0 < self.n_scored < self.n_expected
 
 
 def record_to_json(record: RunRecord) -> str:

@@ -72,10 +72,16 @@ def results_table(records: Sequence[RunRecord], level: str, metrics: Sequence[st
         rows[paper.label] = {f"{c} {m.upper()}": paper.values[c][m] for c in columns for m in metrics
                              if c in paper.values and m in paper.values[c]}
     mine: dict[str, dict[str, float]] = {}
+    notes: dict[tuple[str, str], str] = {}
+    footnotes: list[str] = []
     for rec in sorted(ours, key=lambda r: (row_label(r), r.created)):
         row = mine.setdefault(row_label(rec), {})
         for m in metrics:
             row[f"{dataset_column(rec)} {m.upper()}"] = 100.0 * float(getattr(rec, m))
+            if rec.partial:
+                notes[(row_label(rec), f"{dataset_column(rec)} {m.upper()}")] = coverage_note(rec)
+        if rec.partial:
+            footnotes.append(f"{row_label(rec)} · {dataset_column(rec)}: {coverage_reason(rec)}")
     rows.update(mine)
     for label, row in mine.items():
         for paper in papers:
@@ -85,7 +91,25 @@ def results_table(records: Sequence[RunRecord], level: str, metrics: Sequence[st
                 rows[f"Δ {label} − {short}"] = diff
     frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=cols)
     frame.index.name = f"{level}-level (%)"
-    return frame.round(2)
+    frame = frame.round(2)
+    frame.attrs = {"notes": notes, "footnotes": footnotes}
+    return frame
+
+
+def coverage_unit(record: RunRecord) -> str:
+    """What the items of a record are called in tables."""
+    return "items" if record.layout == "csv" else "videos"
+
+
+def coverage_note(record: RunRecord) -> str:
+    """The mark of a partial result beside its value, e.g. ``7/140 videos``."""
+    return f"{record.n_scored}/{record.n_expected} {coverage_unit(record)}"
+
+
+def coverage_reason(record: RunRecord) -> str:
+    """Why a result is partial, e.g. ``7 of 140 videos scored (files missing: 133)``."""
+    why = ", ".join(f"{reason}: {n}" for reason, n in record.missing.items()) or "reason not recorded"
+    return f"{record.n_scored} of {record.n_expected} {coverage_unit(record)} scored ({why})"
 
 
 TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -98,25 +122,40 @@ def tex_escape(text: str) -> str:
     return "".join(TEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
+def _cell(frame: pd.DataFrame, idx: object, col: object, value: float) -> str:
+    if pd.isna(value):
+        return "–"
+    note = frame.attrs.get("notes", {}).get((idx, col))
+    return f"{value:.2f} ({note})" if note else f"{value:.2f}"
+
+
 def _cells(frame: pd.DataFrame) -> list[list[str]]:
-    return [[str(idx)] + ["–" if pd.isna(v) else f"{v:.2f}" for v in row]
+    return [[str(idx)] + [_cell(frame, idx, col, v) for col, v in zip(frame.columns, row, strict=True)]
             for idx, row in zip(frame.index, frame.to_numpy(dtype=float), strict=True)]
 
 
 def render(frame: pd.DataFrame, fmt: str) -> str:
-    """``frame`` as ``markdown``, ``csv`` or ``latex`` (booktabs) text; missing values are '–'."""
+    """``frame`` as ``markdown``, ``csv`` or ``latex`` (booktabs) text; missing values are '–'. Partial results
+    (``frame.attrs["notes"]``) are marked in their cells and explained below the table (``footnotes``)."""
+    footnotes = [f"Partial: {f}" for f in frame.attrs.get("footnotes", [])]
     if fmt == "csv":
-        return frame.to_csv()
+        shown = frame.astype(object)
+        for (idx, col), note in frame.attrs.get("notes", {}).items():
+            if idx in shown.index and col in shown.columns and not pd.isna(frame.at[idx, col]):
+                shown.at[idx, col] = f"{frame.at[idx, col]:.2f} ({note})"
+        return shown.to_csv()
     headers = [frame.index.name or ""] + [str(c) for c in frame.columns]
     rows = _cells(frame)
     if fmt == "markdown":
-        return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
-                        colalign=("left",) + ("right",) * len(frame.columns)) + "\n"
+        table = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True,
+                         colalign=("left",) + ("right",) * len(frame.columns)) + "\n"
+        return table + "".join(f"\n{f}\n" for f in footnotes)
     if fmt == "latex":
         lines = [r"\begin{tabular}{l" + "r" * len(frame.columns) + "}", r"\toprule",
                  " & ".join(tex_escape(h) for h in headers) + r" \\", r"\midrule"]
         lines += [" & ".join(tex_escape(c) for c in row) + r" \\" for row in rows]
         lines += [r"\bottomrule", r"\end{tabular}"]
+        lines += [tex_escape(f) + r"\par" for f in footnotes]
         return "\n".join(lines) + "\n"
     raise ValueError(f"format must be markdown, csv or latex, got {fmt!r}")
 

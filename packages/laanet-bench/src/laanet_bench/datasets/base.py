@@ -50,6 +50,8 @@ class LoadOptions:
     methods: tuple[str, ...] = ()
     layout: Literal["published", "official-frames"] = "published"
     skip_missing: bool = False
+    keep_missing: bool = False
+    """Return listed items whose files are missing too (the caller counts and checks them)."""
 
 
 Loader = Callable[[Path, LoadOptions], list[MediaItem]]
@@ -103,8 +105,11 @@ def frame_folders(root: Path) -> list[Path]:
 
 
 def check_missing(items: Iterable[MediaItem], options: LoadOptions, dataset: str) -> list[MediaItem]:
-    """Drop (with ``skip_missing``) or report items whose files do not exist."""
+    """Drop (with ``skip_missing``) or report items whose files do not exist; ``keep_missing`` returns
+    every listed item unchecked."""
     items = list(items)
+    if options.keep_missing:
+        return items
     missing = [it for it in items if not all(p.exists() for p in it.paths)]
     if missing and not options.skip_missing:
         shown = ", ".join(str(it.paths[0]) for it in missing[:3])

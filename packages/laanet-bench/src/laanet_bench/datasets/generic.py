@@ -1,9 +1,11 @@
-"""The generic adapter: a CSV of ``path,label[,group]`` rows pointing at videos, images or frame folders."""
+"""The generic adapter: a CSV of ``path,label[,group]`` rows (columns found by header name, or in that order
+without a header) pointing at videos, images or frame folders."""
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from .base import DatasetLayoutError, LoadOptions, MediaItem, check_missing, is_image, is_video, list_images
@@ -18,24 +20,68 @@ def parse_label(value: str, where: str) -> int:
     return label
 
 
-def read_rows(csv_path: Path) -> list[tuple[str, int, str]]:
-    """``(path, label, group)`` rows; a header line ``path,label[,group]`` is optional."""
+GROUP_COLUMNS = ("group", "video")
+NO_HEADER = ("path", "label", "group")
+
+
+@dataclass(frozen=True)
+class CsvRows:
+    """The rows of a CSV as ``(path, label, group)``, the header read (None when the file has none: columns
+    are then path, label[, group]) and the header's columns that were ignored."""
+
+    rows: list[tuple[str, int, str]]
+    header: tuple[str, ...] | None
+    ignored_columns: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line saying how the columns were read."""
+        if self.header is None:
+            return "no header row: columns read as path, label[, group]"
+        note = f"; ignored columns: {', '.join(self.ignored_columns)}" if self.ignored_columns else ""
+        return f"columns read by header name ({', '.join(self.header)}){note}"
+
+
+def _is_header(cells: list[str]) -> bool:
+    names = [c.strip().lower() for c in cells]
+    return "path" in names or "label" in names or not any(c.strip().lower() in LABEL_WORDS for c in cells[1:2])
+
+
+def read_rows(csv_path: Path) -> CsvRows:
+    """Rows of ``path,label[,group]``. With a header row, columns are found by name (``path``, ``label`` and
+    an optional ``group`` or ``video``; other columns are ignored); without one, each row must have exactly
+    2 or 3 columns. A UTF-8 byte-order mark is allowed; blank lines and ``#`` comments are skipped."""
     if not csv_path.is_file():
         raise DatasetLayoutError(f"expected a CSV file of 'path,label[,group]' rows at {csv_path} (file not found)")
+    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+        lines = [(n, row) for n, row in enumerate(csv.reader(fh), start=1)
+                 if row and "".join(row).strip() and not row[0].lstrip().startswith("#")]
+    if not lines:
+        raise DatasetLayoutError(f"{csv_path} has no 'path,label[,group]' rows")
+    header: tuple[str, ...] | None = None
+    if _is_header(lines[0][1]):
+        header = tuple(c.strip().lower() for c in lines[0][1])
+        lines = lines[1:]
+        for need in ("path", "label"):
+            if need not in header:
+                raise DatasetLayoutError(f"{csv_path}: the header {list(header)} has no {need!r} column "
+                                         "(expected 'path', 'label' and optionally 'group' or 'video')")
+        group_col = next((c for c in GROUP_COLUMNS if c in header), None)
+        columns = [header.index("path"), header.index("label")] + ([header.index(group_col)] if group_col else [])
+        ignored = tuple(c for c in header if c not in ("path", "label", group_col))
+    else:
+        columns, ignored = [0, 1, 2], ()
     rows = []
-    with csv_path.open(newline="") as fh:
-        for n, row in enumerate(csv.reader(fh), start=1):
-            if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-                continue
-            if n == 1 and row[0].strip().lower() == "path":
-                continue
-            if len(row) not in (2, 3):
-                raise DatasetLayoutError(f"{csv_path}:{n}: expected 'path,label[,group]', got {row!r}")
-            group = row[2].strip() if len(row) == 3 else ""
-            rows.append((row[0].strip(), parse_label(row[1], f"{csv_path}:{n}"), group))
+    for n, row in lines:
+        if header is None and len(row) not in (2, 3):
+            raise DatasetLayoutError(f"{csv_path}:{n}: without a header row, each row must have 2 or 3 columns "
+                                     f"(path,label[,group]), got {len(row)}: {row!r}")
+        if header is not None and not max(columns) < len(row) <= len(header):
+            raise DatasetLayoutError(f"{csv_path}:{n}: expected {len(header)} columns as in the header, got {row!r}")
+        cells = [row[c].strip() if c < len(row) else "" for c in columns]
+        rows.append((cells[0], parse_label(cells[1], f"{csv_path}:{n}"), cells[2] if len(cells) > 2 else ""))
     if not rows:
         raise DatasetLayoutError(f"{csv_path} has no 'path,label[,group]' rows")
-    return rows
+    return CsvRows(rows, header, ignored)
 
 
 def load_csv(csv_path: Path, options: LoadOptions) -> list[MediaItem]:
@@ -44,7 +90,7 @@ def load_csv(csv_path: Path, options: LoadOptions) -> list[MediaItem]:
     base = csv_path.parent
     items: list[MediaItem] = []
     groups: dict[str, list[tuple[Path, int]]] = defaultdict(list)
-    for rel, label, group in read_rows(csv_path):
+    for rel, label, group in read_rows(csv_path).rows:
         path = Path(rel) if Path(rel).is_absolute() else base / rel
         if path.is_dir():
             images = list_images(path)

@@ -1,0 +1,185 @@
+"""The work of each ``laanet-bench`` command (the parser is in ``laanet_bench.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pandas as pd
+from laanet_synth.faces import FaceFinderError
+from tabulate import tabulate
+
+from .atomic import write_text
+from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
+from .datasets.base import check_missing
+from .datasets.generic import read_rows
+from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
+from .metrics import METRIC_NAMES, BootstrapConfig
+from .perturbations import PerturbationError
+from .pipeline import EvalSettings
+from .records import RecordError, RunRecord, read_records
+from .robustness import plan, run_robustness
+from .scorer import DetectorScorer, ScorerError, load_scorer
+from .tables import render, robustness_tables, write_tables
+
+#: errors that are the user's input, reported in one line with exit status 2
+USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError)
+
+
+def _levels(value: str) -> tuple[str, ...]:
+    return LEVELS if value == "both" else (value,)
+
+
+def _split_list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def balanced_limit(items: Sequence[MediaItem], n: int) -> list[MediaItem]:
+    """At most ``n`` items, alternating real and fake, each class in its listed order."""
+    if n <= 0 or n >= len(items):
+        return list(items)
+    real = [it for it in items if it.label == 0]
+    fake = [it for it in items if it.label == 1]
+    out: list[MediaItem] = []
+    while len(out) < n and (real or fake):
+        for pool in (real, fake):
+            if pool and len(out) < n:
+                out.append(pool.pop(0))
+    return out
+
+
+def coverage(listed: Sequence[MediaItem], present: Sequence[MediaItem], chosen: Sequence[MediaItem],
+             limit: int) -> tuple[int, dict[str, int]]:
+    """How many items the dataset lists and why some of them are not in ``chosen``."""
+    missing = {}
+    if len(present) < len(listed):
+        missing["files missing"] = len(listed) - len(present)
+    if len(chosen) < len(present):
+        missing[f"left out by --limit {limit}"] = len(present) - len(chosen)
+    return len(listed), missing
+
+
+def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
+    """The items to evaluate and what the records say about them (how many the dataset lists, why some are
+    left out, how a CSV's columns were read)."""
+    options = LoadOptions(split=args.split, compression=args.compression, methods=_split_list(args.methods),
+                          layout=args.layout, skip_missing=args.skip_missing, keep_missing=True)
+    notes: dict[str, str] = {}
+    if args.csv is not None:
+        listed = load_csv(args.csv, options)
+        notes["csv_columns"] = read_rows(args.csv).describe()
+        info = RunInfo(dataset=args.csv.stem, split=args.split, layout="csv")
+    else:
+        if args.root is None:
+            raise DatasetLayoutError(f"--root is needed with --dataset {args.dataset} "
+                                     f"(expected layout: {DATASETS[args.dataset].layout})")
+        listed = load_dataset(args.dataset, args.root, options)
+        compression = args.compression if args.dataset in ("ffpp", "dfd") and args.layout == "published" else ""
+        info = RunInfo(dataset=args.dataset, split=args.split, layout=args.layout, compression=compression)
+    present = check_missing(listed, replace(options, keep_missing=False), info.dataset)
+    if args.pre_cropped:
+        present = [replace(it, pre_cropped=True) for it in present]
+    chosen = balanced_limit(present, args.limit)
+    n_expected, missing = coverage(listed, present, chosen, args.limit)
+    return chosen, replace(info, n_expected=n_expected, missing=missing, notes=notes)
+
+
+def _settings(args: argparse.Namespace, scorer: DetectorScorer) -> EvalSettings:
+    tta = scorer.recipe_tta if args.tta == "recipe" else args.tta
+    return EvalSettings(n_frames=args.frames, face_policy=args.face_policy, tta=tta, no_face=args.no_face,
+                        batch_size=args.batch_size)
+
+
+def metrics_table(records: Sequence[RunRecord]) -> str:
+    """A console table of records: counts, each metric in % with its 95% interval."""
+    rows = []
+    for r in records:
+        row = {"dataset": r.dataset, "subset": r.subset, "level": r.level,
+               "perturbation": "none" if r.perturbation == "none" else f"{r.perturbation} L{r.perturbation_level}",
+               "real": r.n_real, "fake": r.n_fake}
+        for m in METRIC_NAMES:
+            lo, hi = r.ci95.get(m, [float("nan"), float("nan")])
+            row[m.upper()] = f"{100 * getattr(r, m):.2f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+        rows.append(row)
+    return tabulate(pd.DataFrame(rows), headers="keys", tablefmt="github", showindex=False)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    rows = [{"name": s.name, "title": s.title, "paper column": s.paper_column or "–", "splits": ",".join(s.splits),
+             "layout": s.layout} for s in DATASETS.values()]
+    print(tabulate(pd.DataFrame(rows), headers="keys", tablefmt="github", showindex=False))
+    print("\n--csv FILE: rows 'path,label[,group]' (videos, images or folders; label 0/1 or real/fake; "
+          "images sharing a group form one video)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    items, info = load_items(args)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+                         batch_size=args.batch_size)
+    settings = _settings(args, scorer)
+    bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
+    records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
+                                    levels=_levels(args.level), bootstrap=bootstrap, progress=not args.quiet,
+                                    keep_crops=not args.no_crop_cache)
+    if args.per_subset:
+        for subset in sorted({it.subset for it in items if it.label == 1 and it.subset}):
+            chosen = [it for it in items if it.subset == subset or it.label == 0]
+            share = sum(it.subset == subset or it.label == 0 for it in items) / len(items)
+            sub_info = replace(info, subset=subset, n_expected=round(info.n_expected * share),
+                               missing={k: round(v * share) for k, v in info.missing.items()})
+            recs, _ = run_evaluation(chosen, scorer, settings, sub_info, args.out,
+                                     cache_dir=args.cache, levels=_levels(args.level), bootstrap=bootstrap,
+                                     progress=False, keep_crops=not args.no_crop_cache)
+            records += recs
+    print(metrics_table(records))
+    print(f"\n{stats.computed} computed, {stats.cached} from cache, {stats.failed} unreadable; "
+          f"records appended to {args.out / 'records.jsonl'}")
+    return 0
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    records = read_records(args.records)
+    base = args.records if args.records.is_dir() else args.records.parent
+    out = args.out or base
+    written = write_tables(records, out, base, levels=_levels(args.level))
+    for path in written:
+        if path.suffix == ".md":
+            print(f"## {path.stem}\n")
+            print(path.read_text())
+    print("written: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    perturbations = plan(_split_list(args.perturbations) or None,
+                         [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
+    items, info = load_items(args)
+    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+                         batch_size=args.batch_size)
+    records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
+                             levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
+                             progress=not args.quiet, keep_crops=not args.no_crop_cache)
+    print(metrics_table(records))
+    for level in _levels(args.level):
+        summary, per_type = robustness_tables(records, level=level)
+        for name, frame in [("summary", summary), *per_type.items()]:
+            stem = args.out / f"robustness_{level}_{name}"
+            for fmt, ext in (("markdown", "md"), ("csv", "csv"), ("latex", "tex")):
+                write_text(stem.with_suffix(f".{ext}"), render(frame, fmt))
+            print(f"\n{render(frame, 'markdown')}")
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "evaluate": cmd_evaluate, "table": cmd_table, "robustness": cmd_robustness}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command; user errors become one line on standard error and exit status 2."""
+    try:
+        return COMMANDS[args.command](args)
+    except USER_ERRORS as exc:
+        print(f"laanet-bench: error: {exc}", file=sys.stderr)
+        return 2
