@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
-from laanet_demo.app import DEFAULT_HOST, DEFAULT_PORT, launch_kwargs, main, parse_args
+from laanet_demo.app import launch_kwargs
 from laanet_demo.limits import DemoLimits
+from laanet_demo.serve import DEFAULT_HOST, DEFAULT_PORT, main, parse_args, port_problem
 
 
 def test_defaults_bind_loopback_without_share() -> None:
@@ -23,7 +26,34 @@ def test_explicit_choices() -> None:
         "/tmp/x.pth", "0.0.0.0", 8000, True, 2, "10mb")
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_unknown_weights_stop_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--weights", "no-such-weights-name", "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load weights 'no-such-weights-name'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert "already in use" in (port_problem("127.0.0.1", port) or "")
+        assert main(["--port", str(port), "--weights", "no-such-weights-name"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("laanet-demo: error: port") and "already in use" in err and "--port" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert port_problem("127.0.0.1", _free_port()) is None
+    assert "expected a port number" in (port_problem("127.0.0.1", 70000) or "")
+
+
+def test_version_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    assert parse_args(["--quiet"]).quiet and not parse_args([]).quiet
     with pytest.raises(SystemExit) as info:
-        main(["--weights", "no-such-weights-name"])
-    assert "cannot load weights 'no-such-weights-name'" in str(info.value.code)
+        parse_args(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("laanet-demo 0.")

@@ -40,3 +40,14 @@ def test_missing_data_is_reported_clearly(tmp_path: Path, capsys: pytest.Capture
                  f"train.output_dir={tmp_path / 'run'}"])
     assert code == 2
     assert "no face index" in capsys.readouterr().err
+
+
+def test_quiet_turns_progress_off_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    config = Path(__file__).parents[1] / "configs" / "lite0_sbi_lfw.yaml"
+    assert main(["-c", str(config), "--print-config", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["progress"] is False
+    assert main(["-c", str(config), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["progress"] is True
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and capsys.readouterr().out.startswith("laanet-train 0.")

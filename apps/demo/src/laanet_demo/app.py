@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import functools
 import hashlib
@@ -26,9 +25,6 @@ from laanet_demo.limits import DemoLimits, InputRejected
 
 log = logging.getLogger("laanet_demo")
 
-DEFAULT_WEIGHTS = "laanet-lite0-sbi-lfw"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 GENERIC_ERROR = (
     "Something went wrong while analysing this input, and nothing was scored. "
@@ -458,36 +454,3 @@ def launch_kwargs(host: str, port: int, share: bool, limits: DemoLimits) -> dict
         "server_name": host, "server_port": port, "share": share,
         "max_file_size": limits.max_upload, "show_error": False,
     }
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="laanet-demo", description=__doc__)
-    p.add_argument("--weights", default=DEFAULT_WEIGHTS,
-                   help=f"registered weight name or checkpoint path (default: {DEFAULT_WEIGHTS})")
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to bind (default: {DEFAULT_HOST}, this machine only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
-    p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
-    p.add_argument("--concurrency", type=int, default=DemoLimits.concurrency_limit,
-                   help="model calls running at once (default: %(default)s)")
-    p.add_argument("--max-upload", default=DemoLimits.max_upload, help="largest upload (default: %(default)s)")
-    return p.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console script `laanet-demo`."""
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from laanet_model.detector import Detector
-
-    limits = DemoLimits(concurrency_limit=args.concurrency, max_upload=args.max_upload)
-    try:
-        detector = Detector.from_weights(args.weights)
-    except Exception as err:  # noqa: BLE001 - a start-up failure is reported in one line
-        raise SystemExit(f"laanet-demo: cannot load weights {args.weights!r}: {err}") from err
-    demo = build_demo(detector, limits=limits)
-    demo.launch(**launch_kwargs(args.host, args.port, args.share, limits))
-
-
-if __name__ == "__main__":
-    main()

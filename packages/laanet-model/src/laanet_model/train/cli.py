@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib.metadata import version
 
 from .config import ConfigError, load_config
 
@@ -12,19 +13,22 @@ from .config import ConfigError, load_config
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="laanet-train",
-        description="Train LAA-Net from a YAML recipe. A run resumes from its output folder's state.pt.",
+        description="Train LAA-Net from a YAML recipe. A run resumes from its output folder's state.pt. "
+                    "Exit status: 0 trained (or resumed to the end), 2 invalid recipe, data or state to resume.",
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('laanet-model')}")
     p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-model/configs/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. train.epochs=2 data.input_size=128 train.output_dir=runs/x")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (the same as train.progress=false)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(args.config, [*args.overrides, *(["train.progress=false"] if args.quiet else [])])
     except ConfigError as exc:
         print(f"laanet-train: invalid config: {exc}", file=sys.stderr)
         return 2
