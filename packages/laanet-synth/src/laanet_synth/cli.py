@@ -11,8 +11,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -82,6 +85,8 @@ def _write_json_atomic(path: Path, data: object) -> None:
 
 def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, all_faces: bool) -> dict:
     """Frames -> faces -> margin crops (PNG) + crop-space landmarks; returns the source's record."""
+    import numpy as np
+
     from .crops import CropError, crop_face, margin_crop_recipe
     from .imageio import read_image, write_image_atomic
     from .video import read_frames
@@ -117,6 +122,8 @@ def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, al
 
 def build_index(out_dir: Path, records: list[dict]):
     """The :class:`FaceIndex` of every crop in ``records`` (root = ``out_dir``)."""
+    import numpy as np
+
     from .dataset import FaceIndex
 
     entries = [e for r in records if r.get("status") == "ok" for e in r["entries"]]
@@ -187,6 +194,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 def contact_sheet(index, n: int, size: int, seed: int, kinds: Sequence[str] = ("sbi", "bi"), recipe=None) -> np.ndarray:
     """A grid image: one row per face and kind, columns real / fake / mask / heatmap (over the fake)."""
     import cv2
+    import numpy as np
 
     from .crops import recipe_for_size
     from .dataset import BIPairDataset, SBIPairDataset
