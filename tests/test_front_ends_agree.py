@@ -36,7 +36,7 @@ def _bench_score(path: Path, other: Path, tmp_path: Path, level: str, frames: in
     out = tmp_path / "bench"
     status = bench_main([
         "evaluate", "--csv", str(table), "--weights", "laanet-lite0-sbi-lfw", "--out", str(out),
-        "--frames", str(frames), "--level", level, "--bootstrap", "0", "--no-progress", "--device", "cpu",
+        "--frames", str(frames), "--level", level, "--bootstrap", "0", "--quiet", "--device", "cpu",
     ])
     assert status == 0
     (scores_file,) = sorted((out / "scores").glob(f"*_{level}.csv"))

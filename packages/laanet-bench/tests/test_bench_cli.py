@@ -85,6 +85,8 @@ def test_per_subset_records_reuse_the_cache(tmp_path, build, clips, untrained_we
     assert [(r.subset, r.n_real, r.n_fake) for r in records] == [("all", 4, 8), ("Deepfakes", 4, 4),
                                                                   ("FaceSwap", 4, 4)]
     assert all(r.extra["n_computed"] == 0 for r in records[1:])
+    assert [(r.n_expected, r.n_scored, r.missing, r.partial) for r in records] == [
+        (12, 12, {}, False), (8, 8, {}, False), (8, 8, {}, False)]
     assert records[0].compression == "c23"
     assert "12 computed, 0 from cache" in capsys.readouterr().out
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from laanet_synth.faces import FaceFinderError
@@ -50,18 +50,37 @@ def balanced_limit(items: Sequence[MediaItem], n: int) -> list[MediaItem]:
     return out
 
 
-def coverage(listed: Sequence[MediaItem], present: Sequence[MediaItem], chosen: Sequence[MediaItem],
-             limit: int) -> tuple[int, dict[str, int]]:
-    """How many items the dataset lists and why some of them are not in ``chosen``."""
-    missing = {}
-    if len(present) < len(listed):
-        missing["files missing"] = len(listed) - len(present)
-    if len(chosen) < len(present):
-        missing[f"left out by --limit {limit}"] = len(present) - len(chosen)
-    return len(listed), missing
+@dataclass(frozen=True)
+class Selection:
+    """The items a run evaluates, out of those the dataset lists and those whose files are present."""
+
+    listed: list[MediaItem]
+    present: list[MediaItem]
+    items: list[MediaItem]
+    info: RunInfo
+    limit: int = 0
+
+    def coverage(self, keep: Callable[[MediaItem], bool] = lambda it: True) -> RunInfo:
+        """``info`` with how many items (of those ``keep`` selects) are listed and why some are not evaluated."""
+        listed = sum(map(keep, self.listed))
+        present = sum(map(keep, self.present))
+        chosen = sum(map(keep, self.items))
+        missing = {}
+        if present < listed:
+            missing["files missing"] = listed - present
+        if chosen < present:
+            missing[f"left out by --limit {self.limit}"] = present - chosen
+        return replace(self.info, n_expected=listed, missing=missing)
+
+    def subset(self, name: str) -> tuple[list[MediaItem], RunInfo]:
+        """One subset's fakes with every real item, and its coverage."""
+        def keep(it: MediaItem) -> bool:
+            return it.subset == name or it.label == 0
+
+        return [it for it in self.items if keep(it)], replace(self.coverage(keep), subset=name)
 
 
-def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
+def select_items(args: argparse.Namespace) -> Selection:
     """The items to evaluate and what the records say about them (how many the dataset lists, why some are
     left out, how a CSV's columns were read)."""
     options = LoadOptions(split=args.split, compression=args.compression, methods=_split_list(args.methods),
@@ -70,7 +89,7 @@ def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
     if args.csv is not None:
         listed = load_csv(args.csv, options)
         notes["csv_columns"] = read_rows(args.csv).describe()
-        info = RunInfo(dataset=args.csv.stem, split=args.split, layout="csv")
+        info = RunInfo(dataset=args.csv.stem, split=args.split, layout="csv", notes=notes)
     else:
         if args.root is None:
             raise DatasetLayoutError(f"--root is needed with --dataset {args.dataset} "
@@ -81,9 +100,13 @@ def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
     present = check_missing(listed, replace(options, keep_missing=False), info.dataset)
     if args.pre_cropped:
         present = [replace(it, pre_cropped=True) for it in present]
-    chosen = balanced_limit(present, args.limit)
-    n_expected, missing = coverage(listed, present, chosen, args.limit)
-    return chosen, replace(info, n_expected=n_expected, missing=missing, notes=notes)
+    return Selection(listed, present, balanced_limit(present, args.limit), info, args.limit)
+
+
+def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
+    """The items to evaluate and the run's info with their coverage."""
+    selection = select_items(args)
+    return selection.items, selection.coverage()
 
 
 def _settings(args: argparse.Namespace, scorer: DetectorScorer) -> EvalSettings:
@@ -116,7 +139,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    items, info = load_items(args)
+    selection = select_items(args)
+    items, info = selection.items, selection.coverage()
     scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
                          batch_size=args.batch_size)
     settings = _settings(args, scorer)
@@ -126,10 +150,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                     keep_crops=not args.no_crop_cache)
     if args.per_subset:
         for subset in sorted({it.subset for it in items if it.label == 1 and it.subset}):
-            chosen = [it for it in items if it.subset == subset or it.label == 0]
-            share = sum(it.subset == subset or it.label == 0 for it in items) / len(items)
-            sub_info = replace(info, subset=subset, n_expected=round(info.n_expected * share),
-                               missing={k: round(v * share) for k, v in info.missing.items()})
+            chosen, sub_info = selection.subset(subset)
             recs, _ = run_evaluation(chosen, scorer, settings, sub_info, args.out,
                                      cache_dir=args.cache, levels=_levels(args.level), bootstrap=bootstrap,
                                      progress=False, keep_crops=not args.no_crop_cache)
