@@ -328,6 +328,7 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
     text = csv_text(records) if out is None or out.suffix.lower() == ".csv" else jsonl_text(records)
     if out is None:
         sys.stdout.write(text)
+        print(f"laanet predict: scored with {identity.weights} (sha256 {identity.weights_sha256})", file=sys.stderr)
     else:
         if out.suffix.lower() == ".csv":
             write_atomic(sidecar_path(out), json.dumps(provenance(identity, args, detector), indent=1) + "\n")
