@@ -22,7 +22,7 @@ def test_check_file(tmp_path: Path) -> None:
     with pytest.raises(InputRejected, match="empty"):
         check_file(tmp_path / "empty.jpg", 100, "image")
     (tmp_path / "big.mp4").write_bytes(b"x" * 2048)
-    with pytest.raises(InputRejected, match="accepts videos up to"):
+    with pytest.raises(InputRejected, match="videos up to 0.0 MB are accepted"):
         check_file(tmp_path / "big.mp4", 1024, "video")
     assert check_file(tmp_path / "big.mp4", 4096, "video") == tmp_path / "big.mp4"
 
