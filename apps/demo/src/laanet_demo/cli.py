@@ -223,6 +223,21 @@ def load_detector(weights: str) -> Any:
         raise CliError(f"cannot load weights {weights!r}: {err}") from err
 
 
+def run_export_onnx(args: argparse.Namespace) -> int:
+    """The `export-onnx` subcommand: weights -> ONNX file with the recipe in its metadata, checked against torch."""
+    from laanet_model.checkpoints import CheckpointError
+    from laanet_model.onnx_backend import OnnxExportError, OnnxModelError, export_weights_onnx
+
+    if args.out.suffix.lower() != ".onnx":
+        raise CliError(f"{args.out}: expected a file name ending in .onnx")
+    try:
+        summary = export_weights_onnx(args.weights, args.out)
+    except (CheckpointError, OnnxExportError, OnnxModelError, OSError) as err:
+        raise CliError(f"cannot export {args.weights!r}: {err}") from err
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laanet", description="LAA-Net deepfake detection from the command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -238,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--no-resume", dest="resume", action="store_false",
                     help="start over instead of reusing the records of an interrupted run with the same --out")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex = sub.add_parser("export-onnx", help="export weights to ONNX (dynamic batch, heads cls and hm)",
+                        description="Export the network at its recipe's input size to ONNX (float32, dynamic "
+                                    "batch, outputs cls and hm, the recipe in the metadata), then compare the "
+                                    "file's logits with torch on a random batch. Run it with "
+                                    "Detector.from_weights('out.onnx') or `laanet predict --weights out.onnx`.")
+    ex.add_argument("weights", help="registered weight name or checkpoint path")
+    ex.add_argument("out", type=Path, help="the .onnx file to write")
     return p
 
 
@@ -247,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "export-onnx":
+            return run_export_onnx(args)
     except CliError as err:
         print(f"laanet {args.command}: error: {err}", file=sys.stderr)
         return 2
