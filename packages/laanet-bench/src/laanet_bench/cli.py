@@ -13,7 +13,9 @@ from laanet_synth.faces import FaceFinderError
 from tabulate import tabulate
 
 from .atomic import write_text
+from .cache import EvalCache
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
+from .distributed import TorchrunEnv, barrier, process_group, rank_device, torchrun_env
 from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
 from .metrics import METRIC_NAMES, BootstrapConfig
 from .perturbations import PerturbationError
@@ -21,6 +23,7 @@ from .pipeline import EvalSettings
 from .records import RecordError, RunRecord, read_records
 from .robustness import plan, run_robustness
 from .scorer import DetectorScorer, ScorerError, load_scorer
+from .sharding import ShardError, parse_shard, score_shard
 from .tables import render, robustness_tables, write_tables
 
 
@@ -53,6 +56,10 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of random perturbations")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--shard", metavar="I/N",
+                   help="score only shard I of N (0-based, items partitioned by key) into the shared cache and "
+                        "write no records; once every shard is done, the same command without --shard writes "
+                        "them. Under torchrun the shard comes from RANK / WORLD_SIZE and rank 0 writes them")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,11 +151,47 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _torchrun(args: argparse.Namespace) -> TorchrunEnv | None:
+    """The torchrun environment of a multi-process run, or ``None``; ``--shard`` and torchrun exclude each other."""
+    ctx = torchrun_env()
+    if ctx is None or ctx.world_size == 1:
+        return None
+    if args.shard:
+        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
+                         "shard there; leave --shard out")
+    return ctx
+
+
+def _score_shard_only(args: argparse.Namespace, items: Sequence[MediaItem], scorer: DetectorScorer,
+                      settings: Sequence[EvalSettings], ctx: TorchrunEnv | None, device: str) -> bool:
+    """Score this process's shard into the cache. Returns whether this process writes the records now:
+    never with ``--shard``; rank 0 under torchrun, after every rank has passed the barrier."""
+    cache = EvalCache(args.cache or args.out / "cache", keep_crops=not args.no_crop_cache)
+    desc = args.csv.stem if args.csv is not None else args.dataset
+    if ctx is None:
+        shard = parse_shard(args.shard)
+        result = score_shard(items, shard, scorer, settings, cache, progress=not args.no_progress, desc=desc)
+        print(f"{result.summary()}\nno records written: once every shard is done, run the same command "
+              "without --shard to write them (every item then comes from the cache)")
+        return False
+    with process_group(ctx, device):
+        result = score_shard(items, ctx.shard, scorer, settings, cache, progress=not args.no_progress, desc=desc)
+        print(f"rank {ctx.rank}: {result.summary()}", file=sys.stderr)
+        barrier(device)
+    return ctx.is_writer
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     items, info = load_items(args)
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+    ctx = _torchrun(args)
+    device = rank_device(ctx, args.device) if ctx is not None else args.device
+    if args.shard:
+        parse_shard(args.shard)  # a malformed --shard fails before the weights are loaded
+    scorer = load_scorer(args.weights, device=device, official_float64=args.official_float64,
                          batch_size=args.batch_size)
     settings = _settings(args, scorer)
+    if (args.shard or ctx is not None) and not _score_shard_only(args, items, scorer, [settings], ctx, device):
+        return 0
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
                                     levels=_levels(args.level), bootstrap=bootstrap, progress=not args.no_progress,
@@ -183,8 +226,16 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     perturbations = plan(_split_list(args.perturbations) or None,
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
+    ctx = _torchrun(args)
+    device = rank_device(ctx, args.device) if ctx is not None else args.device
+    if args.shard:
+        parse_shard(args.shard)
+    scorer = load_scorer(args.weights, device=device, official_float64=args.official_float64,
                          batch_size=args.batch_size)
+    if args.shard or ctx is not None:
+        runs = [replace(_settings(args, scorer), perturbation=p) for p in [None, *perturbations]]
+        if not _score_shard_only(args, items, scorer, runs, ctx, device):
+            return 0
     records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
                              progress=not args.no_progress, keep_crops=not args.no_crop_cache)
@@ -206,7 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError) as exc:
+    except (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError,
+            ShardError) as exc:
         print(f"laanet-bench: error: {exc}", file=sys.stderr)
         return 2
 
