@@ -16,9 +16,8 @@ import cv2
 import pytest
 from laanet_bench.cli import main
 from laanet_bench.datasets import LoadOptions, load_csv
-from laanet_bench.distributed import TorchrunEnv, torchrun_env
 from laanet_bench.records import read_records
-from laanet_bench.sharding import Shard, ShardError, parse_shard
+from laanet_synth.shards import Shard, ShardError, TorchrunEnv, parse_shard, torchrun_env
 
 BUILTIN = "laanet-lite0-sbi-lfw"
 TINY = 96

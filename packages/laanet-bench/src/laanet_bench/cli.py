@@ -10,12 +10,20 @@ from pathlib import Path
 
 import pandas as pd
 from laanet_synth.faces import FaceFinderError
+from laanet_synth.shards import (
+    ShardError,
+    TorchrunEnv,
+    barrier,
+    parse_shard,
+    process_group,
+    rank_device,
+    torchrun_env,
+)
 from tabulate import tabulate
 
 from .atomic import write_text
 from .cache import EvalCache
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
-from .distributed import TorchrunEnv, barrier, process_group, rank_device, torchrun_env
 from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
 from .metrics import METRIC_NAMES, BootstrapConfig
 from .perturbations import PerturbationError
@@ -23,7 +31,7 @@ from .pipeline import EvalSettings
 from .records import RecordError, RunRecord, read_records
 from .robustness import plan, run_robustness
 from .scorer import DetectorScorer, ScorerError, load_scorer
-from .sharding import ShardError, parse_shard, score_shard
+from .sharding import score_shard
 from .tables import render, robustness_tables, write_tables
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .shards import ShardError
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
@@ -109,26 +111,40 @@ def build_index(out_dir: Path, records: list[dict]):
     )
 
 
-def cmd_preprocess(args: argparse.Namespace) -> int:
+def shard_index_name(shard) -> str:
+    """File name of the index of one shard's sources, beside ``index.npz``."""
+    return f"index.shard-{shard.index}-of-{shard.count}.npz"
+
+
+def _read_records(rec_dir: Path, names: set[str] | None = None) -> list[dict]:
+    """The per-source records in file-name order (the order of the index), all of them or only ``names``."""
+    if not rec_dir.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json")) if names is None or p.name in names]
+
+
+def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse.Namespace, desc: str
+                        ) -> tuple[int, int, int, list[str]]:
+    """Process each source not done yet (resumable: one record per source, written atomically);
+    returns (processed, resumed, failed, errors)."""
     from tqdm import tqdm
 
     from .crops import get_recipe
     from .faces import make_face_finder
 
-    out_dir = Path(args.out)
     rec_dir = out_dir / "records"
-    sources = collect_sources(args.inputs)
     recipe = get_recipe(args.recipe)
-    finder = make_face_finder(args.finder)
+    finder = None
     done = skipped = failed = 0
     errors: list[str] = []
-    for src in tqdm(sources, desc="preprocess", unit="file", disable=args.quiet):
+    for src in tqdm(sources, desc=desc, unit="file", disable=args.quiet):
         rec_path = rec_dir / _record_name(src)
         if rec_path.is_file():
             prev = json.loads(rec_path.read_text())
             if prev.get("status") == "ok" or not args.retry_errors:
                 skipped += 1
                 continue
+        finder = finder or make_face_finder(args.finder)
         try:
             rec = process_source(src, out_dir, finder, recipe, args.frames, args.all_faces)
             done += 1
@@ -137,13 +153,46 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
             errors.append(f"{src.rel}: {exc}")
             failed += 1
         _write_json_atomic(rec_path, rec)
-    records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json"))] if rec_dir.is_dir() else []
-    index = build_index(out_dir, records)
-    index.save(out_dir / "index.npz")
+    return done, skipped, failed, errors
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from .crops import get_recipe
+    from .shards import ShardError, barrier, parse_shard, process_group, torchrun_env
+
+    out_dir = Path(args.out)
+    rec_dir = out_dir / "records"
+    sources = collect_sources(args.inputs)
+    recipe = get_recipe(args.recipe)
+    ctx = torchrun_env()
+    ctx = ctx if ctx is not None and ctx.world_size > 1 else None
+    if ctx is not None and args.shard:
+        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
+                         "shard there; leave --shard out")
+    shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
+    mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
+    desc = "preprocess" if shard is None else f"preprocess [{shard}]"
+    done, skipped, failed, errors = _preprocess_sources(mine, out_dir, args, desc)
     for e in errors:
         print(f"skipped (unreadable): {e}", file=sys.stderr)
-    print(json.dumps({"sources": len(sources), "processed": done, "resumed": skipped, "failed": failed, "faces": len(index),
-                      "index": str(out_dir / "index.npz"), "recipe": recipe.name}))
+    summary = {"sources": len(sources), "processed": done, "resumed": skipped, "failed": failed,
+               "recipe": recipe.name}
+    if shard is not None:
+        shard_index = build_index(out_dir, _read_records(rec_dir, {_record_name(s) for s in mine}))
+        shard_path = out_dir / shard_index_name(shard)
+        shard_index.save(shard_path)
+        summary.update(shard=str(shard), shard_sources=len(mine), shard_faces=len(shard_index),
+                       shard_index=str(shard_path))
+    if ctx is not None:
+        with process_group(ctx, "cpu"):
+            barrier("cpu")
+    if shard is None or (ctx is not None and ctx.is_writer):
+        index = build_index(out_dir, _read_records(rec_dir))
+        index.save(out_dir / "index.npz")
+        summary.update(faces=len(index), index=str(out_dir / "index.npz"))
+    elif ctx is None:
+        summary["note"] = "index.npz not written: once every shard is done, run the same command without --shard"
+    print(json.dumps(summary))
     return 0
 
 
@@ -217,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest per frame")
     pre.add_argument("--retry-errors", action="store_true", help="retry files that failed in an earlier run")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
+    pre.add_argument("--shard", metavar="I/N",
+                     help="process only shard I of N (0-based, files partitioned by path) and write "
+                          "index.shard-I-of-N.npz; the same command without --shard then writes index.npz of every "
+                          "file. Under torchrun the shard comes from RANK / WORLD_SIZE and rank 0 writes index.npz")
     pre.set_defaults(func=cmd_preprocess)
     cs = sub.add_parser("contact-sheet", help="PNG grid of real / fake / mask / heatmap for some faces")
     src = cs.add_mutually_exclusive_group(required=True)
@@ -236,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ShardError) as exc:
         print(f"laanet-synth: {exc}", file=sys.stderr)
         return 2
 

@@ -1,16 +1,69 @@
-"""Running under ``torchrun``: the rank and world size come from the environment and pick the shard; every rank
-scores its shard on its own device; after a ``torch.distributed`` barrier (gloo on CPU, nccl on CUDA) rank 0
-writes the records from the shared cache."""
+"""Splitting work over processes, nodes or scheduler tasks: a deterministic partition of work items by key
+(``--shard i/n``), and the ``torchrun`` environment (rank, world size, a ``torch.distributed`` barrier).
+
+Shard ``i`` of ``n`` holds the items whose key hashes (sha256) to ``i`` modulo ``n``, so every process agrees on
+the partition without talking to the others, and it does not depend on the order the items are listed in.
+Under ``torchrun`` the rank and world size come from the environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)
+and pick the shard.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import attrgetter
+from typing import TypeVar
 
-from .sharding import Shard, ShardError
+T = TypeVar("T")
+
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+class ShardError(ValueError):
+    """A malformed shard (``--shard i/n`` with ``0 <= i < n``)."""
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (``0 .. count-1``) that holds the item with this key."""
+    if count < 1:
+        raise ShardError(f"a shard count must be >= 1, got {count}")
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:16], 16) % count
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (0-based)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ShardError(f"shard {self.index}/{self.count}: expected 0 <= i < n (shards are numbered from 0)")
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, key: str) -> bool:
+        return shard_of(key, self.count) == self.index
+
+    def select(self, items: Sequence[T], key: Callable[[T], str] = attrgetter("key")) -> list[T]:
+        """The items of this shard, in their listed order (``key(item)`` names an item; default ``item.key``)."""
+        return [it for it in items if self.holds(key(it))]
+
+
+def parse_shard(text: str) -> Shard:
+    """``"i/n"`` -> :class:`Shard` (``0 <= i < n``)."""
+    m = _SHARD.match(text)
+    if m is None:
+        raise ShardError(f"--shard {text!r}: expected i/n, e.g. 0/4 for the first of four shards")
+    return Shard(int(m.group(1)), int(m.group(2)))
+
 
 DEFAULT_BARRIER_TIMEOUT = timedelta(hours=24)
 
