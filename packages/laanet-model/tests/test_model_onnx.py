@@ -51,6 +51,7 @@ def test_onnx_detector_matches_torch_builtin(builtin_onnx) -> None:
     onnx_det = Detector.from_weights(path, batch_size=3)
     assert onnx_det.backend == "onnxruntime" and torch_det.backend == "torch"
     assert onnx_det.preprocessing == torch_det.preprocessing
+    assert onnx_det.thresholds == torch_det.thresholds
     s = torch_det.input_size
     crops = np.random.default_rng(3).integers(0, 256, size=(5, s, s, 3), dtype=np.uint8)
     # 5 crops in batches of 3: batch sizes 3 and 2 go through the one exported graph (dynamic batch)

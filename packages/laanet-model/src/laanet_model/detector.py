@@ -169,8 +169,9 @@ class Detector:
         """
         if Path(name_or_path).suffix.lower() == ".onnx":
             net = OnnxNetwork.from_file(name_or_path)
-            return cls(net, net.preprocessing, device=device, dtype=dtype, face_finder=face_finder,
-                       batch_size=batch_size, official_float64=official_float64, backend="onnxruntime")
+            return cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
+                       face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
+                       backend="onnxruntime")
         spec = _spec_for(name_or_path, weights_dir)
         path = _path_for(name_or_path, spec, weights_dir)
         model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)

@@ -10,6 +10,7 @@ to build a :class:`~laanet_model.detector.Detector`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -23,7 +24,13 @@ import torch
 from torch import nn
 
 from .network import LAANet
-from .weights import Preprocessing, preprocessing_from_dict, preprocessing_to_dict, resolve_weights_file
+from .weights import (
+    Preprocessing,
+    Thresholds,
+    preprocessing_from_dict,
+    preprocessing_to_dict,
+    resolve_weights_file,
+)
 
 ONNX_HEADS = ("cls", "hm")
 ONNX_OPSET = 18
@@ -31,6 +38,7 @@ META_RECIPE = "laanet.preprocessing"
 META_INPUT_SIZE = "laanet.input_size"
 META_WEIGHTS = "laanet.weights"
 META_SHA256 = "laanet.weights_sha256"
+META_THRESHOLDS = "laanet.thresholds"
 
 
 class OnnxExportError(RuntimeError):
@@ -54,9 +62,9 @@ class _ClsHm(nn.Module):
 
 
 def export_onnx_bytes(model: LAANet, preprocessing: Preprocessing, *, weights_name: str = "",
-                      weights_sha256: str = "") -> bytes:
+                      weights_sha256: str = "", thresholds: Thresholds | None = None) -> bytes:
     """The ONNX file (as bytes) of ``model``'s ``cls`` and ``hm`` heads in float32 at the recipe's input size,
-    with a dynamic batch dimension and the recipe in its metadata."""
+    with a dynamic batch dimension and the recipe (and verdict thresholds, when given) in its metadata."""
     import onnx
 
     missing = [h for h in ONNX_HEADS if h not in model.head_names]
@@ -84,6 +92,8 @@ def export_onnx_bytes(model: LAANet, preprocessing: Preprocessing, *, weights_na
     proto = onnx.load_from_string(buf.getvalue())
     meta = {META_RECIPE: json.dumps(preprocessing_to_dict(preprocessing), sort_keys=True),
             META_INPUT_SIZE: str(size), META_WEIGHTS: weights_name, META_SHA256: weights_sha256}
+    if thresholds is not None:
+        meta[META_THRESHOLDS] = json.dumps(dataclasses.asdict(thresholds))
     del proto.metadata_props[:]
     for key, value in meta.items():
         entry = proto.metadata_props.add()
@@ -182,6 +192,12 @@ class OnnxNetwork:
     def weights_sha256(self) -> str:
         return self.metadata.get(META_SHA256, "")
 
+    @property
+    def thresholds(self) -> Thresholds | None:
+        """The verdict bands stored at export, if any."""
+        raw = self.metadata.get(META_THRESHOLDS)
+        return Thresholds(**json.loads(raw)) if raw else None
+
     def _make_session(self, device: torch.device) -> Any:
         import onnxruntime as ort
 
@@ -235,7 +251,8 @@ def export_weights_onnx(name_or_path: str | os.PathLike[str], out: str | os.Path
     assert spec is not None  # from_weights always sets it for non-ONNX weights
     source = Path(name_or_path) if Path(name_or_path).is_file() else resolve_weights_file(spec, weights_dir)
     sha, name = spec.sha256 or file_sha256(source), spec.name
-    data = export_onnx_bytes(det.model, det.preprocessing, weights_name=name, weights_sha256=sha)
+    data = export_onnx_bytes(det.model, det.preprocessing, weights_name=name, weights_sha256=sha,
+                             thresholds=det.thresholds)
     path = write_onnx(data, out)
     net = OnnxNetwork.from_file(path)
     s = det.input_size
