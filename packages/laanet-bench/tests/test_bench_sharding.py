@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -148,7 +147,7 @@ def test_shards_and_torchrun_give_the_records_of_one_process(tmp_path, tiny_set,
 
 
 @pytest.mark.slow
-def test_killed_shard_resumes_without_recomputing(tmp_path, tiny_set, clips, one_thread) -> None:
+def test_killed_shard_resumes_without_recomputing(tmp_path, tiny_set, clips, one_thread, kill_when) -> None:
     items = load_csv(tiny_set, LoadOptions())
     index = max(range(2), key=lambda i: len(Shard(i, 2).select(items)))
     n_shard = len(Shard(index, 2).select(items))
@@ -156,17 +155,7 @@ def test_killed_shard_resumes_without_recomputing(tmp_path, tiny_set, clips, one
     big = tiny_csv_set(tmp_path / "big", clips, frames=6)
     out = tmp_path / "out"
     args = evaluate_args(big, out, "--shard", f"{index}/2")
-    proc = subprocess.Popen([sys.executable, "-m", "laanet_bench.cli", *args], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while not score_files(out):
-            assert proc.poll() is None, "the shard ended before it could be killed"
-            assert time.monotonic() < deadline, "no item finished in time"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    proc = kill_when([sys.executable, "-m", "laanet_bench.cli", *args], lambda: bool(score_files(out)), env=ENV)
     assert proc.returncode == -signal.SIGKILL
     done = score_files(out)
     assert 1 <= len(done) < n_shard
