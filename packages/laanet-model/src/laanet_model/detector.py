@@ -17,7 +17,7 @@ from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, rea
 from .heads import HEAD_NAMES
 from .losses import HM_CLAMP
 from .network import LAANet
-from .onnx_backend import OnnxNetwork
+from .onnx_backend import OnnxNetwork, default_onnx_device
 from .scoring import Verdict, frame_score, sigmoid, verdict
 from .weights import (
     WEIGHTS,
@@ -128,6 +128,8 @@ class Detector:
         elif isinstance(model, OnnxNetwork):
             raise ValueError("an ONNX model needs backend='onnxruntime'")
         self.backend = backend
+        if device is None and backend == "onnxruntime":
+            device = default_onnx_device()
         self.device = torch.device(device) if device is not None else _default_device()
         self.dtype = torch.float64 if official_float64 else dtype
         self.official_float64 = official_float64

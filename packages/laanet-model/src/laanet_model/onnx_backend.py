@@ -137,6 +137,14 @@ def preprocessing_from_onnx_metadata(meta: Mapping[str, str], what: str = "ONNX 
     return preprocessing_from_dict(json.loads(meta[META_RECIPE]))
 
 
+def default_onnx_device() -> torch.device:
+    """CUDA when torch sees a GPU and onnxruntime has its CUDA provider, else the CPU."""
+    import onnxruntime as ort
+
+    cuda = torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers()
+    return torch.device("cuda" if cuda else "cpu")
+
+
 def _providers(device: torch.device) -> list[str]:
     import onnxruntime as ort
 
