@@ -117,17 +117,25 @@ def write_onnx(data: bytes, path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def read_onnx_metadata(source: str | os.PathLike[str] | bytes) -> dict[str, str]:
-    """The metadata of an ONNX file (or its bytes) as a plain dict."""
+def _session(source: str | os.PathLike[str] | bytes, what: str, providers: Sequence[str] = ("CPUExecutionProvider",),
+             threads: int = 0) -> Any:
+    """An onnxruntime session, or a clear :class:`OnnxModelError` when the source is not a readable model."""
     import onnxruntime as ort
 
+    opts = ort.SessionOptions()
+    if threads > 0:
+        opts.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(source if isinstance(source, bytes) else str(source),
-                                       providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source if isinstance(source, bytes) else str(source), sess_options=opts,
+                                    providers=list(providers))
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise OnnxModelError(f"{source if not isinstance(source, bytes) else 'ONNX bytes'}: "
-                             f"not a readable ONNX model ({exc})") from exc
-    return dict(session.get_modelmeta().custom_metadata_map)
+        raise OnnxModelError(f"{what}: not a readable ONNX model ({exc})") from exc
+
+
+def read_onnx_metadata(source: str | os.PathLike[str] | bytes) -> dict[str, str]:
+    """The metadata of an ONNX file (or its bytes) as a plain dict."""
+    what = "ONNX bytes" if isinstance(source, bytes) else str(source)
+    return dict(_session(source, what).get_modelmeta().custom_metadata_map)
 
 
 def preprocessing_from_onnx_metadata(meta: Mapping[str, str], what: str = "ONNX model") -> Preprocessing:
@@ -165,11 +173,11 @@ class OnnxNetwork:
         self._data = data
         self._what = what
         self._threads = threads
-        self.metadata = read_onnx_metadata(data)
-        self.preprocessing = preprocessing_from_onnx_metadata(self.metadata, what)
-        self.head_names: tuple[str, ...] = ONNX_HEADS
         self.device = torch.device("cpu")
         self._session = self._make_session(self.device)
+        self.metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.preprocessing = preprocessing_from_onnx_metadata(self.metadata, what)
+        self.head_names: tuple[str, ...] = ONNX_HEADS
         names = [o.name for o in self._session.get_outputs()]
         if sorted(names) != sorted(ONNX_HEADS) or [i.name for i in self._session.get_inputs()] != ["input"]:
             raise OnnxModelError(f"{what}: expected input 'input' and outputs {ONNX_HEADS}, got "
@@ -207,12 +215,7 @@ class OnnxNetwork:
         return Thresholds(**json.loads(raw)) if raw else None
 
     def _make_session(self, device: torch.device) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        if self._threads > 0:
-            opts.intra_op_num_threads = self._threads
-        return ort.InferenceSession(self._data, sess_options=opts, providers=_providers(device))
+        return _session(self._data, self._what, _providers(device), self._threads)
 
     def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> OnnxNetwork:
         if dtype is not None and dtype != torch.float32:
