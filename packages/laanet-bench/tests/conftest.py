@@ -239,3 +239,29 @@ def scorer(untrained_weights):
     from laanet_bench.scorer import load_scorer
 
     return load_scorer(untrained_weights)
+
+
+@pytest.fixture
+def kill_when():
+    """``kill_when(cmd, ready, env)``: start ``cmd``, send it SIGKILL as soon as ``ready()`` is true, and return
+    the finished process; fails when the command ends first or ``ready()`` stays false for ``timeout`` s."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    def run(cmd: list[str], ready, env: dict[str, str] | None = None, timeout: float = 300.0):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        give_up = time.monotonic() + timeout
+        try:
+            while not ready():
+                if proc.poll() is not None:
+                    pytest.fail(f"{cmd[2:4]} ended (status {proc.returncode}) before it could be killed")
+                if time.monotonic() > give_up:
+                    pytest.fail(f"{cmd[2:4]}: not ready after {timeout:.0f} s")
+                time.sleep(0.01)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait()
+        return proc
+    return run

@@ -12,6 +12,25 @@ from pathlib import Path
 EXIT_CODES = "Exit status: 0 every file scored, 1 some files could not be read, 2 usage error."
 
 
+def run_export_onnx(args: argparse.Namespace) -> int:
+    """The `export-onnx` subcommand: weights -> ONNX file with the recipe in its metadata, checked against torch."""
+    import json
+
+    from laanet_model.checkpoints import CheckpointError
+    from laanet_model.onnx_backend import OnnxExportError, OnnxModelError, export_weights_onnx
+
+    from laanet_demo.predict import CliError
+
+    if args.out.suffix.lower() != ".onnx":
+        raise CliError(f"{args.out}: expected a file name ending in .onnx")
+    try:
+        summary = export_weights_onnx(args.weights, args.out)
+    except (CheckpointError, OnnxExportError, OnnxModelError, OSError) as err:
+        raise CliError(f"cannot export {args.weights!r}: {err}") from err
+    print(json.dumps(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="laanet", description="LAA-Net deepfake detection from the command line.")
     p.add_argument("--version", action="version", version=f"%(prog)s {version('laanet-demo')}")
@@ -32,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="start over instead of reusing the records of an interrupted run with the same --out "
                          "(records are reused only for the same weights, recipe, --frames and unchanged files)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    ex = sub.add_parser("export-onnx", help="export weights to ONNX (dynamic batch, heads cls and hm)",
+                        description="Export the network at its recipe's input size to ONNX (float32, dynamic "
+                                    "batch, outputs cls and hm, the recipe in the metadata), then compare the "
+                                    "file's logits with torch on a random batch. Run it with "
+                                    "Detector.from_weights('out.onnx') or `laanet predict --weights out.onnx`.")
+    ex.add_argument("weights", help="registered weight name or checkpoint path")
+    ex.add_argument("out", type=Path, help="the .onnx file to write")
     return p
 
 
@@ -43,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "predict":
             return run_predict(args)
+        if args.command == "export-onnx":
+            return run_export_onnx(args)
     except CliError as err:
         print(f"laanet {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -55,6 +55,11 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the bootstrap and of random perturbations (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--shard", metavar="I/N",
+                   help="score only shard I of N (0-based, items partitioned by key) into the shared cache and "
+                        "write no records; once every shard is done, the same command without --shard writes "
+                        "them. Under torchrun the shard comes from RANK / WORLD_SIZE and rank 0 writes them "
+                        "(default: all items)")
 
 
 def _add_level(p: argparse.ArgumentParser, default: str) -> None:

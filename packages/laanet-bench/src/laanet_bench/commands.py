@@ -9,9 +9,19 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 from laanet_synth.faces import FaceFinderError
+from laanet_synth.shards import (
+    ShardError,
+    TorchrunEnv,
+    barrier,
+    parse_shard,
+    process_group,
+    rank_device,
+    torchrun_env,
+)
 from tabulate import tabulate
 
 from .atomic import write_text
+from .cache import EvalCache
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
 from .datasets.base import check_missing
 from .datasets.generic import read_rows
@@ -22,10 +32,12 @@ from .pipeline import EvalSettings
 from .records import RecordError, RunRecord, read_records
 from .robustness import plan, run_robustness
 from .scorer import DetectorScorer, ScorerError, load_scorer
+from .sharding import score_shard
 from .tables import render, robustness_tables, write_tables
 
 #: errors that are the user's input, reported in one line with exit status 2
-USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError)
+USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError,
+               ShardError)
 
 
 def _levels(value: str) -> tuple[str, ...]:
@@ -138,12 +150,53 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _torchrun(args: argparse.Namespace) -> TorchrunEnv | None:
+    """The torchrun environment of a multi-process run, or ``None``; ``--shard`` and torchrun exclude each other."""
+    ctx = torchrun_env()
+    if ctx is None or ctx.world_size == 1:
+        return None
+    if args.shard:
+        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
+                         "shard there; leave --shard out")
+    return ctx
+
+
+def _score_shard_only(args: argparse.Namespace, items: Sequence[MediaItem], scorer: DetectorScorer,
+                      settings: Sequence[EvalSettings], ctx: TorchrunEnv | None, device: str) -> bool:
+    """Score this process's shard into the cache. Returns whether this process writes the records now:
+    never with ``--shard``; rank 0 under torchrun, after every rank has passed the barrier."""
+    cache = EvalCache(args.cache or args.out / "cache", keep_crops=not args.no_crop_cache)
+    desc = args.csv.stem if args.csv is not None else args.dataset
+    if ctx is None:
+        shard = parse_shard(args.shard)
+        result = score_shard(items, shard, scorer, settings, cache, progress=not args.quiet, desc=desc)
+        print(f"{result.summary()}\nno records written: once every shard is done, run the same command "
+              "without --shard to write them (every item then comes from the cache)")
+        return False
+    with process_group(ctx, device):
+        result = score_shard(items, ctx.shard, scorer, settings, cache, progress=not args.quiet, desc=desc)
+        print(f"rank {ctx.rank}: {result.summary()}", file=sys.stderr)
+        barrier(device)
+    return ctx.is_writer
+
+
+def _load_scorer_for_shards(args: argparse.Namespace) -> tuple[DetectorScorer, TorchrunEnv | None, str | None]:
+    ctx = _torchrun(args)
+    device = rank_device(ctx, args.device) if ctx is not None else args.device
+    if args.shard:
+        parse_shard(args.shard)  # a malformed --shard fails before the weights are loaded
+    scorer = load_scorer(args.weights, device=device, official_float64=args.official_float64,
+                         batch_size=args.batch_size)
+    return scorer, ctx, device
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     selection = select_items(args)
     items, info = selection.items, selection.coverage()
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
-                         batch_size=args.batch_size)
+    scorer, ctx, device = _load_scorer_for_shards(args)
     settings = _settings(args, scorer)
+    if (args.shard or ctx is not None) and not _score_shard_only(args, items, scorer, [settings], ctx, device):
+        return 0
     bootstrap = BootstrapConfig(n_boot=args.bootstrap, seed=args.seed)
     records, stats = run_evaluation(items, scorer, settings, info, args.out, cache_dir=args.cache,
                                     levels=_levels(args.level), bootstrap=bootstrap, progress=not args.quiet,
@@ -178,8 +231,11 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     perturbations = plan(_split_list(args.perturbations) or None,
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
-    scorer = load_scorer(args.weights, device=args.device, official_float64=args.official_float64,
-                         batch_size=args.batch_size)
+    scorer, ctx, device = _load_scorer_for_shards(args)
+    if args.shard or ctx is not None:
+        runs = [replace(_settings(args, scorer), perturbation=p) for p in [None, *perturbations]]
+        if not _score_shard_only(args, items, scorer, runs, ctx, device):
+            return 0
     records = run_robustness(items, scorer, _settings(args, scorer), info, args.out, perturbations, cache_dir=args.cache,
                              levels=_levels(args.level), bootstrap=BootstrapConfig(args.bootstrap, seed=args.seed),
                              progress=not args.quiet, keep_crops=not args.no_crop_cache)

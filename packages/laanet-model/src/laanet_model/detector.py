@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -17,6 +17,7 @@ from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, rea
 from .heads import HEAD_NAMES
 from .losses import HM_CLAMP
 from .network import LAANet
+from .onnx_backend import OnnxNetwork, default_onnx_device
 from .scoring import Verdict, frame_score, sigmoid, verdict
 from .weights import (
     WEIGHTS,
@@ -30,7 +31,10 @@ from .weights import (
     spec_from_card,
 )
 
-__all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError"]
+__all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError", "BACKENDS"]
+
+Backend = Literal["torch", "onnxruntime"]
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
 
 
 class DetectorInputError(ValueError):
@@ -99,7 +103,7 @@ class Detector:
 
     def __init__(
         self,
-        model: LAANet,
+        model: LAANet | OnnxNetwork,
         preprocessing: Preprocessing,
         *,
         thresholds: Thresholds | None = None,
@@ -109,9 +113,23 @@ class Detector:
         batch_size: int = 8,
         official_float64: bool = False,
         spec: WeightSpec | None = None,
+        backend: Backend = "torch",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "onnxruntime":
+            if official_float64 or dtype != torch.float32:
+                raise ValueError("the onnxruntime backend runs in float32 only (no official_float64, no dtype)")
+            if not isinstance(model, OnnxNetwork):
+                model = OnnxNetwork.from_model(model, preprocessing, weights_name=spec.name if spec else "",
+                                               weights_sha256=(spec.sha256 or "") if spec else "")
+        elif isinstance(model, OnnxNetwork):
+            raise ValueError("an ONNX model needs backend='onnxruntime'")
+        self.backend = backend
+        if device is None and backend == "onnxruntime":
+            device = default_onnx_device()
         self.device = torch.device(device) if device is not None else _default_device()
         self.dtype = torch.float64 if official_float64 else dtype
         self.official_float64 = official_float64
@@ -142,12 +160,20 @@ class Detector:
         official_float64: bool = False,
         weights_dir: str | os.PathLike[str] | None = None,
         batch_size: int = 8,
+        backend: Backend = "torch",
     ) -> Detector:
-        """Build from a registered weights name, a ``.safetensors`` (+ card) or an official ``.pth``.
+        """Build from a registered weights name, a ``.safetensors`` (+ card), an official ``.pth`` or an
+        ``.onnx`` file written by ``laanet export-onnx``.
 
         An official ``.pth`` with a registered file name gets that entry's recipe; any other ``.pth``
-        is read as the official B4 with the official SBI recipe.
+        is read as the official B4 with the official SBI recipe. ``backend="onnxruntime"`` runs the network
+        with onnxruntime (float32; other weights are exported in memory first); an ``.onnx`` file always is.
         """
+        if Path(name_or_path).suffix.lower() == ".onnx":
+            net = OnnxNetwork.from_file(name_or_path)
+            return cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
+                       face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
+                       backend="onnxruntime")
         spec = _spec_for(name_or_path, weights_dir)
         path = _path_for(name_or_path, spec, weights_dir)
         model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)
@@ -161,6 +187,7 @@ class Detector:
             batch_size=batch_size,
             official_float64=official_float64,
             spec=spec,
+            backend=backend,
         )
 
     @property

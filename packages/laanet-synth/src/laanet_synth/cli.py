@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+from .shards import ShardError
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
@@ -139,11 +141,62 @@ def build_index(out_dir: Path, records: list[dict]):
     )
 
 
-def cmd_preprocess(args: argparse.Namespace) -> int:
+def shard_index_name(shard) -> str:
+    """File name of the index of one shard's sources, beside ``index.npz``."""
+    return f"index.shard-{shard.index}-of-{shard.count}.npz"
+
+
+def _read_records(rec_dir: Path, names: set[str] | None = None, settings: dict | None = None) -> list[dict]:
+    """The per-source records in file-name order (the order of the index), all of them or only ``names``,
+    and only those made with ``settings`` when given."""
+    if not rec_dir.is_dir():
+        return []
+    records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json")) if names is None or p.name in names]
+    return [r for r in records if settings is None or r.get("settings") == settings]
+
+
+@dataclass
+class _Tally:
+    processed: int = 0
+    resumed: int = 0
+    failed: int = 0
+    settings_changed: int = 0
+
+
+def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse.Namespace, desc: str,
+                        settings: PreprocessSettings, recipe, finder) -> tuple[_Tally, list[str]]:
+    """Process each source not done yet with these settings (resumable: one record per source, written
+    atomically; a record made with other settings is redone); returns the tally and the errors."""
     from tqdm import tqdm
 
+    rec_dir = out_dir / "records"
+    tally = _Tally()
+    errors: list[str] = []
+    for src in tqdm(sources, desc=desc, unit="file", disable=args.quiet):
+        rec_path = rec_dir / _record_name(src)
+        if rec_path.is_file():
+            prev = json.loads(rec_path.read_text())
+            if prev.get("settings") != asdict(settings):
+                tally.settings_changed += 1
+            elif prev.get("status") == "ok" or not args.retry_errors:
+                tally.resumed += 1
+                continue
+        try:
+            rec = process_source(src, out_dir, finder, recipe, args.frames, args.all_faces)
+            tally.processed += 1
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop a long job
+            rec = {"source": str(src.rel), "status": "error", "error": str(exc), "entries": []}
+            errors.append(f"{src.rel}: {exc}")
+            tally.failed += 1
+        rec["settings"] = asdict(settings)
+        _write_json_atomic(rec_path, rec)
+    return tally, errors
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
     from .crops import CropError, get_recipe
     from .faces import FaceFinderError, make_face_finder
+    from .shards import ShardError, barrier, parse_shard, process_group, torchrun_env
 
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames}: expected a whole number of frames >= 1")
@@ -153,41 +206,41 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
         finder = make_face_finder(args.finder)
     except (CropError, FaceFinderError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    sources = collect_sources(args.inputs)
     out_dir = Path(args.out)
     rec_dir = out_dir / "records"
-    done = skipped = failed = changed = 0
-    errors: list[str] = []
-    current: list[Path] = []
-    for src in tqdm(sources, desc="preprocess", unit="file", disable=args.quiet):
-        rec_path = rec_dir / _record_name(src)
-        current.append(rec_path)
-        if rec_path.is_file():
-            prev = json.loads(rec_path.read_text())
-            if prev.get("settings") != asdict(settings):
-                changed += 1
-            elif prev.get("status") == "ok" or not args.retry_errors:
-                skipped += 1
-                continue
-        try:
-            rec = process_source(src, out_dir, finder, recipe, args.frames, args.all_faces)
-            done += 1
-        except (ValueError, OSError) as exc:  # ImageReadError, VideoReadError, ... : report and go on
-            rec = {"source": str(src.rel), "status": "error", "error": str(exc), "entries": []}
-            errors.append(f"{src.rel}: {exc}")
-            failed += 1
-        rec["settings"] = asdict(settings)
-        _write_json_atomic(rec_path, rec)
-    records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json"))] if rec_dir.is_dir() else []
-    records = [r for r in records if r.get("settings") == asdict(settings)]
-    index = build_index(out_dir, records)
-    index.save(out_dir / "index.npz")
+    sources = collect_sources(args.inputs)
+    ctx = torchrun_env()
+    ctx = ctx if ctx is not None and ctx.world_size > 1 else None
+    if ctx is not None and args.shard:
+        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
+                         "shard there; leave --shard out")
+    shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
+    mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
+    desc = "preprocess" if shard is None else f"preprocess [{shard}]"
+    tally, errors = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
     for e in errors:
         print(f"skipped (unreadable): {e}", file=sys.stderr)
-    still_failed = sum(json.loads(p.read_text()).get("status") != "ok" for p in current)
-    print(json.dumps({"sources": len(sources), "processed": done, "resumed": skipped, "failed": failed,
-                      "settings_changed": changed, "failed_total": still_failed, "faces": len(index),
-                      "index": str(out_dir / "index.npz"), "recipe": recipe.name}))
+    mine_names = {_record_name(s) for s in mine}
+    still_failed = sum(r.get("status") != "ok" for r in _read_records(rec_dir, mine_names))
+    summary = {"sources": len(sources), "processed": tally.processed, "resumed": tally.resumed,
+               "failed": tally.failed, "settings_changed": tally.settings_changed, "failed_total": still_failed,
+               "recipe": recipe.name}
+    if shard is not None:
+        shard_index = build_index(out_dir, _read_records(rec_dir, mine_names, asdict(settings)))
+        shard_path = out_dir / shard_index_name(shard)
+        shard_index.save(shard_path)
+        summary.update(shard=str(shard), shard_sources=len(mine), shard_faces=len(shard_index),
+                       shard_index=str(shard_path))
+    if ctx is not None:
+        with process_group(ctx, "cpu"):
+            barrier("cpu")
+    if shard is None or (ctx is not None and ctx.is_writer):
+        index = build_index(out_dir, _read_records(rec_dir, None, asdict(settings)))
+        index.save(out_dir / "index.npz")
+        summary.update(faces=len(index), index=str(out_dir / "index.npz"))
+    elif ctx is None:
+        summary["note"] = "index.npz not written: once every shard is done, run the same command without --shard"
+    print(json.dumps(summary))
     return 1 if still_failed else 0
 
 
@@ -263,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest per frame")
     pre.add_argument("--retry-errors", action="store_true", help="retry files that failed in an earlier run")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
+    pre.add_argument("--shard", metavar="I/N",
+                     help="process only shard I of N (0-based, files partitioned by path) and write "
+                          "index.shard-I-of-N.npz; the same command without --shard then writes index.npz of every "
+                          "file. Under torchrun the shard comes from RANK / WORLD_SIZE and rank 0 writes index.npz")
     pre.set_defaults(func=cmd_preprocess)
     cs = sub.add_parser("contact-sheet", help="PNG grid of real / fake / mask / heatmap for some faces")
     src = cs.add_mutually_exclusive_group(required=True)
@@ -282,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (FileNotFoundError, UsageError) as exc:
+    except (FileNotFoundError, UsageError, ShardError) as exc:
         print(f"laanet-synth {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
