@@ -16,7 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from laanet_demo import analysis
-from laanet_demo.inference import face_record
+from laanet_demo.inference import PERSON_RULE, face_record, person_record
 from laanet_demo.limits import DemoLimits, InputRejected
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -92,6 +92,8 @@ def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> d
         "verdict": None if result.prob is None else bands.verdict(result.prob),
         "n_frames": len(result.frames), "error": None,
         "aggregation": analysis.describe_rules(detector),
+        "person_rule": PERSON_RULE,
+        "people": [person_record(p) for p in result.people],
         "frames": [
             {"frame": f.frame_number, "prob": None if f.prob is None else round(f.prob, 6),
              "faces": [face_record(x) for x in f.faces]}
