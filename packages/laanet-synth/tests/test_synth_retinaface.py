@@ -36,6 +36,7 @@ from laanet_synth.retinaface import (
     nms,
     priors,
     retina_to_hog_box,
+    select_detections,
     to_network_input,
 )
 from laanet_synth.stages import StageTimer
@@ -89,6 +90,16 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     scores = np.array([0.9, 0.95, 0.5, 0.1], np.float32)
     assert nms(boxes, scores, 0.4).tolist() == [1, 2]
     assert nms(boxes, scores, 0.99).tolist() == [1, 0, 2, 3]
+
+
+def test_select_detections_thresholds_suppresses_and_maps_back():
+    prior = np.array([[100, 50, 32, 32], [102, 50, 32, 32], [300, 200, 64, 64]], np.float32)
+    conf = np.array([[0.1, 0.9], [0.05, 0.95], [0.7, 0.3]], np.float32)
+    dets = select_detections(np.zeros((3, 4), np.float32), conf, np.zeros((3, 10), np.float32), prior,
+                             score_threshold=0.5, nms_threshold=0.4, scale_xy=(0.5, 0.25))
+    assert len(dets) == 1 and dets[0].score == pytest.approx(0.95)  # the overlapping weaker box is suppressed
+    np.testing.assert_allclose(dets[0].box, [(102 - 16) / 0.5, (50 - 16) / 0.25, (102 + 16) / 0.5, (50 + 16) / 0.25])
+    np.testing.assert_allclose(dets[0].points, np.tile([[102 / 0.5, 50 / 0.25]], (5, 1)))
 
 
 def test_network_input_is_bgr_minus_the_mean():

@@ -106,10 +106,10 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 def select_detections(
     loc: np.ndarray, conf: np.ndarray, lms: np.ndarray, prior: np.ndarray,
-    score_threshold: float, nms_threshold: float, scale: float = 1.0,
+    score_threshold: float, nms_threshold: float, scale_xy: tuple[float, float] = (1.0, 1.0),
 ) -> list[Detection]:
     """One image's raw outputs -> detections above ``score_threshold`` after NMS, in original pixels
-    (the detection image was the original resized by ``scale``)."""
+    (the detection image was the original resized by ``scale_xy`` = (x factor, y factor))."""
     scores = conf[:, 1]
     idx = np.flatnonzero(scores > score_threshold)
     if idx.size == 0:
@@ -117,9 +117,10 @@ def select_detections(
     boxes = decode_boxes(loc[idx], prior[idx])
     points = decode_points(lms[idx], prior[idx])
     kept_scores = scores[idx]
+    sx, sy = scale_xy
     return [
-        Detection(box=(boxes[k] / scale).astype(np.float32), score=float(kept_scores[k]),
-                  points=(points[k] / scale).astype(np.float32))
+        Detection(box=(boxes[k] / (sx, sy, sx, sy)).astype(np.float32), score=float(kept_scores[k]),
+                  points=(points[k] / (sx, sy)).astype(np.float32))
         for k in nms(boxes, kept_scores, nms_threshold)
     ]
 
@@ -245,11 +246,11 @@ class RetinaFaceFinder:
             if scale != 1.0:
                 chunk = [cv2.resize(im, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
                          for im in chunk]
-            sx = size[0] / w if scale != 1.0 else 1.0
+            scale_xy = (size[0] / w, size[1] / h) if scale != 1.0 else (1.0, 1.0)
             loc, conf, lms = self._session.run(None, {"input": to_network_input(chunk)})
             prior = self._priors_for(chunk[0].shape[0], chunk[0].shape[1])
             out.extend(select_detections(loc[i], conf[i], lms[i], prior, self.score_threshold,
-                                         self.nms_threshold, sx) for i in range(len(chunk)))
+                                         self.nms_threshold, scale_xy) for i in range(len(chunk)))
         return out
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
