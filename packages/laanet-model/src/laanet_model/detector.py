@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -29,6 +29,9 @@ from .weights import (
     spec_for_file,
     spec_from_card,
 )
+
+if TYPE_CHECKING:
+    from .video import VideoPrediction
 
 __all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError"]
 
@@ -263,7 +266,7 @@ class Detector:
     def predict_video(
         self, frames: Sequence[tuple[int, np.ndarray]], *, people: bool = True, chunk: int = 8,
         progress: Any = None, timer: Any = None,
-    ) -> Any:
+    ) -> VideoPrediction:
         """Score sampled video frames ``(frame number, RGB uint8)`` and link their faces into people.
 
         Frames go through :meth:`predict_frames` ``chunk`` at a time (``progress(done, total)`` after each).
