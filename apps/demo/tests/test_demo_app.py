@@ -66,9 +66,10 @@ def test_predict_video_dfdc(client: Client, dfdc_video: Path) -> None:
     from laanet_synth.video import sample_frame_indices, video_info
 
     k = 4
-    summary, label, plot, gallery, table, details = client.predict(
+    summary, label, plot, gallery, table, details, people = client.predict(
         handle_file(str(dfdc_video)), k, api_name="/predict_video"
     )
+    assert len(people) == len(details["people"]) >= 1 and "person 1" in people[0]["caption"]
     n_total = video_info(dfdc_video).n_frames
     assert details["n_frames_total"] == n_total
     assert [f["frame"] for f in details["frames"]] == [int(i) for i in sample_frame_indices(n_total, k)]

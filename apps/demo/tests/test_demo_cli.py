@@ -107,6 +107,15 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
     logits = [max(x["logit"] for x in fr["faces"]) for fr in video["frames"] if fr["faces"]]
     assert logits and math.isclose(video["prob"], sigmoid(float(np.mean(logits))), abs_tol=1e-4) or \
         video["aggregation"].startswith("frame score = largest")
+    # each person: the video rule over their own faces, a timeline and a thumbnail
+    assert video["people"] and "person score" in video["person_rule"]
+    faces_by_frame = {fr["frame"]: [x["logit"] for x in fr["faces"]] for fr in video["frames"]}
+    for person in video["people"]:
+        assert {t["frame"] for t in person["timeline"]} <= set(faces_by_frame)
+        p_logits = [math.log(t["prob"] / (1 - t["prob"])) for t in person["timeline"]]
+        assert math.isclose(person["prob"], sigmoid(float(np.mean(p_logits))), abs_tol=1e-4)
+        assert person["thumbnail"]["jpeg"].startswith("data:image/jpeg;base64,")
+    assert sum(p["n_frames"] for p in video["people"]) == video["n_faces"]
     assert recs["landscape.png"]["n_faces"] == 0 and recs["landscape.png"]["prob"] is None
     assert recs["landscape.png"]["error"] is None
     assert "not an image" in recs["notes.jpg"]["error"]

@@ -62,7 +62,7 @@ def test_output_images_get_unique_names(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_video_reports_progress_per_frame(detector, dfdc_video: Path, tmp_path: Path) -> None:
+def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path: Path) -> None:
     from laanet_demo.app import DemoHandlers, DetectorPool
     from laanet_demo.limits import DemoLimits
 
@@ -73,8 +73,17 @@ def test_video_reports_progress_per_frame(detector, dfdc_video: Path, tmp_path: 
 
     handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputImages(tmp_path))
     out = handlers.predict_video(str(dfdc_video), 3, None, progress=progress)
-    assert [c[0] for c in calls] == [(1, 3), (2, 3), (3, 3)] and calls[0][2] == "frames"
+    # frames are scored in batches; progress is reported after each batch, ending with all frames
+    done = [c[0][0] for c in calls]
+    assert done == sorted(done) and calls[-1][0] == (3, 3) and calls[0][2] == "frames"
     assert out[5]["n_frames_sampled"] == 3
+    # every person found has a score, a timeline within the sampled frames and a thumbnail in the gallery
+    people = out[5]["people"]
+    assert len(people) >= 1 and len(out[6]) == len(people)
+    sampled = {f["frame"] for f in out[5]["frames"]}
+    for p in people:
+        assert 0.0 <= p["prob"] <= 1.0 and {t["frame"] for t in p["timeline"]} <= sampled
+        assert p["thumbnail"]["jpeg"].startswith("data:image/jpeg;base64,")
     small = DemoHandlers(DetectorPool(detector, None), DemoLimits(max_image_pixels=10_000), OutputImages(tmp_path))
     with pytest.raises(InputRejected, match="frames up to 10,000 pixels"):
         small.predict_video(str(dfdc_video), 3, None, progress=progress)

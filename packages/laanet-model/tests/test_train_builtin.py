@@ -44,7 +44,7 @@ def test_card_holds_recipe_data_and_metrics(card: dict) -> None:
     assert "peopleDevTrain" in tr["data"] and "peopleDevTest" in tr["validation"]
     pre = card["preprocessing"]
     assert pre["crop"]["input_size"] == tr["recipe"]["data"]["input_size"] == card["config"]["input_size"]
-    assert pre["flip_test"] is True and pre["face_detector"] == "dlib"
+    assert pre["flip_test"] is True and pre["face_detector"] == "retinaface"
     m = card["metrics"]
     assert 0.5 <= m["synthetic_val"]["auc"] <= 1.0
     d = m["dfdc_crops"]

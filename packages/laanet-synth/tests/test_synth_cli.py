@@ -44,10 +44,10 @@ def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
     takeo = [i for i in range(len(index)) if "takeo" in str(index.paths[i])]
     if takeo:
         i = takeo[0]
-        from laanet_synth.faces import DlibFaceFinder
+        from laanet_synth.faces import make_face_finder
 
         orig = read_image(inputs / "people" / "takeo.ppm")
-        face = DlibFaceFinder().find(orig)[0]
+        face = make_face_finder().find(orig)[0]  # the finder preprocess uses by default
         direct = crop_face(orig, face, OFFICIAL_SBI)
         two = crop_face(read_image(index.image_path(i)), whole_image_face(256, 256, index.landmarks[i]), pre_cropped(OFFICIAL_SBI))
         assert np.abs(direct.image.astype(int) - two.image.astype(int)).mean() < 1.0

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from laanet_synth.faces import (
@@ -14,28 +12,13 @@ from laanet_synth.faces import (
     make_face_finder,
 )
 from laanet_synth.imageio import read_image
-
-
-def read_pts(path: Path) -> np.ndarray:
-    """ibug .pts (1-based pixel coordinates) -> 0-based (68, 2)."""
-    rows = []
-    inside = False
-    for line in path.read_text().splitlines():
-        if line.strip() == "{":
-            inside = True
-        elif line.strip() == "}":
-            inside = False
-        elif inside:
-            x, y = line.split()[:2]
-            rows.append((float(x), float(y)))
-    arr = np.array(rows, dtype=np.float64)
-    assert arr.shape == (68, 2)
-    return arr - 1.0
+from laanet_synth.landmarks import read_pts
 
 
 def test_make_face_finder_and_protocol():
     f = make_face_finder("dlib")
     assert isinstance(f, DlibFaceFinder) and isinstance(f, FaceFinder)
+    assert isinstance(make_face_finder(), FaceFinder)
     assert f._detector is None  # lazy: nothing loaded yet
     with pytest.raises(ValueError, match="unknown face finder"):
         make_face_finder("nope")
@@ -102,7 +85,7 @@ def test_large_frame_is_downscaled_and_mapped_back(shared_data):
     img = read_image(shared_data / "faces" / "landmarks68" / "takeo.ppm")
     gt = read_pts(shared_data / "faces" / "landmarks68" / "takeo.pts")
     big = np.kron(img, np.ones((12, 12, 1), np.uint8))  # 2700 x 1800: detection runs on a smaller copy
-    faces = DlibFaceFinder(max_side=800).find(big)
+    faces = DlibFaceFinder(max_pixels=800 * 533, min_face=200).find(big)
     assert len(faces) == 1
     err = np.linalg.norm(faces[0].landmarks / 12 - (gt + 0.5) + 0.5 / 12, axis=1).mean() / np.linalg.norm(gt[36] - gt[45])
     assert err < 0.08

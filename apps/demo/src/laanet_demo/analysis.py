@@ -42,13 +42,28 @@ class FrameAnalysis:
 
 
 @dataclass(frozen=True)
+class PersonAnalysis:
+    """One person linked across the sampled frames: their score by the video rule over their own faces,
+    a thumbnail (their largest face's crop) and a timeline (frame number, fake probability)."""
+
+    person: int
+    prob: float
+    verdict: str
+    timeline: list[tuple[int, float]]
+    thumbnail: np.ndarray | None
+    thumbnail_frame: int
+    thumbnail_box: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
 class VideoAnalysis:
-    """The sampled frames of one video and the video score by the weight's video rule."""
+    """The sampled frames of one video, the video score by the weight's video rule, and each person's score."""
 
     frames: list[FrameAnalysis]
     n_frames_total: int | None
     prob: float | None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    people: list[PersonAnalysis] = field(default_factory=list)
 
     @property
     def n_faces(self) -> int:
@@ -98,6 +113,19 @@ def video_prob(frame_logits: Sequence[float | None]) -> float | None:
     if all(v is None for v in frame_logits):
         return None
     return scoring.video_score(frame_logits)
+
+
+def person_views(people: Sequence[Any], bands: VerdictBands) -> list[PersonAnalysis]:
+    """``laanet_model.video.PersonTrack`` list -> what the demo and the CLI show for each person."""
+    return [
+        PersonAnalysis(
+            person=p.person, prob=float(p.prob), verdict=bands.verdict(float(p.prob)),
+            timeline=[(int(n), float(q)) for n, q in zip(p.frame_numbers, p.probs, strict=True)],
+            thumbnail=p.thumbnail, thumbnail_frame=int(p.thumbnail_frame),
+            thumbnail_box=tuple(float(v) for v in np.asarray(p.thumbnail_box).reshape(4)),
+        )
+        for p in people
+    ]
 
 
 def describe_rules(detector: Any) -> str:
@@ -169,14 +197,16 @@ def analyse_video(
             f"The video has only {len(frames)} decodable frame{'s' if len(frames) != 1 else ''}; a video needs at "
             f"least {limits.min_video_frames}. For a single still, use the Image tab."
         )
-    decode_ms = (time.perf_counter() - t0) * 1000.0
+    from laanet_synth.stages import StageTimer
+
+    timer = StageTimer({"decode": time.perf_counter() - t0})
     bands = bands_for(detector)
     rule = frame_rule_for(detector)
-    out: list[FrameAnalysis] = []
     t1 = time.perf_counter()
-    for i, (number, frame) in enumerate(frames):
-        pred = detector.predict_image(frame)
-        faces = to_face_views(pred.faces, bands, limits.max_faces)
+    pred = detector.predict_video(frames, progress=progress, timer=timer)
+    out: list[FrameAnalysis] = []
+    for (number, frame), frame_pred in zip(frames, pred.frames, strict=True):
+        faces = to_face_views(frame_pred.faces, bands, limits.max_faces)
         logit = frame_logit(faces, rule)
         scale = display_scale(frame.shape[0], frame.shape[1], display_max_side)
         out.append(FrameAnalysis(
@@ -184,13 +214,12 @@ def analyse_video(
             prob=None if logit is None else sigmoid(logit),
             display=resize_for_display(frame, scale), display_scale=scale,
         ))
-        if progress is not None:
-            progress(i + 1, len(frames))
     infer_ms = (time.perf_counter() - t1) * 1000.0
     return VideoAnalysis(
         frames=out, n_frames_total=n_total, prob=video_prob([f.logit for f in out]),
-        timings_ms={"decode": round(decode_ms, 1), "detect_align_infer": round(infer_ms, 1),
+        timings_ms={**timer.milliseconds(), "detect_align_infer": round(infer_ms, 1),
                     "per_frame": round(infer_ms / len(out), 1)},
+        people=person_views(pred.people, bands),
     )
 
 

@@ -20,7 +20,15 @@ from typing import Any
 import gradio as gr
 
 from laanet_demo import analysis, render
-from laanet_demo.inference import FACE_COLUMNS, face_record, face_rows, label_value, verdict_markdown
+from laanet_demo.inference import (
+    FACE_COLUMNS,
+    PERSON_RULE,
+    face_record,
+    face_rows,
+    label_value,
+    person_record,
+    verdict_markdown,
+)
 from laanet_demo.limits import DemoLimits, InputRejected
 
 log = logging.getLogger("laanet_demo")
@@ -128,6 +136,16 @@ class DetectorPool:
             while len(self._loaded) > self._capacity:
                 self._loaded.popitem(last=False)
         return digest
+
+
+def people_markdown(people: Sequence[analysis.PersonAnalysis], n_frames: int) -> str:
+    """One line per person found in the video (the clip verdict above is the weight's frame and video rule)."""
+    if not people:
+        return ""
+    lines = [f"\n\n**{len(people)} {'person' if len(people) == 1 else 'people'}** ({PERSON_RULE}):"]
+    lines += [f"- person {p.person}: **{p.verdict}** (fake probability {p.prob:.3f}), in {len(p.timeline)} of "
+              f"{n_frames} sampled frames" for p in people]
+    return "\n".join(lines)
 
 
 def pick_checkpoint_files(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
@@ -290,6 +308,7 @@ class DemoHandlers:
         fig = render.timeline_figure(
             [f.frame_number for f in frames], [[x.prob for x in f.faces] for f in frames],
             [f.prob for f in frames], bands, result.prob, rule,
+            people=[(f"person {p.person}", p.timeline) for p in result.people],
         )
         top = analysis.most_suspicious_frames(result, self.limits.suspicious_frames)
         gallery = [
@@ -319,11 +338,20 @@ class DemoHandlers:
             ],
             "timings_ms": result.timings_ms,
             "model": analysis.model_summary(detector),
+            "person_rule": PERSON_RULE,
+            "people": [person_record(p) for p in result.people],
         }
         summary = verdict_markdown(result.prob, bands, "video", rule, result.n_faces)
         summary += (f"\n\n{details['n_frames_with_face']} of {len(frames)} sampled frames had a face.")
+        summary += people_markdown(result.people, len(frames))
         table = {"headers": ["frame", "faces", "frame score", "verdict"], "data": rows}
-        return summary, label_value(result.prob, bands), fig, gallery, table, details
+        people = [
+            (self.images.write(render.person_tile(p.thumbnail, p.verdict), f"person{p.person}"),
+             f"person {p.person} · fake probability {p.prob:.3f} · {p.verdict} · in {len(p.timeline)} of "
+             f"{len(frames)} frames")
+            for p in result.people if p.thumbnail is not None
+        ]
+        return summary, label_value(result.prob, bands), fig, gallery, table, details, people
 
     def load_checkpoint(self, files: Any) -> tuple[str, str | None]:
         """Load an uploaded checkpoint for this session; returns the card text and the session key."""
@@ -422,11 +450,16 @@ def build_demo(
             video_table = gr.Dataframe(
                 label="Frames", headers=["frame", "faces", "frame score", "verdict"], interactive=False,
             )
+            video_people = gr.Gallery(
+                label="People (each person's score over their own faces)", columns=4, height="auto",
+                object_fit="contain", elem_id="video-people",
+            )
             with gr.Accordion("Details (model, timings, every face)", open=False):
                 video_details = gr.JSON(label="Details")
             video_btn.click(
                 user_errors(handlers.predict_video), inputs=[video_in, video_frames, session_key],
-                outputs=[video_summary, video_label, video_plot, video_gallery, video_table, video_details],
+                outputs=[video_summary, video_label, video_plot, video_gallery, video_table, video_details,
+                         video_people],
                 api_name="predict_video", preprocess=False, **model_queue,
             )
         with gr.Tab("Model"):

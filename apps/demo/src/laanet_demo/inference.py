@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 from laanet_model.scoring import sigmoid
+from laanet_model.video import PERSON_RULE
 from laanet_model.weights import Thresholds
 
 __all__ = [
-    "FACE_COLUMNS", "FaceView", "VerdictBands", "face_record", "face_rows", "label_value", "most_suspicious",
-    "sigmoid", "verdict_markdown",
+    "FACE_COLUMNS", "FaceView", "PERSON_RULE", "VerdictBands", "face_record", "face_rows", "label_value",
+    "most_suspicious", "person_record", "sigmoid", "thumbnail_data_url", "verdict_markdown",
 ]
 
 
@@ -76,6 +77,33 @@ def face_record(face: FaceView) -> dict[str, Any]:
         "verdict": face.verdict,
         "heatmap_peak": round(face.heat_peak, 4),
         "box": None if face.box is None else [round(v, 1) for v in face.box],
+    }
+
+
+def thumbnail_data_url(image: np.ndarray | None, size: int = 64) -> str | None:
+    """A small JPEG of an RGB crop as a ``data:image/jpeg;base64,...`` URL (None without a crop)."""
+    if image is None:
+        return None
+    import base64
+
+    import cv2
+
+    small = cv2.resize(np.asarray(image), (size, size), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii") if ok else None
+
+
+def person_record(person: Any) -> dict[str, Any]:
+    """JSON-ready description of one person of a video (a ``laanet_demo.analysis.PersonAnalysis``):
+    score, verdict, timeline and a 64 px thumbnail with the frame and box it was cut from."""
+    return {
+        "person": person.person,
+        "prob": round(person.prob, 6),
+        "verdict": person.verdict,
+        "n_frames": len(person.timeline),
+        "timeline": [{"frame": n, "prob": round(q, 6)} for n, q in person.timeline],
+        "thumbnail": {"frame": person.thumbnail_frame, "box": [round(v, 1) for v in person.thumbnail_box],
+                      "jpeg": thumbnail_data_url(person.thumbnail)},
     }
 
 

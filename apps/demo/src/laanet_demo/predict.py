@@ -19,7 +19,7 @@ from laanet_synth.jsonl import append_jsonl, read_jsonl
 from tqdm import tqdm
 
 from laanet_demo import analysis
-from laanet_demo.inference import face_record
+from laanet_demo.inference import PERSON_RULE, face_record, person_record
 from laanet_demo.limits import DemoLimits, InputRejected
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -161,6 +161,8 @@ def image_record(path: Path, result: analysis.ImageAnalysis, detector: Any) -> d
 def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> dict[str, Any]:
     """One output record for a video: the CSV fields plus per-frame, per-face detail."""
     rec = _summary(path, "video", result.n_faces, result.prob, detector, len(result.frames))
+    rec["person_rule"] = PERSON_RULE
+    rec["people"] = [person_record(p) for p in result.people]
     rec["frames"] = [
         {"frame": f.frame_number, "prob": None if f.prob is None else round(f.prob, 6),
          "faces": [face_record(x) for x in f.faces]}

@@ -130,6 +130,13 @@ def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
     return tile
 
 
+def person_tile(crop: np.ndarray, verdict: str, size: int = 160) -> np.ndarray:
+    """A person's thumbnail: their face crop with a border in their verdict colour."""
+    tile = cv2.resize(np.asarray(crop), (size, size), interpolation=cv2.INTER_AREA)
+    cv2.rectangle(tile, (0, 0), (size - 1, size - 1), VERDICT_COLOURS_RGB[verdict], 4)
+    return tile
+
+
 def face_caption(face: FaceView) -> str:
     """Gallery caption of a face: index, fake probability and verdict."""
     return f"face {face.index} · fake probability {face.prob:.3f} · {face.verdict}"
@@ -142,11 +149,13 @@ def timeline_figure(
     bands: VerdictBands,
     video_prob: float | None,
     rule: str,
+    people: Sequence[tuple[str, Sequence[tuple[int, float]]]] = (),
 ) -> Figure:
     """Per-frame, per-face fake probabilities over the video, with the verdict bands shaded.
 
     `face_probs[i]` holds every face's probability in sampled frame i (possibly none), `frame_probs[i]` the
-    frame's score by the weight's rule (None without a face).
+    frame's score by the weight's rule (None without a face). `people` adds one line per person: a label
+    and that person's (frame number, probability) timeline.
     """
     if not (len(frame_numbers) == len(face_probs) == len(frame_probs)):
         raise ValueError("frame_numbers, face_probs and frame_probs must have the same length")
@@ -168,6 +177,10 @@ def timeline_figure(
     no_face = [n for n, p in zip(frame_numbers, frame_probs, strict=True) if p is None]
     if no_face:
         ax.scatter(no_face, [0.0] * len(no_face), marker="x", color="#999999", label="no face")
+    for label, timeline in people:
+        if timeline:
+            px, py = zip(*timeline, strict=True)
+            ax.plot(px, py, marker=".", ms=3, lw=1, alpha=0.8, label=label)
     if video_prob is not None:
         ax.axhline(video_prob, color="#1f4e9c", ls="--", lw=1, label=f"video {video_prob:.3f}")
     ax.set_ylim(-0.03, 1.03)

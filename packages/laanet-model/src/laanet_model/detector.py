@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
 import numpy as np
@@ -30,6 +30,9 @@ from .weights import (
     spec_for_file,
     spec_from_card,
 )
+
+if TYPE_CHECKING:
+    from .video import VideoPrediction
 
 __all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError", "BACKENDS"]
 
@@ -139,6 +142,7 @@ class Detector:
         self.spec = spec
         self.batch_size = batch_size
         self._face_finder = face_finder
+        self._face_describer: Any = None
         self._heads = tuple(h for h in ("hm", "cls") if h in model.head_names)
         if "cls" not in self._heads:
             raise ValueError(
@@ -270,36 +274,104 @@ class Detector:
 
     def predict_image(self, image_rgb: np.ndarray, faces: Sequence[Any] | None = None) -> ImagePrediction:
         """Find faces (or use the given ``laanet_synth.faces.Face`` list), crop each by the recipe and score them."""
-        from laanet_synth.crops import CropError, crop_face
-        from laanet_synth.faces import check_rgb_uint8
+        image = _checked_image(image_rgb)
+        if faces is None:
+            return self.predict_frames([image])[0]
+        return self._score_faces([image], [list(faces)], None)[0]
 
-        try:
-            image = check_rgb_uint8(image_rgb)
-        except (ValueError, TypeError) as exc:
-            raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
-        found = list(self.face_finder.find(image)) if faces is None else list(faces)
-        crops, kept, notes = [], [], []
-        for i, face in enumerate(found):
-            try:
-                crops.append(crop_face(image, face, self.preprocessing.crop))
-                kept.append(face)
-            except CropError as exc:
-                notes.append(f"face {i} skipped: {exc}")
-        preds = self.predict_crops([c.image for c in crops]) if crops else []
-        out = [
-            dataclasses.replace(
+    def predict_frames(self, images: Sequence[np.ndarray], timer: Any = None) -> list[ImagePrediction]:
+        """:meth:`predict_image` for several frames at once: frames of one size are detected together (when
+        the face finder detects in batches) and every face of every frame is scored in batches of
+        ``batch_size``. ``timer`` (a ``laanet_synth.stages.StageTimer``) collects the time of the
+        "detect", "landmarks", "crop" and "network" stages."""
+        from laanet_synth.faces import find_faces_batch
+
+        checked = [_checked_image(im) for im in images]
+        found = find_faces_batch(self.face_finder, checked, timer)
+        return self._score_faces(checked, found, timer)
+
+    def predict_video(
+        self, frames: Sequence[tuple[int, np.ndarray]], *, people: bool = True, chunk: int = 8,
+        progress: Any = None, timer: Any = None,
+    ) -> VideoPrediction:
+        """Score sampled video frames ``(frame number, RGB uint8)`` and link their faces into people.
+
+        Frames go through :meth:`predict_frames` ``chunk`` at a time (``progress(done, total)`` after each).
+        The clip score follows the recipe (``frame_policy`` over the faces of a frame, then the sigmoid of
+        the mean frame logit); with ``people`` each person found gets the same rule over their own faces.
+        Returns a :class:`laanet_model.video.VideoPrediction`.
+        """
+        from laanet_synth.stages import StageTimer
+
+        from .video import build_video_prediction
+
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        timer = timer if timer is not None else StageTimer()
+        numbers = [int(n) for n, _ in frames]
+        images = [_checked_image(im) for _, im in frames]
+        preds: list[ImagePrediction] = []
+        for start in range(0, len(images), chunk):
+            preds.extend(self.predict_frames(images[start:start + chunk], timer))
+            if progress is not None:
+                progress(len(preds), len(images))
+        describer = self.face_describer if people else None
+        return build_video_prediction(images, numbers, preds, self.preprocessing.frame_policy, describer, timer)
+
+    @property
+    def face_describer(self) -> Any:
+        """dlib's face descriptor used to rejoin a person after a gap (created on first use)."""
+        if self._face_describer is None:
+            from laanet_synth.faces import FaceDescriber
+
+            self._face_describer = FaceDescriber()
+        return self._face_describer
+
+    def _score_faces(
+        self, images: Sequence[np.ndarray], faces_per_image: Sequence[Sequence[Any]], timer: Any
+    ) -> list[ImagePrediction]:
+        """Crop every face of every image by the recipe and score all crops together."""
+        from laanet_synth.crops import CropError, crop_face
+        from laanet_synth.stages import StageTimer
+
+        timer = timer if timer is not None else StageTimer()
+        crops: list[Any] = []
+        kept: list[tuple[int, Any]] = []
+        notes: list[list[str]] = [[] for _ in images]
+        with timer.stage("crop"):
+            for k, (image, found) in enumerate(zip(images, faces_per_image, strict=True)):
+                for i, face in enumerate(found):
+                    try:
+                        crops.append(crop_face(image, face, self.preprocessing.crop))
+                        kept.append((k, face))
+                    except CropError as exc:
+                        notes[k].append(f"face {i} skipped: {exc}")
+        with timer.stage("network"):
+            preds = self.predict_crops([c.image for c in crops]) if crops else []
+        per_image: list[list[FacePrediction]] = [[] for _ in images]
+        for p, (k, face), fc in zip(preds, kept, crops, strict=True):
+            per_image[k].append(dataclasses.replace(
                 p,
                 box=np.asarray(face.box, dtype=np.float32),
                 landmarks=np.asarray(face.landmarks, dtype=np.float32),
                 crop=fc.image,
                 crop_matrix=fc.matrix,
                 detector_score=float(getattr(face, "score", 0.0)),
-            )
-            for p, face, fc in zip(preds, kept, crops, strict=True)
+            ))
+        return [
+            ImagePrediction(faces=per_image[k], image_size=image.shape[:2],
+                            skipped=len(faces_per_image[k]) - len(per_image[k]), notes=notes[k])
+            for k, image in enumerate(images)
         ]
-        return ImagePrediction(
-            faces=out, image_size=image.shape[:2], skipped=len(found) - len(kept), notes=notes
-        )
+
+
+def _checked_image(image_rgb: Any) -> np.ndarray:
+    from laanet_synth.faces import check_rgb_uint8
+
+    try:
+        return check_rgb_uint8(image_rgb)
+    except (ValueError, TypeError) as exc:
+        raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
 
 
 def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLike[str] | None) -> WeightSpec:

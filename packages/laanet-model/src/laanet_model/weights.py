@@ -59,7 +59,7 @@ class Preprocessing:
     ``frame_policy`` picks the face score of a frame with several faces (``"max"`` or ``"largest"``).
     """
 
-    face_detector: str = "dlib"
+    face_detector: str = "retinaface"
     crop: CropRecipe = OFFICIAL_SBI
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -159,7 +159,7 @@ def _official(name: str, crop: CropRecipe, file_name: str, metrics: dict[str, An
         name=name,
         variant="laanet_efficientnet_b4",
         preprocessing=Preprocessing(
-            face_detector="dlib",
+            face_detector="retinaface",
             crop=crop,
             flip_test=True,
             frames_per_video=32,
@@ -208,7 +208,7 @@ WEIGHTS: dict[str, WeightSpec] = {
     BUILTIN_WEIGHTS: WeightSpec(
         name=BUILTIN_WEIGHTS,
         variant="laanet_efficientnet_lite0",
-        preprocessing=Preprocessing(face_detector="dlib", crop=OFFICIAL_SBI, flip_test=True),
+        preprocessing=Preprocessing(face_detector="retinaface", crop=OFFICIAL_SBI, flip_test=True),
         source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
         licence="MIT (weights); LFW images are for research use",
         file_name=f"{BUILTIN_WEIGHTS}.safetensors",

@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--out", required=True, help="output folder (crops/, records/, index.npz); re-running resumes")
     pre.add_argument("--frames", type=int, default=32, help="evenly spaced frames per video (default 32)")
     pre.add_argument("--recipe", default="official-sbi", help="crop recipe whose margin crop is stored (default official-sbi)")
-    pre.add_argument("--finder", default="dlib", help="face finder backend (dlib, face-alignment)")
+    pre.add_argument("--finder", default="retinaface", help="face finder backend (retinaface, dlib, face-alignment)")
     pre.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest per frame")
     pre.add_argument("--retry-errors", action="store_true", help="retry files that failed in an earlier run")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")

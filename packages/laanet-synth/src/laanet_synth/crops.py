@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from .faces import Face, check_rgb_uint8
+from .faces import BOX_RETINAFACE, Face, check_rgb_uint8
 
 #: calibrated box = tight landmark box extended by these fractions of its width/height (left, top, right, bottom)
 CALIBRATION_EXTEND = (0.06, 0.30, 0.06, 0.04)
@@ -21,7 +21,9 @@ class CropError(ValueError):
 class CropRecipe:
     """How a face box becomes the network input.
 
-    Steps: (1) box = landmark-calibrated box (``calibrate``) or the detector box; (2) enlarge by ``margin``
+    Steps: (1) box = the detector box when it is a RetinaFace box (``face.box_convention ==
+    "retinaface"``, the box the official recipe was made for), else the landmark-calibrated box when
+    ``calibrate`` (dlib HOG, S3FD and other boxes, see :func:`calibrate_box`), else the detector box; (2) enlarge by ``margin``
     of its width/height on each side, clip to the frame, cut it out (integer pixels) and ``cv2.resize`` to
     ``crop_size`` square; (3) optionally rotate about the crop centre so the inner eye corners (39, 42) are
     level (``align_eyes``); (4) the checkpoint's trim: drop ``border_trim`` pixels on every side, or
@@ -112,6 +114,14 @@ def calibrate_box(face: Face) -> np.ndarray:
     return np.array([x1 - el * w, y1 - et * h, x2 + er * w, y2 + eb * h], dtype=np.float32)
 
 
+def crop_box(face: Face, recipe: CropRecipe) -> np.ndarray:
+    """The box the recipe's margin is added to: a RetinaFace box as it is, any other box calibrated from
+    the landmarks when the recipe calibrates (:func:`calibrate_box`), else the detector box."""
+    if recipe.calibrate and face.box_convention != BOX_RETINAFACE:
+        return calibrate_box(face)
+    return np.asarray(face.box, dtype=np.float32)
+
+
 def warp_matrix(src_w: int, src_h: int, size: int) -> np.ndarray:
     """The official corner-aligned affine: source centre -> output centre, (max(W,H)-1) -> (size-1)."""
     s = (size - 1) / max(max(src_w, src_h) - 1, 1)
@@ -160,7 +170,7 @@ def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) 
     """Cut ``face`` out of ``image`` following ``recipe``; see :class:`CropRecipe` for the steps."""
     img = check_rgb_uint8(image)
     H, W = img.shape[:2]
-    box = calibrate_box(face) if recipe.calibrate else np.asarray(face.box, dtype=np.float32)
+    box = crop_box(face, recipe)
     x1, y1, x2, y2 = margin_box(box, recipe.margin, W, H)
     S = recipe.crop_size
     crop = cv2.resize(img[y1:y2, x1:x2], (S, S), interpolation=cv2.INTER_LINEAR)
@@ -210,4 +220,5 @@ def pre_cropped(recipe: CropRecipe) -> CropRecipe:
 
 def whole_image_face(width: int, height: int, landmarks: np.ndarray) -> Face:
     """A face whose box is the whole ``width`` x ``height`` image (for :func:`pre_cropped` recipes)."""
-    return Face(box=np.array([0, 0, width, height], np.float32), score=1.0, landmarks=landmarks)
+    return Face(box=np.array([0, 0, width, height], np.float32), score=1.0, landmarks=landmarks,
+                box_convention="whole-image")

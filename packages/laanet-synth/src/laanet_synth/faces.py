@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -20,13 +22,26 @@ class InvalidImageError(ValueError):
     """Raised when an image given to a face finder is not an ``(H, W, 3)`` uint8 RGB array."""
 
 
+#: box conventions (``Face.box_convention``). "retinaface": the WIDER FACE style box RetinaFace draws, from
+#: cheek edge to cheek edge and from mid-forehead to just below the chin (about 1.1 x 1.3 of the landmark
+#: box); the official crop recipe's 25 % margin is meant for it. "dlib-hog": dlib's square HOG box, from the
+#: brows to the chin, narrower than the jaw line. "s3fd": the face-alignment package's S3FD box.
+#: "whole-image": the box is the whole (pre-cropped) image. "landmarks": any other box (default).
+BOX_RETINAFACE = "retinaface"
+BOX_HOG = "dlib-hog"
+BOX_S3FD = "s3fd"
+BOX_CONVENTIONS = (BOX_RETINAFACE, BOX_HOG, BOX_S3FD, "whole-image", "landmarks")
+
+
 @dataclass(frozen=True, eq=False)
 class Face:
-    """One face in an image: ``box`` (x1, y1, x2, y2) in image pixels, detector ``score``, 68 ``landmarks``."""
+    """One face in an image: ``box`` (x1, y1, x2, y2) in image pixels, detector ``score``, 68 ``landmarks``
+    and the ``box_convention`` of the backend that drew the box (one of :data:`BOX_CONVENTIONS`)."""
 
     box: np.ndarray
     score: float
     landmarks: np.ndarray
+    box_convention: str = "landmarks"
 
     def __post_init__(self) -> None:
         box = np.asarray(self.box, dtype=np.float32).reshape(-1)
@@ -35,6 +50,8 @@ class Face:
             raise ValueError(f"Face.box must have 4 values (x1, y1, x2, y2), got shape {box.shape}")
         if lms.shape != (68, 2):
             raise ValueError(f"Face.landmarks must have shape (68, 2), got {lms.shape}")
+        if self.box_convention not in BOX_CONVENTIONS:
+            raise ValueError(f"Face.box_convention must be one of {BOX_CONVENTIONS}, got {self.box_convention!r}")
         object.__setattr__(self, "box", box)
         object.__setattr__(self, "landmarks", lms)
         object.__setattr__(self, "score", float(self.score))
@@ -83,38 +100,114 @@ def face_recognition_models_dir() -> Path:
     return Path(spec.origin).parent / "models"
 
 
-def _sort_largest_first(faces: list[Face]) -> list[Face]:
+def sort_largest_first(faces: list[Face]) -> list[Face]:
+    """Faces ordered by box area, largest first (ties: higher score first)."""
     return sorted(faces, key=lambda f: (-f.area, -f.score))
+
+
+def detection_scale(height: int, width: int, max_pixels: int, min_scale: float) -> float:
+    """The factor (<= 1) a frame is resized by before detection.
+
+    Scaling is by area, not by the longer side, so that a wide or tall frame (a 10000 x 200 panorama)
+    is shrunk no more than a frame of usual proportions with as many pixels: the detection image holds at
+    most about ``max_pixels``. It is never below ``min_scale`` (a detector that finds faces down to ``m``
+    pixels wide finds every face ``m / min_scale`` pixels wide at any frame size), and never above 1.
+    """
+    if height < 1 or width < 1 or max_pixels < 1:
+        raise ValueError(f"expected positive sizes, got {height}x{width} and max_pixels={max_pixels}")
+    by_area = math.sqrt(max_pixels / float(height * width))
+    return float(min(1.0, max(by_area, min_scale)))
+
+
+class ShapePredictor68:
+    """dlib's 68-point shape predictor (``face-recognition-models``), loaded on first use."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"
+        self._predictor: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_predictor": None}
+
+    def predict(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """68 landmarks (68, 2) float32 predicted inside ``box`` (x1, y1, x2, y2) in dlib HOG convention."""
+        import dlib
+
+        if self._predictor is None:
+            if not self.path.is_file():
+                raise FaceFinderError(
+                    f"68-point predictor not found at {self.path}; expected shape_predictor_68_face_landmarks.dat"
+                )
+            self._predictor = dlib.shape_predictor(str(self.path))
+        rect = dlib.rectangle(*(int(round(float(v))) for v in np.asarray(box).reshape(4)))
+        shape = self._predictor(image_rgb, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+
+class FaceDescriber:
+    """dlib's 128-d face descriptor (``dlib_face_recognition_resnet_model_v1.dat`` of
+    ``face-recognition-models``), loaded on first use. Descriptors of one person lie within about 0.6
+    (Euclidean) of each other."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else face_recognition_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"
+        self._model: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_model": None}
+
+    def describe(self, image_rgb: np.ndarray, face: Face) -> np.ndarray:
+        """The (128,) float64 descriptor of ``face`` (its 68 landmarks place dlib's aligned face chip)."""
+        import dlib
+
+        if self._model is None:
+            if not self.path.is_file():
+                raise FaceFinderError(
+                    f"face descriptor model not found at {self.path}; expected dlib_face_recognition_resnet_model_v1.dat"
+                )
+            self._model = dlib.face_recognition_model_v1(str(self.path))
+        image = check_rgb_uint8(image_rgb)
+        lms = np.asarray(face.landmarks, dtype=np.float64)
+        (x1, y1), (x2, y2) = lms.min(0), lms.max(0)
+        rect = dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2)))
+        shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in lms])
+        return np.asarray(self._model.compute_face_descriptor(image, shape), dtype=np.float64)
+
+
+#: smallest face (pixels) the HOG detector's 80 px window finds without upsampling
+HOG_WINDOW = 80.0
 
 
 @dataclass
 class DlibFaceFinder:
     """dlib HOG face detector + 68-point shape predictor, fully offline.
 
-    Detection runs on a grey copy downscaled so that its longer side is at most ``max_side`` pixels; the
-    boxes are mapped back and the landmarks predicted on the full-resolution image. The detector is run
-    with each upsampling count of ``upsample_schedule`` in turn until a face is found (0 then 1 by
-    default). Models load lazily on the first call, so constructing the finder is cheap.
+    Detection runs on a grey copy resized by :func:`detection_scale` (at most about ``max_pixels``, by
+    default a 1080p frame at 5/6 size, but never so small that a face ``min_face`` pixels wide drops below
+    what the last upsampling step finds); boxes are mapped back and the landmarks predicted on the
+    full-resolution image. The detector is run with each upsampling count of ``upsample_schedule`` in turn
+    until a face is found (0 then 1 by default). Boxes are dlib HOG boxes (``box_convention ==
+    "dlib-hog"``). Models load lazily on the first call, so constructing the finder is cheap.
     """
 
     upsample_schedule: tuple[int, ...] = (0, 1)
-    max_side: int = 1600
+    max_pixels: int = 1600 * 900
+    min_face: float = 60.0
     predictor_path: str | None = None
     adjust_threshold: float = 0.0
     _detector: Any = field(default=None, init=False, repr=False)
-    _predictor: Any = field(default=None, init=False, repr=False)
+    _predictor: ShapePredictor68 | None = field(default=None, init=False, repr=False)
 
     def _load(self) -> None:
         if self._detector is not None:
             return
         import dlib
 
-        path = Path(self.predictor_path) if self.predictor_path else (
-            face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"
-        )
-        if not path.is_file():
-            raise FaceFinderError(f"68-point predictor not found at {path}; expected shape_predictor_68_face_landmarks.dat")
-        self._predictor = dlib.shape_predictor(str(path))
+        self._predictor = ShapePredictor68(self.predictor_path)
+        if not self._predictor.path.is_file():
+            raise FaceFinderError(
+                f"68-point predictor not found at {self._predictor.path}; expected shape_predictor_68_face_landmarks.dat"
+            )
         self._detector = dlib.get_frontal_face_detector()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -123,47 +216,53 @@ class DlibFaceFinder:
         state["_predictor"] = None
         return state
 
+    def smallest_face(self) -> float:
+        """Smallest face width (pixels of the detection image) the upsampling schedule reaches."""
+        return HOG_WINDOW / 2 ** max(self.upsample_schedule, default=0)
+
     def detect_boxes(self, image_rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """HOG boxes ``(x1, y1, x2, y2)`` in image pixels with their scores (no landmarks)."""
         image = check_rgb_uint8(image_rgb)
         self._load()
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = detection_scale(h, w, self.max_pixels, self.smallest_face() / self.min_face)
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
             grey = cv2.resize(grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        sx, sy = grey.shape[1] / w, grey.shape[0] / h
         out: list[tuple[np.ndarray, float]] = []
         for up in self.upsample_schedule:
             rects, scores, _ = self._detector.run(grey, int(up), float(self.adjust_threshold))
             if len(rects):
-                for r, s in zip(rects, scores, strict=True):
-                    box = np.array([r.left(), r.top(), r.right(), r.bottom()], dtype=np.float32) / scale
-                    out.append((box, float(s)))
+                for r, sc in zip(rects, scores, strict=True):
+                    box = np.array([r.left() / sx, r.top() / sy, r.right() / sx, r.bottom() / sy], dtype=np.float32)
+                    out.append((box, float(sc)))
                 break
         return out
 
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[tuple[np.ndarray, float]]]:
+        """:meth:`detect_boxes` for each image (HOG has no batched form)."""
+        return [self.detect_boxes(im) for im in images]
+
+    def align(self, image_rgb: np.ndarray, detections: Sequence[tuple[np.ndarray, float]]) -> list[Face]:
+        """Faces (largest first) with 68 landmarks predicted in each HOG box."""
+        image = check_rgb_uint8(image_rgb)
+        self._load()
+        assert self._predictor is not None
+        faces = [Face(box=box, score=score, landmarks=self._predictor.predict(image, box), box_convention=BOX_HOG)
+                 for box, score in detections]
+        return sort_largest_first(faces)
+
     def find(self, image_rgb: np.ndarray) -> list[Face]:
         """Faces with their 68 landmarks, largest first."""
-        import dlib
-
-        image = check_rgb_uint8(image_rgb)
-        faces = []
-        for box, score in self.detect_boxes(image):
-            rect = dlib.rectangle(*(int(round(v)) for v in box))
-            shape = self._predictor(image, rect)
-            lms = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-            faces.append(Face(box=box, score=score, landmarks=lms))
-        return _sort_largest_first(faces)
+        return self.align(image_rgb, self.detect_boxes(image_rgb))
 
     def landmarks_for_box(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """68 landmarks predicted inside a given box (x1, y1, x2, y2)."""
-        import dlib
-
         image = check_rgb_uint8(image_rgb)
         self._load()
-        rect = dlib.rectangle(*(int(round(float(v))) for v in np.asarray(box).reshape(4)))
-        shape = self._predictor(image, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        assert self._predictor is not None
+        return self._predictor.predict(image, box)
 
 
 FACE_ALIGNMENT_WEIGHTS = ("2DFAN4-cd938726ad.zip", "s3fd-619a316812.pth")
@@ -223,17 +322,43 @@ class FaceAlignmentFinder:
             else:
                 lm = np.asarray(lms)[:, :2]
                 box, score = np.concatenate([lm.min(0), lm.max(0)]), 1.0
-            faces.append(Face(box=box, score=score, landmarks=np.asarray(lms)[:, :2]))
-        return _sort_largest_first(faces)
+            faces.append(Face(box=box, score=score, landmarks=np.asarray(lms)[:, :2], box_convention=BOX_S3FD))
+        return sort_largest_first(faces)
 
 
-FACE_FINDERS: dict[str, type] = {"dlib": DlibFaceFinder, "face-alignment": FaceAlignmentFinder}
+#: backend names accepted by :func:`make_face_finder`, the default first
+FACE_FINDER_NAMES = ("retinaface", "dlib", "face-alignment")
 
 
-def make_face_finder(name: str = "dlib", **kwargs: Any) -> FaceFinder:
-    """Build a face finder by backend name (``"dlib"`` or ``"face-alignment"``)."""
-    try:
-        cls = FACE_FINDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown face finder {name!r}; expected one of {sorted(FACE_FINDERS)}") from None
-    return cls(**kwargs)
+def face_finder_class(name: str) -> type:
+    """The class of a face-finding backend by name (one of :data:`FACE_FINDER_NAMES`)."""
+    if name == "retinaface":
+        from .retinaface import RetinaFaceFinder
+
+        return RetinaFaceFinder
+    if name == "dlib":
+        return DlibFaceFinder
+    if name == "face-alignment":
+        return FaceAlignmentFinder
+    raise ValueError(f"unknown face finder {name!r}; expected one of {list(FACE_FINDER_NAMES)}")
+
+
+def make_face_finder(name: str = "retinaface", **kwargs: Any) -> FaceFinder:
+    """Build a face finder by backend name: ``"retinaface"`` (default), ``"dlib"`` or ``"face-alignment"``."""
+    return face_finder_class(name)(**kwargs)
+
+
+def find_faces_batch(finder: Any, images: Sequence[np.ndarray], timer: Any = None) -> list[list[Face]]:
+    """Faces in each image. A finder with ``detect_batch`` and ``align`` (RetinaFace, dlib) detects the
+    images together and, with a ``timer`` (:class:`laanet_synth.stages.StageTimer`), the "detect" and
+    "landmarks" stages are timed apart; any other finder is called image by image (all "detect")."""
+    from .stages import StageTimer
+
+    timer = timer if timer is not None else StageTimer()
+    if hasattr(finder, "detect_batch") and hasattr(finder, "align"):
+        with timer.stage("detect"):
+            detections = finder.detect_batch(images)
+        with timer.stage("landmarks"):
+            return [finder.align(im, d) for im, d in zip(images, detections, strict=True)]
+    with timer.stage("detect"):
+        return [list(finder.find(im)) for im in images]

@@ -8,6 +8,9 @@ forehead, to the temple above jaw point 16.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 #: the 13 jaw points that are lifted into forehead points, in contour order (0 ... 16)
@@ -128,3 +131,21 @@ def template_landmarks(cx: float = 128.0, cy: float = 128.0, scale: float = 1.0,
     a = np.radians(angle_deg)
     r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
     return (pts @ r.T * scale + [cx, cy]).astype(np.float32)
+
+
+def read_pts(path: str | os.PathLike[str]) -> np.ndarray:
+    """An ibug ``.pts`` landmark file (1-based pixel coordinates between ``{`` and ``}``) as 0-based (N, 2)
+    float64; raises ``ValueError`` when it holds no points."""
+    rows = []
+    inside = False
+    for line in Path(path).read_text().splitlines():
+        if line.strip() == "{":
+            inside = True
+        elif line.strip() == "}":
+            inside = False
+        elif inside and line.strip():
+            x, y = line.split()[:2]
+            rows.append((float(x), float(y)))
+    if not rows:
+        raise ValueError(f"{path}: no landmark points between '{{' and '}}'; expected an ibug .pts file")
+    return np.array(rows, dtype=np.float64) - 1.0
