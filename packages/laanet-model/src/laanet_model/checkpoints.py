@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .card_checks import CardMismatch, check_config_fits_file, without_pretrained
 from .network import LAANet, config_from_dict, config_to_dict
 from .variants import resolve_config
 
@@ -163,6 +164,13 @@ def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | Non
         cfg = config_from_dict(card["config"]) if "config" in card else resolve_config(card["variant"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"card of {path} has an invalid architecture config: {exc}") from exc
+    # the card is checked against the file's header before any real network exists: never pretrained
+    # weights (the file has them), declared shapes equal to the card's, parameters bounded by the file size
+    cfg = without_pretrained(cfg)
+    try:
+        check_config_fits_file(cfg, path, rename=official_filter_fn, duplicated_prefixes=(_INCEPTION,))
+    except CardMismatch as exc:
+        raise CheckpointError(str(exc)) from exc
     try:
         sd = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -192,7 +200,7 @@ def _load_torch(path: Path, *, variant: str, map_location: Any, dtype: torch.dty
             "or a bare state_dict"
         )
     try:
-        cfg = resolve_config(variant)
+        cfg = without_pretrained(resolve_config(variant))
     except KeyError as exc:
         raise CheckpointError(str(exc)) from exc
     model = LAANet(cfg)
