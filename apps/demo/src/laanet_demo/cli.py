@@ -16,7 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from laanet_demo import analysis
-from laanet_demo.inference import face_record
+from laanet_demo.inference import NOT_JUDGED, face_record, unjudged_record
 from laanet_demo.limits import DemoLimits, InputRejected
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -80,7 +80,19 @@ def image_record(path: Path, result: analysis.ImageAnalysis, detector: Any) -> d
         "n_frames": None, "error": None,
         "aggregation": analysis.describe_rules(detector),
         "faces": [face_record(f) for f in result.faces],
+        **not_judged_fields(result.prob, result.unjudged),
     }
+
+
+def not_judged_fields(prob: float | None, unjudged: Sequence[Any]) -> dict[str, Any]:
+    """Record fields for faces found but not judged: the list, and when nothing was judged, the verdict
+    "not judged" with the reason."""
+    if not unjudged:
+        return {}
+    fields: dict[str, Any] = {"not_judged": [unjudged_record(u) for u in unjudged]}
+    if prob is None:
+        fields.update(verdict=NOT_JUDGED, reason=unjudged[0].reason)
+    return fields
 
 
 def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> dict[str, Any]:
@@ -97,6 +109,7 @@ def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> d
              "faces": [face_record(x) for x in f.faces]}
             for f in result.frames
         ],
+        **not_judged_fields(result.prob, result.unjudged),
     }
 
 
