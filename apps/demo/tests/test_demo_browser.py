@@ -64,7 +64,8 @@ def test_upload_image_in_browser_and_screenshot(
             page.wait_for_timeout(1500)
             page.screenshot(path=str(shot), full_page=True)
             # an error replaces the previous result: shown in the result panel, every other output cleared
-            page.locator("#image-input button[aria-label='Clear']").first.click()
+            page.locator("#image-input button[aria-label='Remove Image']").first.click()
+            page.wait_for_function("document.querySelector('#image-analyse').disabled", timeout=30_000)
             page.locator("#image-input input[type=file]").set_input_files(str(bad_inputs["no_face"]), timeout=60_000)
             page.wait_for_function("!document.querySelector('#image-analyse').disabled", timeout=30_000)
             button.click()

@@ -20,8 +20,8 @@ def test_mpeg4_part2_is_not_playable_and_gets_a_frame_strip(dfdc_video: Path, tm
     strip = preview.frame_strip(dfdc_video, n_frames=6, height=60, columns=3)
     assert strip.dtype == np.uint8 and strip.shape[0] == 2 * 60 + 4 and strip.std() > 10
     handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path))
-    image, note = handlers.video_preview(str(dfdc_video))
-    assert image.visible is True and Path(image.value["path"]).is_file()
+    player, image, note = handlers.video_preview(str(dfdc_video))
+    assert player.visible is False and image.visible is True and Path(image.value["path"]).is_file()
     assert "MPEG-4 Part 2" in note and "cannot play" in note
 
 
@@ -29,11 +29,11 @@ def test_browser_playable_videos_get_no_strip(tmp_path: Path) -> None:
     example = EXAMPLES / "video-dfdc-0017-fake.webm"
     assert preview.browser_playable(example) == (True, "VP8")
     handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path))
-    image, note = handlers.video_preview(str(example))
-    assert image.visible is False and note == ""
-    image, note = handlers.video_preview(None)
-    assert image.visible is False and note == ""
-    assert isinstance(image, gr.Image)
+    player, image, note = handlers.video_preview(str(example))
+    assert player.visible is True and image.visible is False and note == ""
+    assert isinstance(player, gr.Video) and Path(player.value["path"]).suffix == ".webm"
+    player, image, note = handlers.video_preview(None)
+    assert player.visible is False and image.visible is False and note == ""
 
 
 def test_unreadable_videos_get_a_note_not_a_crash(tmp_path: Path) -> None:
@@ -42,5 +42,5 @@ def test_unreadable_videos_get_a_note_not_a_crash(tmp_path: Path) -> None:
     with pytest.raises(preview.PreviewError):
         preview.frame_strip(junk)
     handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path / "o"))
-    image, note = handlers.video_preview(str(junk))
-    assert image.visible is False and note.startswith("No preview:")
+    player, image, note = handlers.video_preview(str(junk))
+    assert player.visible is False and image.visible is False and note.startswith("No preview:")

@@ -44,6 +44,7 @@ GENERIC_ERROR = (
 )
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
 VIDEO_EXAMPLE_SUFFIXES = (".mp4", ".webm")
+VIDEO_UPLOAD_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -443,21 +444,23 @@ class DemoHandlers:
         label = label_value(result.prob, bands, len(result.unjudged))
         return summary, label, fig, gallery, table, details, files
 
-    def video_preview(self, video: Any) -> tuple[Any, Any]:
-        """A frame strip for a video browsers cannot play (e.g. MPEG-4 Part 2), with a note; nothing otherwise."""
+    def video_preview(self, video: Any) -> tuple[Any, Any, str]:
+        """The preview of an uploaded video: a player when browsers can play its codec, else a frame strip with
+        a note (e.g. MPEG-4 Part 2); returns the player, the strip and the note."""
+        hidden = (gr.Video(value=None, visible=False), gr.Image(value=None, visible=False))
         if video is None:
-            return gr.Image(value=None, visible=False), ""
+            return (*hidden, "")
         try:
             with uploaded_file(video, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
                 playable, codec = preview.browser_playable(path, Path(upload_name(video) or path).suffix)
                 if playable:
-                    return gr.Image(value=None, visible=False), ""
+                    return gr.Video(value=str(path), visible=True), hidden[1], ""
                 strip = self.images.write(preview.frame_strip(path), "preview")
         except (InputRejected, preview.PreviewError) as err:
-            return gr.Image(value=None, visible=False), html.escape(f"No preview: {err}", quote=False)
+            return (*hidden, html.escape(f"No preview: {err}", quote=False))
         note = (f"Browsers cannot play this video's codec ({codec}), so here are frames of it instead; "
                 "the analysis reads the file as uploaded.")
-        return gr.Image(value=strip, visible=True), note
+        return hidden[0], gr.Image(value=strip, visible=True), note
 
     def load_checkpoint(self, files: Any) -> tuple[str, str, str | None]:
         """Load an uploaded checkpoint for this session; returns a status line, the card text and the session key."""
@@ -620,8 +623,12 @@ def build_demo(
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
+                    # a file input, not a player: browsers cannot play every codec the analysis reads, so the
+                    # preview below is a player for those they can and a frame strip for the others
+                    video_in = gr.File(label="Video", file_types=list(VIDEO_UPLOAD_SUFFIXES), elem_id="video-input")
                     gr.Markdown(accepted_inputs_markdown(limits, "video", min_face))
+                    video_player = gr.Video(label="Preview", interactive=False, visible=False,
+                                            elem_id="video-player")
                     video_preview = gr.Image(label="Preview frames", interactive=False, visible=False,
                                              elem_id="video-preview")
                     video_preview_note = gr.Markdown(elem_id="video-preview-note")
@@ -650,7 +657,8 @@ def build_demo(
                              video_report]
             video_in.change(lambda v: gr.Button(interactive=v is not None), inputs=[video_in], outputs=[video_btn],
                             queue=False, **private)
-            video_in.change(handlers.video_preview, inputs=[video_in], outputs=[video_preview, video_preview_note],
+            video_in.change(handlers.video_preview, inputs=[video_in],
+                            outputs=[video_player, video_preview, video_preview_note],
                             preprocess=False, **private, **model_queue)
             video_btn.click(
                 analysing(len(video_outputs)), outputs=video_outputs, queue=False, **private,
