@@ -95,57 +95,48 @@ def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                         card={"variant": "laanet_efficientnet_lite0"})
 
 
-def _hostile_copy(src: Path, folder: Path, edit) -> list[str]:
-    import json
+def _refuse(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, what: str) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(what)
 
-    from laanet_model.checkpoints import read_card
+    monkeypatch.setattr(module, name, refuse)
 
-    dst = folder / src.name
-    dst.write_bytes(src.read_bytes())
-    card = read_card(src)
-    card.pop("sha256")
-    edit(card)
-    dst.with_suffix(".json").write_text(json.dumps(card))
-    return [str(dst), str(dst.with_suffix(".json"))]
+
+def _upload(weights: Path) -> list[str]:
+    return [str(weights), str(weights.with_suffix(".json"))]
 
 
 def test_uploaded_cards_are_checked_before_any_network_is_built(
-    handlers: DemoHandlers, small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handlers: DemoHandlers, small_checkpoint: Path, card_edited_copy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import laanet_model.checkpoints as ckpt
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("a network was built from an unchecked card")
-
-    monkeypatch.setattr(ckpt, "LAANet", refuse)
+    _refuse(monkeypatch, ckpt, "LAANet", "a network was built from an unchecked card")
 
     def widen(card: dict) -> None:
         card["config"]["backbone"].update(width=64.0, fixed_stem_head=False)
 
     with pytest.raises(InputRejected, match=r"'upload.safetensors' is not a LAA-Net checkpoint .* more than a file"):
-        handlers.load_checkpoint(_hostile_copy(small_checkpoint, tmp_path, widen))
+        handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, widen)))
 
     def other_head(card: dict) -> None:
         card["config"]["heads"] = [["hm", 1], ["cls", 1], ["cstency", 64]]
 
     with pytest.raises(InputRejected, match="shape mismatches") as info:
-        handlers.load_checkpoint(_hostile_copy(small_checkpoint, tmp_path, other_head))
-    assert "&#" not in str(info.value) and str(tmp_path) not in str(info.value)
+        handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, other_head)))
+    assert "&#" not in str(info.value) and "edited-card" not in str(info.value)
 
 
 def test_uploaded_cards_never_fetch_pretrained_weights(
-    handlers: DemoHandlers, small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handlers: DemoHandlers, small_checkpoint: Path, card_edited_copy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import laanet_model.variants as variants
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("pretrained backbone weights were loaded for an uploaded checkpoint")
-
-    monkeypatch.setattr(variants, "_load_pretrained_backbone", refuse)
+    _refuse(monkeypatch, variants, "_load_pretrained_backbone", "pretrained weights were loaded for an upload")
 
     def ask_pretrained(card: dict) -> None:
         card["config"]["pretrained"] = "efficientnet-lite0-imagenet"
 
-    status, card, key = handlers.load_checkpoint(_hostile_copy(small_checkpoint, tmp_path, ask_pretrained))
+    status, card, key = handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, ask_pretrained)))
     assert key and "Loaded" in status
     assert handlers.pool.get(key).model.config.pretrained is None

@@ -22,17 +22,6 @@ def saved_lite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_weights(model, tmp_path_factory.mktemp("lite") / "lite.safetensors", {"variant": LITE})
 
 
-def _with_card(src: Path, dst_dir: Path, edit) -> Path:
-    """A copy of the weights with an edited card (its sha256 dropped, as a hand-made card would have)."""
-    dst = dst_dir / src.name
-    dst.write_bytes(src.read_bytes())
-    card = read_card(src)
-    card.pop("sha256")
-    edit(card)
-    dst.with_suffix(".json").write_text(json.dumps(card))
-    return dst
-
-
 @pytest.fixture()
 def no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if the loader builds a real network or reads the tensors."""
@@ -54,29 +43,29 @@ def test_header_shapes_are_read_without_the_tensors(saved_lite: Path) -> None:
 
 
 def test_a_much_wider_backbone_is_refused_before_building(
-    saved_lite: Path, tmp_path: Path, no_real_network: None
+    saved_lite: Path, card_edited_copy, no_real_network: None
 ) -> None:
     def widen(card: dict) -> None:
         card["config"]["backbone"]["width"] = 64.0
         card["config"]["backbone"]["fixed_stem_head"] = False
 
-    path = _with_card(saved_lite, tmp_path, widen)
+    path = card_edited_copy(saved_lite, widen)
     with pytest.raises(CheckpointError, match=r"network of [\d,]+ parameters, more than a file of"):
         load_checkpoint(path)
 
 
-def test_declared_shapes_must_match_the_card(saved_lite: Path, tmp_path: Path, no_real_network: None) -> None:
+def test_declared_shapes_must_match_the_card(saved_lite: Path, card_edited_copy, no_real_network: None) -> None:
     def narrow_head(card: dict) -> None:
         card["config"]["heads"] = [["hm", 1], ["cls", 1], ["cstency", 128]]
 
-    path = _with_card(saved_lite, tmp_path, narrow_head)
+    path = card_edited_copy(saved_lite, narrow_head)
     with pytest.raises(CheckpointError, match=r"does not fit the architecture its card describes; .*shape mismatches"):
         load_checkpoint(path)
 
     def drop_head(card: dict) -> None:
         card["config"]["heads"] = [["hm", 1], ["cls", 1]]
 
-    path = _with_card(saved_lite, tmp_path, drop_head)
+    path = card_edited_copy(saved_lite, drop_head)
     with pytest.raises(CheckpointError, match=r"unexpected tensors, e\.g\. \['cstency"):
         load_checkpoint(path)
 

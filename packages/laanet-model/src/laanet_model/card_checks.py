@@ -15,6 +15,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -28,6 +29,7 @@ __all__ = [
     "read_safetensors_header",
     "expected_shapes",
     "check_config_fits_file",
+    "shape_differences",
 ]
 
 #: bytes per element of the dtypes a safetensors header may name
@@ -131,15 +133,28 @@ def check_config_fits_file(
         )
     shapes = {name: h.shape for name, h in header.items()}
     got = dict(rename(shapes)) if rename is not None else shapes
-    missing = [k for k in want if k not in got]
-    unexpected = [k for k in got if k not in want]
-    wrong = [f"{k}: file {tuple(got[k])} vs card {want[k]}" for k in want if k in got and tuple(got[k]) != want[k]]
-    if missing or unexpected or wrong:
-        parts = [f"{p.name} does not fit the architecture its card describes"]
-        if missing:
-            parts.append(f"{len(missing)} missing tensors, e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected tensors, e.g. {unexpected[:3]}")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatches, e.g. {wrong[:3]}")
-        raise CardMismatch("; ".join(parts))
+    problems = shape_differences(want, got, noun="tensors", theirs="card")
+    if problems:
+        raise CardMismatch("; ".join([f"{p.name} does not fit the architecture its card describes", *problems]))
+
+
+def shape_differences(
+    want: Mapping[str, tuple[int, ...]], got: Mapping[str, Any], *, noun: str = "keys", theirs: str = "model",
+) -> list[str]:
+    """What differs between the expected entries (name -> shape) and those of a file (name -> shape, or tensor),
+    in words: missing and unexpected names and shape mismatches, a few examples each; empty when they agree."""
+    got_shapes = {k: tuple(getattr(v, "shape", v)) for k, v in got.items()}
+    missing = [k for k in want if k not in got_shapes]
+    unexpected = [k for k in got_shapes if k not in want]
+    wrong = [
+        f"{k}: file {got_shapes[k]} vs {theirs} {tuple(want[k])}"
+        for k in want if k in got_shapes and got_shapes[k] != tuple(want[k])
+    ]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing {noun}, e.g. {missing[:3]}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected {noun}, e.g. {unexpected[:3]}")
+    if wrong:
+        parts.append(f"{len(wrong)} shape mismatches, e.g. {wrong[:3]}")
+    return parts

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .card_checks import CardMismatch, check_config_fits_file, without_pretrained
+from .card_checks import CardMismatch, check_config_fits_file, shape_differences, without_pretrained
 from .network import LAANet, config_from_dict, config_to_dict
 from .variants import resolve_config
 
@@ -115,23 +115,11 @@ def load_state_dict_checked(model: LAANet, state_dict: Mapping[str, Any], *, wha
         raise CheckpointError(
             f"{what}: entries {bad_types[:5]} are not tensors; expected a state_dict of tensors"
         )
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [
-        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or wrong:
+    problems = shape_differences({k: tuple(v.shape) for k, v in own.items()}, state_dict)
+    if problems:
         arch = getattr(model.config.backbone, "kind", "?")
-        parts = [f"{what} does not fit the expected architecture ({arch} backbone, {len(own)} entries)"]
-        if missing:
-            parts.append(f"{len(missing)} missing keys, e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys, e.g. {unexpected[:3]}")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatches, e.g. {wrong[:3]}")
-        raise CheckpointError("; ".join(parts))
+        head = f"{what} does not fit the expected architecture ({arch} backbone, {len(own)} entries)"
+        raise CheckpointError("; ".join([head, *problems]))
     with torch.no_grad():
         model.load_state_dict(dict(state_dict), strict=True)
 
