@@ -113,6 +113,7 @@ def test_face_tile_and_caption() -> None:
     hot, cold = tile[25:50, 150:175], tile[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
     assert hot[..., 0].mean() > hot[..., 2].mean() and cold[..., 2].mean() > cold[..., 0].mean()
     assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
+    assert render.face_caption(f, VerdictBands(0.2, 0.5)) == "face 1 · real · score 0.123 (real below 0.2)"
     no_crop = FaceView(1, 0.5, 0.0, "fake", None, f.heatmap_crop, None, None)
     with pytest.raises(ValueError, match="no crop"):
         render.face_tile(no_crop)

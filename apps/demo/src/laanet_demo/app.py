@@ -24,6 +24,7 @@ from laanet_demo import analysis, preview, render, report
 from laanet_demo.inference import (
     FACE_COLUMNS,
     NOT_JUDGED,
+    band_text,
     face_record,
     face_rows,
     label_value,
@@ -325,7 +326,7 @@ class DemoHandlers:
         rule = analysis.describe_rules(detector)
         overlay = self.images.write(render.overlay_image(result.image, result.faces, unjudged=result.unjudged), "overlay")
         gallery = [
-            (self.images.write(render.face_tile(f), f"face{f.index}"), render.face_caption(f))
+            (self.images.write(render.face_tile(f), f"face{f.index}"), render.face_caption(f, bands))
             for f in result.faces if f.crop is not None
         ]
         details = {
@@ -408,7 +409,7 @@ class DemoHandlers:
         gallery = [
             (self.images.write(render.overlay_scaled(f.display, f.faces, f.display_scale, f.unjudged),
                                f"frame{f.frame_number}"),
-             f"frame {f.frame_number} · {bands.verdict(f.prob)} · score {f.prob:.3f}")
+             f"frame {f.frame_number} · {bands.verdict(f.prob)} · score {f.prob:.3f} ({band_text(f.prob, bands)})")
             for f in top if f.prob is not None
         ]
         rows = [

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
-from laanet_demo.inference import NOT_JUDGED, FaceView, UnjudgedView, VerdictBands
+from laanet_demo.inference import NOT_JUDGED, FaceView, UnjudgedView, VerdictBands, band_text
 
 VERDICT_COLOURS_RGB: dict[str, tuple[int, int, int]] = {
     "real": (40, 167, 69),
@@ -190,9 +190,11 @@ def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
     return with_colour_scale(tile)
 
 
-def face_caption(face: FaceView) -> str:
-    """Gallery caption of a face: index, verdict and score."""
-    return f"face {face.index} · {face.verdict} · score {face.prob:.3f}"
+def face_caption(face: FaceView, bands: VerdictBands | None = None) -> str:
+    """Gallery caption of a face: index, verdict and score, with the band the score falls in when `bands` is
+    given (so that the word and the number cannot seem to disagree)."""
+    text = f"face {face.index} · {face.verdict} · score {face.prob:.3f}"
+    return text if bands is None else f"{text} ({band_text(face.prob, bands)})"
 
 
 def timeline_figure(
