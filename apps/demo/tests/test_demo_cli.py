@@ -133,3 +133,19 @@ def test_predict_resumes_from_partial_records(tmp_path: Path, detector: Any, por
     cli.partial_path(out).write_text(json.dumps(marker) + "\n")
     assert cli.run_predict(args, detector=detector) == 0
     assert list(csv.DictReader(out.open()))[0]["n_faces"] != "7"
+
+
+def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(detector) -> None:
+
+    from laanet_demo.analysis import ImageAnalysis
+    from laanet_demo.inference import UnjudgedView
+
+    reason = "face too small to judge: 20 px wide, the model needs at least 32 px"
+    small = ImageAnalysis(image=np.zeros((50, 50, 3), np.uint8), faces=[], n_faces_found=0, prob=None,
+                          timings_ms={}, unjudged=[UnjudgedView((1.0, 2.0, 21.0, 24.0), reason)])
+    rec = cli.image_record(Path("tiny.jpg"), small, detector)
+    assert rec["verdict"] == "not judged" and rec["reason"] == reason and rec["prob"] is None
+    assert rec["not_judged"] == [{"verdict": "not judged", "reason": reason, "box": [1.0, 2.0, 21.0, 24.0]}]
+    assert "not judged" in cli.csv_text([rec])
+    plain = ImageAnalysis(image=small.image, faces=[], n_faces_found=0, prob=None, timings_ms={})
+    assert "reason" not in cli.image_record(Path("none.jpg"), plain, detector)
