@@ -136,7 +136,6 @@ def test_predict_resumes_from_partial_records(tmp_path: Path, detector: Any, por
 
 
 def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(detector) -> None:
-
     from laanet_demo.analysis import ImageAnalysis
     from laanet_demo.inference import UnjudgedView
 
