@@ -33,3 +33,25 @@ def lfw_dir(shared_data: Path) -> Path:
     if not (lfw / "landmarks68_dlib.npz").is_file():
         pytest.skip(f"LFW with landmarks68_dlib.npz not found under {lfw}")
     return lfw
+
+
+@pytest.fixture()
+def card_edited_copy(tmp_path: Path):
+    """A function copying a ``.safetensors`` file and its card into a fresh folder with the card edited by a
+    function (its sha256 dropped, as a hand-made card has none); returns the copied weights path."""
+    import json
+
+    counter = iter(range(1_000_000))
+
+    def copy(weights: Path, edit) -> Path:
+        folder = tmp_path / f"edited-card-{next(counter)}"
+        folder.mkdir()
+        dst = folder / weights.name
+        dst.write_bytes(weights.read_bytes())
+        card = json.loads(weights.with_suffix(".json").read_text())
+        card.pop("sha256", None)
+        edit(card)
+        dst.with_suffix(".json").write_text(json.dumps(card))
+        return dst
+
+    return copy

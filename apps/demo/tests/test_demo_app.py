@@ -20,15 +20,16 @@ def _faces_direct(detector: Any, path: Path) -> list[Any]:
 
 
 def _check_image_result(result: tuple[Any, ...], detector: Any, path: Path, min_faces: int) -> dict[str, Any]:
-    summary, label, overlay, gallery, table, details = result
-    assert "Image verdict" in summary
+    summary, label, overlay, gallery, table, details, report = result
+    assert "Image verdict" in summary and "Measured limits of this model" in summary
     direct = _faces_direct(detector, path)
     n = len(direct)
     assert n >= min_faces
     assert details["kind"] == "image" and details["n_faces"] == n and len(details["faces"]) == n
-    # the app goes through the same Detector: same faces, same probabilities, same boxes
+    # the app goes through the same Detector: same faces, same probabilities, same boxes; most fake first
     got = [f["prob"] for f in details["faces"]]
-    assert np.allclose(got, [float(f.prob) for f in direct], atol=1e-5)
+    direct = sorted(direct, key=lambda f: -f.logit)
+    assert np.allclose(got, [float(f.prob) for f in direct], atol=1e-5) and got == sorted(got, reverse=True)
     for rec, f in zip(details["faces"], direct, strict=True):
         assert np.allclose(rec["box"], np.asarray(f.box, float), atol=0.06)
     # image score follows the frame rule; the label and the verdict agree with it
@@ -39,13 +40,26 @@ def _check_image_result(result: tuple[Any, ...], detector: Any, path: Path, min_
         areas = [(r["box"][2] - r["box"][0]) * (r["box"][3] - r["box"][1]) for r in details["faces"]]
         assert math.isclose(details["prob"], got[int(np.argmax(areas))], abs_tol=1e-5)
     assert details["verdict"] in ("real", "uncertain", "fake") and details["verdict"] in summary
-    assert label["label"] == f"{details['verdict']} · fake probability {details['prob']:.3f}"
+    assert label["label"].startswith(f"{details['verdict']} · score {details['prob']:.3f} (")
+    # the downloadable report: the details with the weights' name and sha256, and the overlay
+    _check_report(report, details, detector, with_overlay=True)
     # the overlay (boxes + heatmaps) and one crop|heatmap tile per face, each a file downloaded from the server
     assert Path(overlay).is_file() and Path(overlay).stat().st_size > 1000
     assert len(gallery) == n and all(Path(g["image"]).is_file() for g in gallery)
-    assert len(table["data"]) == n and table["headers"][1] == "fake probability"
+    assert len(table["data"]) == n and table["headers"][1] == "score"
     assert details["timings_ms"]["detect_align_infer"] > 0
     return details
+
+
+def _check_report(files: list[str], details: dict[str, Any], detector: Any, with_overlay: bool) -> None:
+    import json
+
+    paths = [Path(f) for f in files]
+    assert [p.suffix for p in paths] == ([".json", ".jpg"] if with_overlay else [".json"])
+    record = json.loads(paths[0].read_text())
+    assert record["weights"] == {"name": detector.spec.name, "sha256": detector.spec.sha256}
+    assert record["weights"]["sha256"] and len(record["weights"]["sha256"]) == 64
+    assert record["prob"] == details["prob"] and record["verdict"] == details["verdict"]
 
 
 @pytest.mark.slow
@@ -62,11 +76,11 @@ def test_predict_image_portrait(client: Client, detector: Any, portrait: Path) -
 
 
 @pytest.mark.slow
-def test_predict_video_dfdc(client: Client, dfdc_video: Path) -> None:
+def test_predict_video_dfdc(client: Client, detector: Any, dfdc_video: Path) -> None:
     from laanet_synth.video import sample_frame_indices, video_info
 
     k = 4
-    summary, label, plot, gallery, table, details, people = client.predict(
+    summary, label, plot, gallery, table, details, people, report = client.predict(
         handle_file(str(dfdc_video)), k, api_name="/predict_video"
     )
     assert len(people) == len(details["people"]) >= 1 and "person 1" in people[0]["caption"]
@@ -88,7 +102,8 @@ def test_predict_video_dfdc(client: Client, dfdc_video: Path) -> None:
         assert math.isclose(fr["prob"], sigmoid(logit), abs_tol=1e-5)
         frame_logits.append(logit)
     assert math.isclose(details["prob"], sigmoid(float(np.mean(frame_logits))), abs_tol=1e-4)
-    assert label["label"] == f"{details['verdict']} · fake probability {details['prob']:.3f}"
+    assert label["label"].startswith(f"{details['verdict']} · score {details['prob']:.3f} (")
+    _check_report(report, details, detector, with_overlay=False)
     assert "Video verdict" in summary and "mean of frame logits" in details["aggregation"]
     assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/")
     assert 1 <= len(gallery) <= k and all(Path(g["image"]).is_file() for g in gallery)
@@ -129,6 +144,26 @@ def test_bad_inputs_get_clear_messages_and_the_server_keeps_answering(
         assert "Traceback" not in msg and "/tmp" not in msg
     with pytest.raises(AppError, match="between 2 and"):
         client.predict(handle_file(str(bad_inputs["one_frame_video"])), 1000, api_name="/predict_video")
+    # API messages are plain text, without HTML entities
+    with pytest.raises(AppError) as info:
+        client.predict(handle_file(str(bad_inputs["one_frame_video"])), "abc", api_name="/predict_video")
+    assert "got 'abc'" in str(info.value) and "&#" not in str(info.value)
     # still answering, with a real result
     result = client.predict(handle_file(str(portrait)), api_name="/predict_image")
     assert result[5]["n_faces"] >= 1
+
+
+def test_use_via_api_sample_points_at_shipped_examples(app_url: str) -> None:
+    import json
+    import urllib.request
+
+    from laanet_demo.app import EXAMPLES_DIR
+
+    with urllib.request.urlopen(f"{app_url.rstrip('/')}/gradio_api/info", timeout=30) as resp:
+        info = json.loads(resp.read())
+    image = info["named_endpoints"]["/predict_image"]["parameters"][0]["example_input"]
+    video = info["named_endpoints"]["/predict_video"]["parameters"][0]["example_input"]
+    assert Path(image["path"]).parent == EXAMPLES_DIR and Path(image["path"]).is_file()
+    assert Path(video["path"]).parent == EXAMPLES_DIR and Path(video["path"]).suffix == ".webm"
+    assert "raw.githubusercontent" not in json.dumps(info) and "github.com/gradio-app" not in json.dumps(info)
+    assert set(info["named_endpoints"]) == {"/predict_image", "/predict_video"}

@@ -100,6 +100,8 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
         rec = recs[img.name]
         direct = detector.predict_image(read_image(img)).faces
         assert rec["kind"] == "image" and rec["n_faces"] == len(direct) >= 1
+        # faces most fake first, as the demo shows them
+        direct = sorted(direct, key=lambda f: -f.logit)
         assert np.allclose([f["prob"] for f in rec["faces"]], [float(f.prob) for f in direct], atol=1e-5)
         assert rec["prob"] in [f["prob"] for f in rec["faces"]]
     video = recs[dfdc_video.name]
@@ -262,3 +264,19 @@ def test_resume_reuses_only_records_of_the_same_weights_settings_and_file(
     st = image.stat()
     os.utime(image, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file was replaced
     assert run_with_saved(old_key) == "0"
+
+
+def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(detector) -> None:
+    from laanet_demo.analysis import ImageAnalysis
+    from laanet_demo.inference import UnjudgedView
+
+    reason = "face too small to judge: 20 px wide, the model needs at least 32 px"
+    small = ImageAnalysis(image=np.zeros((50, 50, 3), np.uint8), faces=[], n_faces_found=0, prob=None,
+                          timings_ms={}, unjudged=[UnjudgedView((1.0, 2.0, 21.0, 24.0), reason)])
+    rec = predict.image_record(Path("tiny.jpg"), small, detector)
+    assert rec["verdict"] == "not judged" and rec["reason"] == reason and rec["prob"] is None
+    assert rec["not_judged"] == [{"verdict": "not judged", "reason": reason, "box": [1.0, 2.0, 21.0, 24.0]}]
+    assert "not judged" in predict.csv_text([rec])
+    plain = ImageAnalysis(image=small.image, faces=[], n_faces_found=0, prob=None, timings_ms={})
+    none = predict.image_record(Path("none.jpg"), plain, detector)
+    assert none["reason"] == "no face found" and "not_judged" not in none and none["verdict"] is None

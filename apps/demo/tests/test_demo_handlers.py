@@ -7,8 +7,21 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from laanet_demo.app import GENERIC_ERROR, OutputImages, payload_path, pick_checkpoint_files, user_errors
-from laanet_demo.limits import InputRejected
+from laanet_demo.app import (
+    GENERIC_ERROR,
+    DemoHandlers,
+    DetectorPool,
+    OutputImages,
+    cleared,
+    decoded_size_bound,
+    errors_in_panel,
+    payload_path,
+    pick_checkpoint_files,
+    upload_name,
+    uploaded_file,
+    user_errors,
+)
+from laanet_demo.limits import DemoLimits, InputRejected
 
 
 def test_payload_forms(tmp_path: Path) -> None:
@@ -17,18 +30,60 @@ def test_payload_forms(tmp_path: Path) -> None:
     assert payload_path({"video": {"path": "/v.mp4"}, "subtitles": None}, "video") == Path("/v.mp4")
     data = b"\x89PNG fake bytes"
     url = "data:image/png;base64," + base64.b64encode(data).decode()
-    p = payload_path({"path": None, "url": url}, "image", tmp_path)
-    assert p.parent == tmp_path and p.read_bytes() == data
+    with uploaded_file({"path": None, "url": url}, "image", 1000, tmp_path) as p:
+        assert p.parent == tmp_path and p.read_bytes() == data
+    assert not p.exists() and not list(tmp_path.iterdir())
     with pytest.raises(InputRejected, match="No image was given"):
         payload_path(None, "image")
     with pytest.raises(InputRejected, match="did not arrive complete"):
         payload_path({"path": None, "url": None}, "video")
+    assert upload_name({"path": "/tmp/x/abc.jpg", "orig_name": "holiday.jpg"}) == "holiday.jpg"
+
+
+def _data_url(n_bytes: int) -> str:
+    return "data:image/png;base64," + base64.b64encode(b"\0" * n_bytes).decode()
+
+
+def test_data_url_uploads_are_refused_above_the_limit_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import laanet_demo.app as app
+
+    decoded = []
+    real = base64.b64decode
+    monkeypatch.setattr(app.base64, "b64decode", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    assert decoded_size_bound(_data_url(3000)) >= 3000
+    with (
+        pytest.raises(InputRejected, match=r"about 0\.0 MB; this demo accepts images up to"),
+        uploaded_file({"path": None, "url": _data_url(3000)}, "image", 2000, tmp_path),
+    ):
+        pass
+    assert decoded == [] and not list(tmp_path.iterdir())
+    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(max_image_bytes=2000), OutputImages(tmp_path / "o"),
+                            tmp_dir=tmp_path)
+    with pytest.raises(InputRejected, match="accepts images up to"):
+        handlers.predict_image({"path": None, "url": _data_url(3000)})
+    assert decoded == [] and not list(tmp_path.glob("*.upload"))
+
+
+def test_data_url_temporary_files_are_deleted_when_the_work_fails(tmp_path: Path) -> None:
+    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path / "o"), tmp_dir=tmp_path)
+    for _ in range(3):  # not an image: rejected after decoding; the temporary file must still go
+        with pytest.raises(InputRejected, match="not an image"):
+            handlers.predict_image({"path": None, "url": "data:image/png;base64," + base64.b64encode(b"x" * 500).decode()})  # noqa: E501
+    with (
+        pytest.raises(ZeroDivisionError),
+        uploaded_file({"path": None, "url": _data_url(10)}, "image", 1000, tmp_path) as p,
+    ):
+        assert p.is_file()
+        raise ZeroDivisionError
+    assert not list(tmp_path.glob("*.upload")) and not p.exists()
 
 
 def test_user_errors_shows_messages_and_hides_internals() -> None:
     @user_errors
     def rejects() -> None:
-        raise InputRejected("The image <b>is</b> empty")
+        raise InputRejected("'abc.pth' <b>is</b> empty")
 
     @user_errors
     def crashes() -> None:
@@ -36,10 +91,24 @@ def test_user_errors_shows_messages_and_hides_internals() -> None:
 
     with pytest.raises(gr.Error) as info:
         rejects()
-    assert info.value.message == "The image &lt;b&gt;is&lt;/b&gt; empty"
+    # API clients get the plain text, without HTML entities
+    assert info.value.message == "'abc.pth' <b>is</b> empty"
     with pytest.raises(gr.Error) as info:
         crashes()
     assert info.value.message == GENERIC_ERROR and "secret" not in info.value.message
+
+
+def test_errors_go_into_the_result_panel_and_clear_the_other_outputs() -> None:
+    def rejects(x: int) -> tuple[str, ...]:
+        raise InputRejected(f"bad <input> {x}")
+
+    def crashes() -> tuple[str, ...]:
+        raise RuntimeError("secret detail")
+
+    out = errors_in_panel(rejects, "Not analysed", cleared(3))(7)
+    assert out == ("### Not analysed\n\nbad &lt;input&gt; 7", None, None, None)
+    out = errors_in_panel(crashes, "Not analysed", cleared(1))()
+    assert out[0].endswith(GENERIC_ERROR) and "secret" not in out[0] and out[1:] == (None,)
 
 
 def test_checkpoint_file_choice(tmp_path: Path) -> None:
@@ -63,9 +132,6 @@ def test_output_images_get_unique_names(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path: Path) -> None:
-    from laanet_demo.app import DemoHandlers, DetectorPool
-    from laanet_demo.limits import DemoLimits
-
     calls = []
 
     def progress(value, desc=None, unit=None):

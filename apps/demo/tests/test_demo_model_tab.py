@@ -22,6 +22,13 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     assert f"## {spec.name}" in text and spec.variant in text and spec.licence in text
     assert detector.preprocessing.crop.name in text
     assert f"real below {detector.thresholds.real_below}" in text
+    # the card's sha256 is shown (the file's own when the card has none)
+    assert detector.spec.sha256 and f"| sha256 | `{detector.spec.sha256}` |" in text and "not recorded" not in text
+    # the measured limits, "not measured" where the card has no such figure
+    limits = analysis.measured_limits(detector)
+    assert "Measured limits of this model" in text
+    if limits["dfdc_frame_auc"] is None:
+        assert "frame AUC on DFDC face crops: not measured" in text
     from laanet_model.weights import get_weights
 
     official = analysis._metrics_lines(get_weights("laanet-official-sbi").metrics)
@@ -53,7 +60,7 @@ def test_load_a_saved_checkpoint_for_one_session(
     handlers: DemoHandlers, detector: Any, tmp_path: Path, portrait: Path
 ) -> None:
     import torch
-    from laanet_model.checkpoints import save_weights
+    from laanet_model.checkpoints import read_card, save_weights
     from laanet_model.variants import create_model
     from laanet_model.weights import preprocessing_to_dict
 
@@ -63,13 +70,73 @@ def test_load_a_saved_checkpoint_for_one_session(
         "variant": detector.spec.variant, "preprocessing": preprocessing_to_dict(detector.preprocessing),
         "thresholds": {"real_below": 0.2, "fake_above": 0.8}, "description": "a test model",
     })
-    card, key = handlers.load_checkpoint([str(weights), str(weights.with_suffix(".json"))])
+    status, card, key = handlers.load_checkpoint([str(weights), str(weights.with_suffix(".json"))])
     assert key is not None and "## my-model" in card and "real below 0.2, fake above 0.8" in card
+    assert "Loaded `my-model.safetensors`" in status and f"`{read_card(weights)['sha256']}`" in card
     assert handlers.pool.get(key) is not detector
     # the session's model is used for its predictions; the built-in one is untouched for others
     mine = handlers.predict_image(str(portrait), key)[5]
     builtin = handlers.predict_image(str(portrait), None)[5]
     assert mine["model"]["name"] == "my-model" and builtin["model"]["name"] == detector.spec.name
     assert mine["faces"][0]["prob"] != builtin["faces"][0]["prob"]
-    card2, key2 = handlers.use_builtin()
+    _, card2, key2 = handlers.use_builtin()
     assert key2 is None and detector.spec.name in card2
+
+
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+    from laanet_model.checkpoints import save_weights
+    from laanet_model.variants import create_model
+
+    torch.manual_seed(4)
+    model = create_model("laanet_efficientnet_lite0", pretrained=False)
+    return save_weights(model, tmp_path_factory.mktemp("ckpt") / "upload.safetensors",
+                        card={"variant": "laanet_efficientnet_lite0"})
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, what: str) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(what)
+
+    monkeypatch.setattr(module, name, refuse)
+
+
+def _upload(weights: Path) -> list[str]:
+    return [str(weights), str(weights.with_suffix(".json"))]
+
+
+def test_uploaded_cards_are_checked_before_any_network_is_built(
+    handlers: DemoHandlers, small_checkpoint: Path, card_edited_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import laanet_model.checkpoints as ckpt
+
+    _refuse(monkeypatch, ckpt, "LAANet", "a network was built from an unchecked card")
+
+    def widen(card: dict) -> None:
+        card["config"]["backbone"].update(width=64.0, fixed_stem_head=False)
+
+    with pytest.raises(InputRejected, match=r"'upload.safetensors' is not a LAA-Net checkpoint .* more than a file"):
+        handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, widen)))
+
+    def other_head(card: dict) -> None:
+        card["config"]["heads"] = [["hm", 1], ["cls", 1], ["cstency", 64]]
+
+    with pytest.raises(InputRejected, match="shape mismatches") as info:
+        handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, other_head)))
+    assert "&#" not in str(info.value) and "edited-card" not in str(info.value)
+
+
+def test_uploaded_cards_never_fetch_pretrained_weights(
+    handlers: DemoHandlers, small_checkpoint: Path, card_edited_copy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import laanet_model.variants as variants
+
+    _refuse(monkeypatch, variants, "_load_pretrained_backbone", "pretrained weights were loaded for an upload")
+
+    def ask_pretrained(card: dict) -> None:
+        card["config"]["pretrained"] = "efficientnet-lite0-imagenet"
+
+    status, card, key = handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, ask_pretrained)))
+    assert key and "Loaded" in status
+    assert handlers.pool.get(key).model.config.pretrained is None

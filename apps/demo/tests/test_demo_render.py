@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from laanet_demo import render
-from laanet_demo.inference import FaceView, VerdictBands
+from laanet_demo.inference import FaceView, UnjudgedView, VerdictBands
 
 
 def face_at(x0: float, y0: float, s: float, crop_size: int = 64, prob: float = 0.9) -> FaceView:
@@ -71,25 +71,49 @@ def test_overlay_downscales_large_images_and_keeps_geometry() -> None:
     img = np.zeros((3200, 2000, 3), np.uint8)
     faces = [face_at(500, 600, 0.25)]
     over = render.overlay_image(img, faces, max_side=1600)
-    assert over.shape == (1600, 1000, 3)
+    bar = render.colour_scale_bar(1000)
+    assert over.shape == (1600 + bar.shape[0], 1000, 3)
+    # the colour scale below the picture: blue (cold) on the left, red (hot) on the right
+    assert np.array_equal(over[1600:], bar)
+    row = bar[10]
+    assert row[15, 2] > row[15, 0] and row[-15, 0] > row[-15, 2]
     # box (500, 600)-(756, 856) at scale 0.5 -> (250, 300)-(378, 428), drawn in the verdict colour
     assert tuple(over[360, 250]) == render.VERDICT_COLOURS_RGB["fake"]
     assert tuple(over[360, 378]) == render.VERDICT_COLOURS_RGB["fake"]
-    # the heat: crop rows 16..32, cols 32..48 at crop scale 0.25 -> image +64..128 / +128..192 px, halved
+    # the crop (image +0..256 px at crop scale 0.25, halved) is coloured, cold parts blue, the hot block
+    # (crop rows 16..32, cols 32..48 -> +32..64 / +64..96 px at display scale) red; outside stays untouched
     boxes_only = render.draw_boxes(render.resize_for_display(img, 0.5), faces, 0.5)
-    ys, xs = np.nonzero(np.any(over != boxes_only, axis=-1))
-    assert ys.min() >= 300 + 32 - 2 and ys.max() <= 300 + 64 + 2
-    assert xs.min() >= 250 + 64 - 2 and xs.max() <= 250 + 96 + 2
+    ys, xs = np.nonzero(np.any(over[:1600] != boxes_only, axis=-1))
+    assert ys.min() >= 300 - 2 and ys.max() <= 300 + 128 + 2
+    assert xs.min() >= 250 - 2 and xs.max() <= 250 + 128 + 2
+    hot, cold = over[300 + 40:300 + 56, 250 + 72:250 + 88], over[300 + 100:300 + 120, 250 + 10:250 + 30]
+    assert hot[..., 0].mean() > 2 * hot[..., 2].mean() and cold[..., 2].mean() > 2 * cold[..., 0].mean() + 10
+
+
+def test_weak_heatmaps_are_visible_over_the_crop() -> None:
+    img = np.full((200, 200, 3), 128, np.uint8)
+    f = face_at(50, 50, 1.0)
+    weak = FaceView(1, 0.2, -1.4, "real", f.box, np.full((64, 64), 0.05, np.float32), f.crop, f.crop_matrix)
+    over = render.overlay_scaled(img, [weak], 1.0)
+    inside, outside = over[70:100, 70:100].astype(int), over[150:, 150:].astype(int)
+    assert np.abs(inside - 128).max() > 30 and np.array_equal(outside, img[150:, 150:])
+
+
+def test_faces_not_judged_get_a_grey_box() -> None:
+    img = np.zeros((100, 100, 3), np.uint8)
+    out = render.draw_boxes(img, [], 1.0, [UnjudgedView((10.0, 40.0, 30.0, 60.0), "too small")])
+    assert tuple(out[50, 10]) == render.VERDICT_COLOURS_RGB["not judged"]
 
 
 def test_face_tile_and_caption() -> None:
     f = face_at(0, 0, 1.0, prob=0.123)
     tile = render.face_tile(f, size=100)
-    assert tile.shape == (100, 200, 3)
+    assert tile.shape == (100 + render.colour_scale_bar(240).shape[0], 240, 3)
     assert np.array_equal(tile[10:90, 10:90], np.full((80, 80, 3), 120, np.uint8))  # the crop, untouched
     hot, cold = tile[25:50, 150:175], tile[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
     assert hot[..., 0].mean() > hot[..., 2].mean() and cold[..., 2].mean() > cold[..., 0].mean()
     assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
+    assert render.face_caption(f, VerdictBands(0.2, 0.5)) == "face 1 · real · score 0.123 (real below 0.2)"
     no_crop = FaceView(1, 0.5, 0.0, "fake", None, f.heatmap_crop, None, None)
     with pytest.raises(ValueError, match="no crop"):
         render.face_tile(no_crop)

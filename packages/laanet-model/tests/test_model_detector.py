@@ -182,3 +182,36 @@ def test_model_detector_official_pth_gets_official_recipe(
     assert det2.preprocessing.crop.border_trim == 5 and det2.preprocessing.flip_test
     assert next(det2.model.parameters()).dtype == torch.float64
     assert det2.thresholds == WEIGHTS["laanet-official-sbi"].thresholds
+
+
+def test_model_detector_faces_below_min_face_size_are_not_judged(detector: Detector, shared_data: Path) -> None:
+    import dataclasses
+
+    from laanet_model.detector import too_small_reason
+    from laanet_synth.faces import Face
+    from laanet_synth.imageio import read_image
+
+    assert Preprocessing().min_face_size == 32 and detector.preprocessing.min_face_size == 32
+    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
+    big = detector.predict_image(image).faces[0]
+    lms = np.asarray(big.landmarks, np.float32)
+    # the same face shrunk to 20 px wide, placed in a corner: found (given), but not judged
+    x1, y1, x2, y2 = (float(v) for v in big.box)
+    s = 20.0 / (x2 - x1)
+    tiny = Face(box=np.array([10, 10, 10 + (x2 - x1) * s, 10 + (y2 - y1) * s], np.float32), score=1.0,
+                landmarks=(lms - [x1, y1]) * s + 10)
+    face_big = Face(box=np.asarray(big.box), score=1.0, landmarks=lms)
+    res = detector.predict_image(image, faces=[face_big, tiny])
+    assert len(res.faces) == 1 and len(res.not_judged) == 1 and res.skipped == 0
+    assert res.not_judged[0].reason == too_small_reason(20.0, 32)
+    assert "20 px wide" in res.not_judged[0].reason and "at least 32 px" in res.not_judged[0].reason
+    # a face that is not judged counts in no frame score
+    assert res.frame_logit("max") == pytest.approx(res.faces[0].logit)
+    only_tiny = detector.predict_image(image, faces=[tiny])
+    assert only_tiny.faces == [] and only_tiny.prob() is None and len(only_tiny.not_judged) == 1
+    # the threshold comes from the recipe (and the card): 0 judges every face
+    relaxed = Detector(detector.model, dataclasses.replace(detector.preprocessing, min_face_size=0), device="cpu")
+    assert len(relaxed.predict_image(image, faces=[tiny]).faces) == 1
+    assert too_small_reason(32.0, 32) is None
+    with pytest.raises(ValueError, match="min_face_size"):
+        Preprocessing(min_face_size=-1)

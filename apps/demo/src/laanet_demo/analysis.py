@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 from laanet_model import scoring
 
-from laanet_demo.inference import FaceView, VerdictBands, most_suspicious, sigmoid
+from laanet_demo.inference import FaceView, UnjudgedView, VerdictBands, most_suspicious, sigmoid
 from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header
 from laanet_demo.render import display_scale, resize_for_display
 
@@ -27,6 +28,7 @@ class ImageAnalysis:
     n_faces_found: int
     prob: float | None
     timings_ms: dict[str, float]
+    unjudged: list[UnjudgedView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class FrameAnalysis:
     logit: float | None
     display: np.ndarray
     display_scale: float
+    unjudged: list[UnjudgedView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,11 +72,17 @@ class VideoAnalysis:
     def n_faces(self) -> int:
         return sum(len(f.faces) for f in self.frames)
 
+    @property
+    def unjudged(self) -> list[UnjudgedView]:
+        """Every face of every sampled frame that was found but not judged."""
+        return [u for f in self.frames for u in f.unjudged]
+
 
 def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> list[FaceView]:
-    """Detector face predictions -> FaceView, keeping at most `max_faces` (the largest when there are more)."""
+    """Detector face predictions -> FaceView, keeping at most `max_faces` (the largest when there are more),
+    ordered by score, most fake first, and numbered in that order."""
     views = []
-    for i, f in enumerate(faces):
+    for f in faces:
         box = None if getattr(f, "box", None) is None else tuple(float(v) for v in np.asarray(f.box).reshape(4))
         heat = getattr(f, "heatmap_crop", None)
         if heat is None:
@@ -82,14 +91,22 @@ def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> 
         heat = heat.reshape(heat.shape[-2:])
         prob = float(f.prob)
         views.append(FaceView(
-            index=i + 1, prob=prob, logit=float(f.logit), verdict=bands.verdict(prob), box=box,
+            index=0, prob=prob, logit=float(f.logit), verdict=bands.verdict(prob), box=box,
             heatmap_crop=heat, crop=getattr(f, "crop", None),
             crop_matrix=None if getattr(f, "crop_matrix", None) is None else np.asarray(f.crop_matrix),
         ))
     if len(views) > max_faces:
-        keep = sorted(views, key=lambda v: -v.area)[:max_faces]
-        views = sorted(keep, key=lambda v: v.index)
-    return views
+        views = sorted(views, key=lambda v: -v.area)[:max_faces]
+    views.sort(key=lambda v: -v.logit)
+    return [dataclasses.replace(v, index=i + 1) for i, v in enumerate(views)]
+
+
+def to_unjudged_views(prediction: Any) -> list[UnjudgedView]:
+    """The faces a detector found but did not judge (too small), with their reasons."""
+    return [
+        UnjudgedView(box=tuple(float(v) for v in np.asarray(u.box).reshape(4)), reason=str(u.reason))
+        for u in getattr(prediction, "not_judged", [])
+    ]
 
 
 def bands_for(detector: Any) -> VerdictBands:
@@ -162,7 +179,10 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
     logit = frame_logit(faces, frame_rule_for(detector))
     prob = None if logit is None else sigmoid(logit)
     timings = {"decode": round(decode_ms, 1), "detect_align_infer": round((t2 - t1) * 1000.0, 1)}
-    return ImageAnalysis(image=image, faces=faces, n_faces_found=len(pred.faces), prob=prob, timings_ms=timings)
+    return ImageAnalysis(
+        image=image, faces=faces, n_faces_found=len(pred.faces), prob=prob, timings_ms=timings,
+        unjudged=to_unjudged_views(pred),
+    )
 
 
 def analyse_video(
@@ -212,7 +232,7 @@ def analyse_video(
         out.append(FrameAnalysis(
             frame_number=int(number), faces=faces, logit=logit,
             prob=None if logit is None else sigmoid(logit),
-            display=resize_for_display(frame, scale), display_scale=scale,
+            display=resize_for_display(frame, scale), display_scale=scale, unjudged=to_unjudged_views(pred),
         ))
     infer_ms = (time.perf_counter() - t1) * 1000.0
     return VideoAnalysis(
@@ -233,12 +253,53 @@ def _spec_name(detector: Any) -> str:
     return spec.name if spec is not None else "custom weights (no card)"
 
 
+def _metric(metrics: dict[str, Any], group: str, key: str) -> Any:
+    entry = metrics.get(group)
+    return entry.get(key) if isinstance(entry, dict) else None
+
+
+def measured_limits(detector: Any) -> dict[str, Any]:
+    """The model's measured limits from its weights card (None where not measured): the fraction of real photos
+    it calls fake, with the protocol it was measured under, and its frame AUC on DFDC face crops."""
+    spec = getattr(detector, "spec", None)
+    metrics = spec.metrics if spec is not None and isinstance(spec.metrics, dict) else {}
+    return {
+        "real_photo_false_positive_rate": _metric(metrics, "real_photos", "false_positive_rate"),
+        "real_photo_protocol": _metric(metrics, "real_photos", "protocol"),
+        "dfdc_frame_auc": _metric(metrics, "dfdc_crops", "auc"),
+    }
+
+
+def _number(value: Any, percent: bool = False) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "not measured"
+    return f"{100 * value:.0f}%" if percent else f"{value:.3f}"
+
+
+def limits_markdown(limits: dict[str, Any]) -> str:
+    """One Markdown line stating the measured limits shown beside every verdict."""
+    fpr = _number(limits["real_photo_false_positive_rate"], percent=True)
+    if limits["real_photo_protocol"] and fpr != "not measured":
+        fpr += f" ({limits['real_photo_protocol']})"
+    return (
+        f"**Measured limits of this model:** real photos called fake: {fpr}; "
+        f"frame AUC on DFDC face crops: {_number(limits['dfdc_frame_auc'])}."
+    )
+
+
+def weights_sha256(detector: Any) -> str | None:
+    """The sha256 of the detector's weights file, when known."""
+    spec = getattr(detector, "spec", None)
+    return None if spec is None else spec.sha256
+
+
 def model_summary(detector: Any) -> dict[str, Any]:
     """Short JSON description of the detector's weights: name, architecture, recipe, rules, thresholds."""
     spec = getattr(detector, "spec", None)
     pre = detector.preprocessing
     return {
         "name": _spec_name(detector),
+        "sha256": weights_sha256(detector),
         "variant": None if spec is None else spec.variant,
         "face_detector": pre.face_detector,
         "crop_recipe": pre.crop.name,
@@ -246,7 +307,9 @@ def model_summary(detector: Any) -> dict[str, Any]:
         "flip_test": pre.flip_test,
         "frame_policy": pre.frame_policy,
         "video_aggregation": pre.video_aggregation,
+        "min_face_size": getattr(pre, "min_face_size", None),
         "thresholds": {"real_below": detector.thresholds.real_below, "fake_above": detector.thresholds.fake_above},
+        "measured_limits": measured_limits(detector),
     }
 
 
@@ -288,12 +351,16 @@ def card_markdown(detector: Any, source: str) -> str:
         f"| video score | {'sigmoid of the mean frame logit' if pre.video_aggregation == 'mean_logit' else pre.video_aggregation}"
         f" over {pre.frames_per_video} frames by default |",
         f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
+        f"| smallest face judged | {getattr(pre, 'min_face_size', 0)} px box width |",
     ]
     if spec is not None:
         lines += [
             f"| source | {spec.source} |",
             f"| licence | {spec.licence} |",
             f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
+            "",
+            "",
+            limits_markdown(measured_limits(detector)),
             "",
             "### Reported metrics",
             *_metrics_lines(spec.metrics),

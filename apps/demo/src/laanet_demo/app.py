@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
-import hashlib
 import html
 import logging
 import os
@@ -13,20 +13,23 @@ import tempfile
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from laanet_demo import analysis, render
+from laanet_demo import analysis, preview, render, report
 from laanet_demo.inference import (
     FACE_COLUMNS,
+    NOT_JUDGED,
     PERSON_RULE,
+    band_text,
     face_record,
     face_rows,
     label_value,
     person_record,
+    unjudged_record,
     verdict_markdown,
 )
 from laanet_demo.limits import DemoLimits, InputRejected
@@ -39,6 +42,8 @@ GENERIC_ERROR = (
     "Please try another file; if it keeps happening, the server log has the details."
 )
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
+VIDEO_EXAMPLE_SUFFIXES = (".mp4", ".webm")
+VIDEO_UPLOAD_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,7 +59,8 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except InputRejected as err:
-            raise gr.Error(html.escape(str(err)), print_exception=False) from None
+            # plain text: API clients read it as it is, and the browser never shows these (see errors_in_panel)
+            raise gr.Error(str(err), print_exception=False) from None
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(GENERIC_ERROR, print_exception=False) from None
@@ -62,30 +68,111 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def payload_path(payload: Any, what: str, tmp_dir: Path | None = None) -> Path:
-    """Local path of an uploaded file, whatever form Gradio hands it over in (path, FileData, dict, data URL)."""
+def error_markdown(title: str, message: str) -> str:
+    """An error for the result panel: a heading and the message, with HTML characters escaped."""
+    return f"### {title}\n\n{html.escape(message, quote=False)}"
+
+
+def errors_in_panel(fn: Callable[..., Any], title: str, rest: Callable[[], tuple[Any, ...]]) -> Callable[..., Any]:
+    """For the browser: errors go into the first output (the result panel) instead of a fading toast, and the
+    other outputs get `rest()` (cleared, or left as they are with `gr.skip()`).
+
+    The traceback of an unexpected error goes to the server log only.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputRejected as err:
+            return (error_markdown(title, str(err)), *rest())
+        except Exception:
+            log.exception("unexpected error in %s", fn.__name__)
+            return (error_markdown(title, GENERIC_ERROR), *rest())
+
+    return wrapper
+
+
+def cleared(n: int) -> Callable[[], tuple[Any, ...]]:
+    """A function giving `n` empty output values."""
+    return lambda: (None,) * n
+
+
+def payload_path(payload: Any, what: str) -> Path | str:
+    """Local path of an uploaded file, whatever form Gradio hands it over in (path, FileData, dict), or the
+    `data:` URL it came as (see `uploaded_file`, which decodes such a URL into a temporary file)."""
     if payload is None or payload == "":
         raise InputRejected(f"No {what} was given; please upload one first.")
     if isinstance(payload, (str, os.PathLike)):
         return Path(payload)
     if isinstance(payload, dict):
         if isinstance(payload.get("video"), dict):
-            return payload_path(payload["video"], what, tmp_dir)
+            return payload_path(payload["video"], what)
         path, url = payload.get("path"), payload.get("url")
     else:
         path, url = getattr(payload, "path", None), getattr(payload, "url", None)
     if path:
         return Path(path)
     if isinstance(url, str) and url.startswith("data:"):
-        try:
-            data = base64.b64decode(url.split(",", 1)[1], validate=False)
-        except (IndexError, ValueError) as err:
-            raise InputRejected(f"The {what} data could not be decoded; please upload it again.") from err
-        fd, name = tempfile.mkstemp(suffix=".upload", dir=tmp_dir)
+        return url
+    raise InputRejected(f"The {what} upload did not arrive complete; please upload it again.")
+
+
+def upload_name(payload: Any) -> str | None:
+    """The file name the user uploaded (for reports), when Gradio passed it on."""
+    if isinstance(payload, dict):
+        if isinstance(payload.get("video"), dict):
+            return upload_name(payload["video"])
+        name = payload.get("orig_name") or payload.get("path")
+    else:
+        name = getattr(payload, "orig_name", None) or (payload if isinstance(payload, (str, os.PathLike)) else None)
+    return Path(name).name if name else None
+
+
+def decoded_size_bound(data_url: str) -> int:
+    """Upper bound of the bytes a base64 `data:` URL decodes to, without decoding it."""
+    encoded = len(data_url) - (data_url.find(",") + 1)
+    return encoded * 3 // 4
+
+
+def decode_data_url(url: str, what: str, max_bytes: int, tmp_dir: Path | None = None) -> Path:
+    """Decode a base64 `data:` URL into a new temporary file (the caller deletes it); refused before any
+    decoding when it would exceed `max_bytes`."""
+    if "," not in url:
+        raise InputRejected(f"The {what} data could not be decoded; please upload it again.")
+    size = decoded_size_bound(url)
+    if size > max_bytes:
+        raise InputRejected(
+            f"The {what} is about {size / (1024 * 1024):.1f} MB; this demo accepts {what}s up to "
+            f"{max_bytes / (1024 * 1024):.1f} MB."
+        )
+    try:
+        data = base64.b64decode(url.split(",", 1)[1], validate=False)
+    except ValueError as err:
+        raise InputRejected(f"The {what} data could not be decoded; please upload it again.") from err
+    fd, name = tempfile.mkstemp(prefix="laanet-", suffix=".upload", dir=tmp_dir)
+    try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        return Path(name)
-    raise InputRejected(f"The {what} upload did not arrive complete; please upload it again.")
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
+
+
+@contextlib.contextmanager
+def uploaded_file(payload: Any, what: str, max_bytes: int, tmp_dir: Path | None = None) -> Iterator[Path]:
+    """The local path of an upload; a `data:` URL is decoded into a temporary file that is deleted on exit,
+    whether the work succeeded or failed."""
+    where = payload_path(payload, what)
+    if isinstance(where, Path):
+        yield where
+        return
+    path = decode_data_url(where, what, max_bytes, tmp_dir)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class DetectorPool:
@@ -120,7 +207,9 @@ class DetectorPool:
         if self._loader is None:
             raise InputRejected("This server does not allow loading other checkpoints.")
         weights, cards = pick_checkpoint_files(paths)
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        from laanet_model.checkpoints import file_sha256
+
+        digest = file_sha256(weights)
         with self._lock:
             if digest in self._loaded:
                 return digest
@@ -138,13 +227,13 @@ class DetectorPool:
         return digest
 
 
-def people_markdown(people: Sequence[analysis.PersonAnalysis], n_frames: int) -> str:
+def people_markdown(people: Sequence[analysis.PersonAnalysis], n_frames: int, bands: Any) -> str:
     """One line per person found in the video (the clip verdict above is the weight's frame and video rule)."""
     if not people:
         return ""
     lines = [f"\n\n**{len(people)} {'person' if len(people) == 1 else 'people'}** ({PERSON_RULE}):"]
-    lines += [f"- person {p.person}: **{p.verdict}** (fake probability {p.prob:.3f}), in {len(p.timeline)} of "
-              f"{n_frames} sampled frames" for p in people]
+    lines += [f"- person {p.person}: **{p.verdict}** · score {p.prob:.3f} ({band_text(p.prob, bands)}), in "
+              f"{len(p.timeline)} of {n_frames} sampled frames" for p in people]
     return "\n".join(lines)
 
 
@@ -156,14 +245,14 @@ def pick_checkpoint_files(paths: Sequence[Path]) -> tuple[Path, list[Path]]:
     cards = [p for p in paths if p.suffix.lower() == ".json"]
     others = [p for p in paths if p not in weights and p not in cards]
     if others or len(weights) != 1 or len(cards) > 1:
-        names = ", ".join(html.escape(p.name) for p in paths)
+        names = ", ".join(p.name for p in paths)
         raise InputRejected(
             "Upload one checkpoint: an official LAA-Net .pth file, or a .safetensors file together with its "
             f".json card (both at once). Got: {names}."
         )
     if weights[0].suffix.lower() == ".safetensors" and not cards:
         raise InputRejected(
-            f"'{html.escape(weights[0].name)}' needs its JSON card: select the .safetensors file and the .json "
+            f"'{weights[0].name}' needs its JSON card: select the .safetensors file and the .json "
             "file written beside it, and upload both at once."
         )
     return weights[0], cards
@@ -180,7 +269,7 @@ def load_checkpoint_detector(path: str) -> Any:
     try:
         return Detector.from_weights(path)
     except CheckpointError as err:
-        detail = html.escape(str(err).replace(str(Path(path).parent) + os.sep, ""))
+        detail = str(err).replace(str(Path(path).parent) + os.sep, "")
         raise InputRejected(f"'{name}' is not a LAA-Net checkpoint this demo can load: {detail}") from err
     except (ValueError, RuntimeError, KeyError, OSError, EOFError, pickle.UnpicklingError) as err:
         raise InputRejected(
@@ -224,17 +313,28 @@ class OutputImages:
 class DemoHandlers:
     """The functions behind the app's events (plain methods, so tests can call them without a browser)."""
 
-    def __init__(self, pool: DetectorPool, limits: DemoLimits, images: OutputImages | None = None) -> None:
+    def __init__(
+        self, pool: DetectorPool, limits: DemoLimits, images: OutputImages | None = None,
+        tmp_dir: Path | None = None,
+    ) -> None:
         self.pool = pool
         self.limits = limits
         self.images = images or OutputImages()
+        self.tmp_dir = tmp_dir
+        """Where `data:` URL uploads are decoded (the system temporary folder by default); deleted after use."""
 
-    def image_outputs(self, result: analysis.ImageAnalysis, detector: Any) -> tuple[Any, ...]:
+    def _report(self, details: dict[str, Any], payload: Any, stem: str, overlay: str | None) -> list[str]:
+        """The downloadable report files: the JSON record, and the overlay picture when there is one."""
+        record = report.report_record(details, upload_name(payload))
+        files = [str(report.write_report(self.images.folder(), record, stem))]
+        return files + ([overlay] if overlay else [])
+
+    def image_outputs(self, result: analysis.ImageAnalysis, detector: Any, payload: Any = None) -> tuple[Any, ...]:
         bands = analysis.bands_for(detector)
         rule = analysis.describe_rules(detector)
-        overlay = self.images.write(render.overlay_image(result.image, result.faces), "overlay")
+        overlay = self.images.write(render.overlay_image(result.image, result.faces, unjudged=result.unjudged), "overlay")
         gallery = [
-            (self.images.write(render.face_tile(f), f"face{f.index}"), render.face_caption(f))
+            (self.images.write(render.face_tile(f), f"face{f.index}"), render.face_caption(f, bands))
             for f in result.faces if f.crop is not None
         ]
         details = {
@@ -242,30 +342,34 @@ class DemoHandlers:
             "n_faces": result.n_faces_found,
             "n_faces_scored": len(result.faces),
             "prob": None if result.prob is None else round(result.prob, 6),
-            "verdict": None if result.prob is None else bands.verdict(result.prob),
+            "verdict": verdict_of(result.prob, bands, result.unjudged),
             "aggregation": rule,
             "frame_rule": analysis.frame_rule_for(detector),
             "faces": [face_record(f) for f in result.faces],
+            "not_judged": [unjudged_record(u) for u in result.unjudged],
             "timings_ms": result.timings_ms,
             "model": analysis.model_summary(detector),
         }
-        summary = verdict_markdown(result.prob, bands, "image", rule, len(result.faces))
+        limits_line = analysis.limits_markdown(analysis.measured_limits(detector))
+        summary = verdict_markdown(result.prob, bands, "image", rule, len(result.faces), result.unjudged, limits_line)
         if result.n_faces_found > len(result.faces):
             summary += f"\n\nOnly the {len(result.faces)} largest of {result.n_faces_found} faces were scored."
-        table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces)}
-        return summary, label_value(result.prob, bands), overlay, gallery, table, details
+        table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces, result.unjudged)}
+        files = self._report(details, payload, "laanet-image-report", overlay)
+        label = label_value(result.prob, bands, len(result.unjudged))
+        return summary, label, overlay, gallery, table, details, files
 
     def predict_image(self, image: Any, session_key: str | None = None) -> tuple[Any, ...]:
         """Score every face in one uploaded image."""
         detector = self.pool.get(session_key)
-        path = payload_path(image, "image")
-        result = analysis.analyse_image(detector, path, self.limits)
-        if not result.faces:
+        with uploaded_file(image, "image", self.limits.max_image_bytes, self.tmp_dir) as path:
+            result = analysis.analyse_image(detector, path, self.limits)
+        if not result.faces and not result.unjudged:
             raise InputRejected(
                 "No face was found in this image. Upload a photo where at least one face is visible, "
-                "roughly frontal and at least about 60 pixels wide."
+                f"roughly frontal and at least {detector.preprocessing.min_face_size} pixels wide."
             )
-        return self.image_outputs(result, detector)
+        return self.image_outputs(result, detector, image)
 
     def predict_video(
         self, video: Any, n_frames: Any = None, session_key: str | None = None,
@@ -273,19 +377,19 @@ class DemoHandlers:
     ) -> tuple[Any, ...]:
         """Score the faces in evenly sampled frames of one uploaded video."""
         detector = self.pool.get(session_key)
-        path = payload_path(video, "video")
         k = self._frame_count(n_frames)
 
-        def report(done: int, total: int) -> None:
+        def report_progress(done: int, total: int) -> None:
             progress((done, total), desc="scoring frames", unit="frames")
 
-        result = analysis.analyse_video(detector, path, k, self.limits, progress=report)
-        if result.n_faces == 0:
+        with uploaded_file(video, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
+            result = analysis.analyse_video(detector, path, k, self.limits, progress=report_progress)
+        if result.n_faces == 0 and not result.unjudged:
             raise InputRejected(
                 f"No face was found in any of the {len(result.frames)} sampled frames of this video, "
                 "so it cannot be scored. Try a video where a face is clearly visible."
             )
-        return self.video_outputs(result, detector)
+        return self.video_outputs(result, detector, video)
 
     def _frame_count(self, n_frames: Any) -> int:
         lim = self.limits
@@ -301,7 +405,7 @@ class DemoHandlers:
             )
         return k
 
-    def video_outputs(self, result: analysis.VideoAnalysis, detector: Any) -> tuple[Any, ...]:
+    def video_outputs(self, result: analysis.VideoAnalysis, detector: Any, payload: Any = None) -> tuple[Any, ...]:
         bands = analysis.bands_for(detector)
         rule = analysis.describe_rules(detector)
         frames = result.frames
@@ -312,13 +416,14 @@ class DemoHandlers:
         )
         top = analysis.most_suspicious_frames(result, self.limits.suspicious_frames)
         gallery = [
-            (self.images.write(render.overlay_scaled(f.display, f.faces, f.display_scale), f"frame{f.frame_number}"),
-             f"frame {f.frame_number} · score {f.prob:.3f} · {bands.verdict(f.prob)}")
+            (self.images.write(render.overlay_scaled(f.display, f.faces, f.display_scale, f.unjudged),
+                               f"frame{f.frame_number}"),
+             f"frame {f.frame_number} · {bands.verdict(f.prob)} · score {f.prob:.3f} ({band_text(f.prob, bands)})")
             for f in top if f.prob is not None
         ]
         rows = [
             [f.frame_number, len(f.faces), None if f.prob is None else round(f.prob, 4),
-             "" if f.prob is None else bands.verdict(f.prob)]
+             verdict_of(f.prob, bands, f.unjudged) or ""]
             for f in frames
         ]
         details = {
@@ -327,13 +432,15 @@ class DemoHandlers:
             "n_frames_total": result.n_frames_total,
             "n_frames_with_face": sum(1 for f in frames if f.faces),
             "n_faces": result.n_faces,
+            "n_faces_not_judged": len(result.unjudged),
             "prob": None if result.prob is None else round(result.prob, 6),
-            "verdict": None if result.prob is None else bands.verdict(result.prob),
+            "verdict": verdict_of(result.prob, bands, result.unjudged),
             "aggregation": rule,
             "frame_rule": analysis.frame_rule_for(detector),
             "frames": [
                 {"frame": f.frame_number, "prob": None if f.prob is None else round(f.prob, 6),
-                 "faces": [face_record(x) for x in f.faces]}
+                 "faces": [face_record(x) for x in f.faces],
+                 "not_judged": [unjudged_record(u) for u in f.unjudged]}
                 for f in frames
             ],
             "timings_ms": result.timings_ms,
@@ -341,37 +448,116 @@ class DemoHandlers:
             "person_rule": PERSON_RULE,
             "people": [person_record(p) for p in result.people],
         }
-        summary = verdict_markdown(result.prob, bands, "video", rule, result.n_faces)
+        limits_line = analysis.limits_markdown(analysis.measured_limits(detector))
+        summary = verdict_markdown(result.prob, bands, "video", rule, result.n_faces, result.unjudged, limits_line)
         summary += (f"\n\n{details['n_frames_with_face']} of {len(frames)} sampled frames had a face.")
-        summary += people_markdown(result.people, len(frames))
+        summary += people_markdown(result.people, len(frames), bands)
         table = {"headers": ["frame", "faces", "frame score", "verdict"], "data": rows}
         people = [
             (self.images.write(render.person_tile(p.thumbnail, p.verdict), f"person{p.person}"),
-             f"person {p.person} · fake probability {p.prob:.3f} · {p.verdict} · in {len(p.timeline)} of "
-             f"{len(frames)} frames")
+             f"person {p.person} · {p.verdict} · score {p.prob:.3f} ({band_text(p.prob, bands)}) · in "
+             f"{len(p.timeline)} of {len(frames)} frames")
             for p in result.people if p.thumbnail is not None
         ]
-        return summary, label_value(result.prob, bands), fig, gallery, table, details, people
+        files = self._report(details, payload, "laanet-video-report", None)
+        label = label_value(result.prob, bands, len(result.unjudged))
+        return summary, label, fig, gallery, table, details, people, files
 
-    def load_checkpoint(self, files: Any) -> tuple[str, str | None]:
-        """Load an uploaded checkpoint for this session; returns the card text and the session key."""
+    def video_preview(self, video: Any) -> tuple[Any, Any, str]:
+        """The preview of an uploaded video: a player when browsers can play its codec, else a frame strip with
+        a note (e.g. MPEG-4 Part 2); returns the player, the strip and the note."""
+        hidden = (gr.Video(value=None, visible=False), gr.Image(value=None, visible=False))
+        if video is None:
+            return (*hidden, "")
+        try:
+            with uploaded_file(video, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
+                playable, codec = preview.browser_playable(path, Path(upload_name(video) or path).suffix)
+                if playable:
+                    return gr.Video(value=str(path), visible=True), hidden[1], ""
+                strip = self.images.write(preview.frame_strip(path), "preview")
+        except (InputRejected, preview.PreviewError) as err:
+            return (*hidden, html.escape(f"No preview: {err}", quote=False))
+        note = (f"Browsers cannot play this video's codec ({codec}), so here are frames of it instead; "
+                "the analysis reads the file as uploaded.")
+        return hidden[0], gr.Image(value=strip, visible=True), note
+
+    def load_checkpoint(self, files: Any) -> tuple[str, str, str | None]:
+        """Load an uploaded checkpoint for this session; returns a status line, the card text and the session key."""
         if files is None or isinstance(files, (str, dict, os.PathLike)):
             files = [] if files is None else [files]
-        paths = [payload_path(f, "checkpoint") for f in files]
-        key = self.pool.load(paths)
+        max_bytes = upload_limit_bytes(self.limits.max_upload)
+        with contextlib.ExitStack() as stack:
+            paths = [stack.enter_context(uploaded_file(f, "checkpoint", max_bytes, self.tmp_dir)) for f in files]
+            key = self.pool.load(paths)
         det = self.pool.get(key)
-        names = ", ".join(f"`{html.escape(p.name)}`" for p in paths)
-        return analysis.card_markdown(det, source=f"uploaded {names} (this session only)"), key
+        names = ", ".join(f"`{p.name.replace('`', '')}`" for p in paths)
+        status = f"Loaded {names} for this session."
+        return status, analysis.card_markdown(det, source=f"uploaded {names} (this session only)"), key
 
-    def use_builtin(self) -> tuple[str, None]:
+    def use_builtin(self) -> tuple[str, str, None]:
         """Go back to the built-in model for this session."""
-        return analysis.card_markdown(self.pool.default, source="built-in"), None
+        return "Using the built-in model.", analysis.card_markdown(self.pool.default, source="built-in"), None
 
 
-def _example_images(examples_dir: Path | None) -> list[str]:
+def verdict_of(prob: float | None, bands: Any, unjudged: Sequence[Any]) -> str | None:
+    """The verdict word of a score; "not judged" when only faces too small to judge were found; None without
+    any face."""
+    if prob is not None:
+        return bands.verdict(prob)
+    return NOT_JUDGED if unjudged else None
+
+
+def upload_limit_bytes(max_upload: str | int) -> int:
+    """Gradio's upload limit (e.g. "256mb") in bytes, read as Gradio reads it."""
+    from gradio.utils import _parse_file_size
+
+    size = _parse_file_size(max_upload)
+    if size is None:
+        raise ValueError(f"expected an upload limit such as '256mb', got {max_upload!r}")
+    return size
+
+
+IMAGE_FORMATS_NOTE = "JPEG, PNG, WebP, BMP or TIFF"
+VIDEO_FORMATS_NOTE = "MP4, WebM, AVI, MOV or MKV (H.264, VP8/VP9, MPEG-4 Part 2 and other codecs OpenCV reads)"
+
+
+def accepted_inputs_markdown(limits: DemoLimits, what: str, min_face: int) -> str:
+    """The formats and limits of one tab, stated under its input."""
+    mb = 1024 * 1024
+    if what == "image":
+        return (f"<small>Accepted: {IMAGE_FORMATS_NOTE}; up to {limits.max_image_bytes // mb} MB and "
+                f"{limits.max_image_pixels / 1e6:.0f} megapixels. Faces narrower than {min_face} px are not "
+                f"judged.</small>")
+    return (f"<small>Accepted: {VIDEO_FORMATS_NOTE}; up to {limits.max_video_bytes // mb} MB, frames up to "
+            f"{limits.max_image_pixels / 1e6:.0f} megapixels; {limits.min_video_frames} to "
+            f"{limits.max_video_frames} frames are sampled. Videos browsers cannot play get a frame strip as "
+            f"preview.</small>")
+
+
+def _example_files(examples_dir: Path | None, suffixes: tuple[str, ...]) -> list[Path]:
     if examples_dir is None or not examples_dir.is_dir():
         return []
-    return sorted(str(p) for p in examples_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return sorted(p for p in examples_dir.iterdir() if p.suffix.lower() in suffixes)
+
+
+def example_label(path: Path) -> str:
+    """The label of an example, from its file name: fakes say so ("fake (SBI): AJ Lamas")."""
+    stem = path.stem
+    if stem.startswith("fake-sbi-lfw-"):
+        return "fake (self-blended): " + stem.removeprefix("fake-sbi-lfw-").replace("_", " ")
+    if "fake" in stem:
+        return "fake: " + stem.replace("-", " ")
+    return "real: " + stem.replace("-", " ")
+
+
+def point_api_example(component: Any, example: Path | None) -> None:
+    """Make the "Use via API" sample of `component` point at a shipped example file instead of an online one."""
+    if example is None:
+        return
+    from gradio_client import handle_file
+
+    component.example_payload = lambda: handle_file(str(example))
+    component.example_value = lambda: str(example)
 
 
 def build_demo(
@@ -381,14 +567,20 @@ def build_demo(
     examples_dir: Path | None = EXAMPLES_DIR,
     checkpoint_loader: Callable[[str], Any] | None = load_checkpoint_detector,
     note: str | None = None,
+    tmp_dir: Path | None = None,
 ) -> gr.Blocks:
     """Build the app around one Detector. Every model call goes through it (or a checkpoint the user loads).
 
-    `note` is shown under the title (for example to say that the model is not a trained one).
+    `note` is shown under the title (for example to say that the model is not a trained one). In the browser,
+    errors show in the result panel; the API endpoints (`/predict_image`, `/predict_video`) raise them.
     """
     limits = limits or DemoLimits()
-    handlers = DemoHandlers(DetectorPool(detector, checkpoint_loader), limits)
+    handlers = DemoHandlers(DetectorPool(detector, checkpoint_loader), limits, tmp_dir=tmp_dir)
     model_queue = {"concurrency_limit": limits.concurrency_limit, "concurrency_id": "model"}
+    private = {"api_visibility": "private"}
+    image_examples = _example_files(examples_dir, (".jpg", ".jpeg", ".png"))
+    video_examples = _example_files(examples_dir, VIDEO_EXAMPLE_SUFFIXES)
+    min_face = detector.preprocessing.min_face_size
 
     with gr.Blocks(title="LAA-Net deepfake detector", delete_cache=(1800, 3600)) as demo:
         session_key = gr.State(None)
@@ -406,43 +598,71 @@ def build_demo(
                         label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
                         elem_id="image-input",
                     )
-                    image_btn = gr.Button("Analyse image", variant="primary", elem_id="image-analyse")
+                    gr.Markdown(accepted_inputs_markdown(limits, "image", min_face))
+                    image_btn = gr.Button(
+                        "Analyse image", variant="primary", elem_id="image-analyse", interactive=False,
+                    )
+                    image_api = gr.Button(visible=False)
                 with gr.Column(scale=2):
                     image_summary = gr.Markdown(label="Summary", elem_id="image-summary")
                     image_label = gr.Label(label="Image verdict", elem_id="image-label")
+                    image_report = gr.File(label="Report (JSON + overlay)", file_count="multiple",
+                                           interactive=False, elem_id="image-report")
             image_overlay = gr.Image(
-                label="Faces and artifact heatmaps", type="filepath", interactive=False, elem_id="image-overlay",
+                label="Faces and artifact heatmaps (colour scale below the picture)", type="filepath",
+                interactive=False, elem_id="image-overlay",
             )
             image_gallery = gr.Gallery(
-                label="Face crops | heatmaps", columns=3, height="auto", object_fit="contain",
+                label="Faces, most fake first: crop | heatmap", columns=3, height="auto", object_fit="contain",
             )
             image_table = gr.Dataframe(label="Faces", headers=FACE_COLUMNS, interactive=False)
             with gr.Accordion("Details (model, recipe, timings)", open=False):
                 image_details = gr.JSON(label="Details")
-            image_outputs = [image_summary, image_label, image_overlay, image_gallery, image_table, image_details]
+            image_outputs = [image_summary, image_label, image_overlay, image_gallery, image_table, image_details,
+                             image_report]
+            in_panel = errors_in_panel(handlers.predict_image, "Not analysed", cleared(len(image_outputs) - 1))
+            image_in.change(lambda v: gr.Button(interactive=v is not None), inputs=[image_in], outputs=[image_btn],
+                            queue=False, **private)
             image_btn.click(
+                analysing(len(image_outputs)), outputs=image_outputs, queue=False, **private,
+            ).then(in_panel, inputs=[image_in, session_key], outputs=image_outputs, preprocess=False,
+                   api_name="show_image_analysis", **private, **model_queue)
+            image_api.click(
                 user_errors(handlers.predict_image), inputs=[image_in, session_key], outputs=image_outputs,
                 api_name="predict_image", preprocess=False, **model_queue,
             )
-            examples = _example_images(examples_dir)
-            if examples:
+            point_api_example(image_in, next((p for p in image_examples if p.stem.startswith("portrait")),
+                                             image_examples[0] if image_examples else None))
+            if image_examples:
                 gr.Examples(
-                    examples=[[p] for p in examples], inputs=[image_in], outputs=image_outputs,
-                    fn=user_errors(handlers.predict_image), cache_examples=True, cache_mode="lazy",
-                    preprocess=False, api_visibility="private",
+                    examples=[[str(p)] for p in image_examples], inputs=[image_in], outputs=image_outputs,
+                    fn=in_panel, cache_examples=True, cache_mode="lazy", preprocess=False,
+                    example_labels=[example_label(p) for p in image_examples], **private,
                 )
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    video_in = gr.Video(label="Video", sources=["upload"], elem_id="video-input")
+                    # a file input, not a player: browsers cannot play every codec the analysis reads, so the
+                    # preview below is a player for those they can and a frame strip for the others
+                    video_in = gr.File(label="Video", file_types=list(VIDEO_UPLOAD_SUFFIXES), elem_id="video-input")
+                    gr.Markdown(accepted_inputs_markdown(limits, "video", min_face))
+                    video_player = gr.Video(label="Preview", interactive=False, visible=False,
+                                            elem_id="video-player")
+                    video_preview = gr.Image(label="Preview frames", interactive=False, visible=False,
+                                             elem_id="video-preview")
+                    video_preview_note = gr.Markdown(elem_id="video-preview-note")
                     video_frames = gr.Slider(
                         limits.min_video_frames, limits.max_video_frames, value=limits.default_video_frames,
                         step=1, label="Frames to sample (evenly spaced)",
                     )
-                    video_btn = gr.Button("Analyse video", variant="primary", elem_id="video-analyse")
+                    video_btn = gr.Button(
+                        "Analyse video", variant="primary", elem_id="video-analyse", interactive=False,
+                    )
+                    video_api = gr.Button(visible=False)
                 with gr.Column(scale=2):
                     video_summary = gr.Markdown(label="Summary", elem_id="video-summary")
                     video_label = gr.Label(label="Video verdict", elem_id="video-label")
+                    video_report = gr.File(label="Report (JSON)", file_count="multiple", interactive=False)
             video_plot = gr.Plot(label="Per-frame, per-face scores")
             video_gallery = gr.Gallery(
                 label="Most suspicious frames", columns=2, height="auto", object_fit="contain",
@@ -456,13 +676,30 @@ def build_demo(
             )
             with gr.Accordion("Details (model, timings, every face)", open=False):
                 video_details = gr.JSON(label="Details")
+            video_outputs = [video_summary, video_label, video_plot, video_gallery, video_table, video_details,
+                             video_people, video_report]
+            video_in.change(lambda v: gr.Button(interactive=v is not None), inputs=[video_in], outputs=[video_btn],
+                            queue=False, **private)
+            video_in.change(handlers.video_preview, inputs=[video_in],
+                            outputs=[video_player, video_preview, video_preview_note],
+                            preprocess=False, **private, **model_queue)
             video_btn.click(
-                user_errors(handlers.predict_video), inputs=[video_in, video_frames, session_key],
-                outputs=[video_summary, video_label, video_plot, video_gallery, video_table, video_details,
-                         video_people],
-                api_name="predict_video", preprocess=False, **model_queue,
+                analysing(len(video_outputs)), outputs=video_outputs, queue=False, **private,
+            ).then(
+                errors_in_panel(handlers.predict_video, "Not analysed", cleared(len(video_outputs) - 1)),
+                inputs=[video_in, video_frames, session_key], outputs=video_outputs, preprocess=False,
+                api_name="show_video_analysis", **private, **model_queue,
             )
+            video_api.click(
+                user_errors(handlers.predict_video), inputs=[video_in, video_frames, session_key],
+                outputs=video_outputs, api_name="predict_video", preprocess=False, **model_queue,
+            )
+            point_api_example(video_in, video_examples[0] if video_examples else None)
+            if video_examples:
+                gr.Examples(examples=[[str(p)] for p in video_examples], inputs=[video_in],
+                            example_labels=[example_label(p) for p in video_examples], **private)
         with gr.Tab("Model"):
+            ckpt_status = gr.Markdown(elem_id="model-status")
             card = gr.Markdown(analysis.card_markdown(detector, source="built-in"), elem_id="model-card")
             if checkpoint_loader is not None:
                 ckpt_in = gr.File(
@@ -473,12 +710,18 @@ def build_demo(
                     ckpt_btn = gr.Button("Load checkpoint for this session")
                     builtin_btn = gr.Button("Use the built-in model")
                 ckpt_btn.click(
-                    user_errors(handlers.load_checkpoint), inputs=[ckpt_in], outputs=[card, session_key],
-                    preprocess=False, api_visibility="private", **model_queue,
+                    errors_in_panel(handlers.load_checkpoint, "Not loaded", lambda: (gr.skip(), gr.skip())),
+                    inputs=[ckpt_in], outputs=[ckpt_status, card, session_key],
+                    preprocess=False, **private, **model_queue,
                 )
-                builtin_btn.click(handlers.use_builtin, outputs=[card, session_key], api_visibility="private")
+                builtin_btn.click(handlers.use_builtin, outputs=[ckpt_status, card, session_key], **private)
     demo.queue(max_size=limits.queue_size, default_concurrency_limit=limits.concurrency_limit)
     return demo
+
+
+def analysing(n: int) -> Callable[[], tuple[Any, ...]]:
+    """Clears every output of a tab when a new run starts, with a note in the result panel."""
+    return lambda: ("*Analysing…*", *(None,) * (n - 1))
 
 
 def launch_kwargs(host: str, port: int, share: bool, limits: DemoLimits) -> dict[str, Any]:

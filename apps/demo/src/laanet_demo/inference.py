@@ -12,9 +12,13 @@ from laanet_model.video import PERSON_RULE
 from laanet_model.weights import Thresholds
 
 __all__ = [
-    "FACE_COLUMNS", "FaceView", "PERSON_RULE", "VerdictBands", "face_record", "face_rows", "label_value",
-    "most_suspicious", "person_record", "sigmoid", "thumbnail_data_url", "verdict_markdown",
+    "FACE_COLUMNS", "NOT_JUDGED", "FaceView", "PERSON_RULE", "UnjudgedView", "VerdictBands", "band_text",
+    "face_record", "face_rows", "label_value", "most_suspicious", "person_record", "sigmoid", "thumbnail_data_url",
+    "unjudged_record", "verdict_markdown",
 ]
+
+#: the verdict of a face found but not scored (too small for the recipe)
+NOT_JUDGED = "not judged"
 
 
 #: the verdict bands of a weight card ("real" below `real_below`, "fake" above `fake_above`, "uncertain"
@@ -49,23 +53,45 @@ class FaceView:
         return float(np.max(self.heatmap_crop)) if self.heatmap_crop.size else 0.0
 
 
-def label_value(prob: float | None, bands: VerdictBands) -> str:
-    """The `gr.Label` text: the verdict band and the fake probability, e.g. "fake · probability 0.931"."""
+@dataclass(frozen=True)
+class UnjudgedView:
+    """A face found but not scored, with the reason in plain words."""
+
+    box: tuple[float, float, float, float]
+    reason: str
+
+
+def band_text(prob: float, bands: VerdictBands) -> str:
+    """The band a score falls in, stated with its thresholds, so the verdict word and the number agree."""
+    verdict = bands.verdict(prob)
+    if verdict == "fake":
+        return f"fake above {bands.fake_above:.3g}"
+    if verdict == "real":
+        return f"real below {bands.real_below:.3g}"
+    return f"uncertain from {bands.real_below:.3g} to {bands.fake_above:.3g}"
+
+
+def label_value(prob: float | None, bands: VerdictBands, unjudged: int = 0) -> str:
+    """The `gr.Label` text: the verdict, the model's score and the band it falls in, e.g.
+    "fake · score 0.149 (fake above 0.097)"."""
     if prob is None:
-        return "no face"
-    return f"{bands.verdict(prob)} · fake probability {prob:.3f}"
+        return NOT_JUDGED if unjudged else "no face"
+    return f"{bands.verdict(prob)} · score {prob:.3f} ({band_text(prob, bands)})"
 
 
-def face_rows(faces: Sequence[FaceView]) -> list[list[Any]]:
-    """Table rows, one per face: index, fake probability, verdict, logit, heatmap peak, box (rounded)."""
+def face_rows(faces: Sequence[FaceView], unjudged: Sequence[UnjudgedView] = ()) -> list[list[Any]]:
+    """Table rows, one per face (judged faces first, in their order, then the faces not judged): index, score,
+    verdict, logit, heatmap peak, box (rounded), note."""
     rows = []
     for f in faces:
         box = "" if f.box is None else ", ".join(f"{v:.0f}" for v in f.box)
-        rows.append([f.index, round(f.prob, 4), f.verdict, round(f.logit, 4), round(f.heat_peak, 3), box])
+        rows.append([f.index, round(f.prob, 4), f.verdict, round(f.logit, 4), round(f.heat_peak, 3), box, ""])
+    for u in unjudged:
+        rows.append(["", None, NOT_JUDGED, None, None, ", ".join(f"{v:.0f}" for v in u.box), u.reason])
     return rows
 
 
-FACE_COLUMNS = ["face", "fake probability", "verdict", "logit", "heatmap peak", "box (x1, y1, x2, y2)"]
+FACE_COLUMNS = ["face", "score", "verdict", "logit", "heatmap peak", "box (x1, y1, x2, y2)", "note"]
 
 
 def face_record(face: FaceView) -> dict[str, Any]:
@@ -114,12 +140,31 @@ def most_suspicious(frame_probs: Sequence[float | None], k: int) -> list[int]:
     return [i for _, i in scored[: max(0, k)]]
 
 
-def verdict_markdown(prob: float | None, bands: VerdictBands, what: str, rule: str, n_faces: int) -> str:
-    """A short Markdown verdict: the probability, the band, and how the number was made."""
+def unjudged_record(face: UnjudgedView) -> dict[str, Any]:
+    """JSON-ready description of a face that was found but not judged."""
+    return {"verdict": NOT_JUDGED, "reason": face.reason, "box": [round(v, 1) for v in face.box]}
+
+
+def verdict_markdown(
+    prob: float | None, bands: VerdictBands, what: str, rule: str, n_faces: int,
+    unjudged: Sequence[UnjudgedView] = (), limits: str = "",
+) -> str:
+    """A short Markdown verdict: the verdict word, the score with its band, how the number was made, the faces
+    not judged and why, and the model's measured limits."""
     if prob is None:
-        return f"**No face found** in this {what}, so there is no score."
+        if not unjudged:
+            return f"**No face found** in this {what}, so there is no score."
+        head = (f"### {what.capitalize()} verdict: **{NOT_JUDGED}**\n\n"
+                f"{len(unjudged)} face{'s were' if len(unjudged) != 1 else ' was'} found, but none could be judged: "
+                f"{unjudged[0].reason}.")
+        return head + (f"\n\n{limits}" if limits else "")
     verdict = bands.verdict(prob)
-    return (
-        f"### {what.capitalize()} verdict: **{verdict}** (fake probability {prob:.3f})\n\n"
-        f"{n_faces} face{'s' if n_faces != 1 else ''} scored. Aggregation: {rule}. Bands: {bands.describe()}."
+    text = (
+        f"### {what.capitalize()} verdict: **{verdict}** (score {prob:.3f}, {band_text(prob, bands)})\n\n"
+        f"{n_faces} face{'s' if n_faces != 1 else ''} scored. The score is the model's output from 0 to 1, not a "
+        f"calibrated probability. Aggregation: {rule}. Bands: {bands.describe()}."
     )
+    if unjudged:
+        text += (f"\n\n{len(unjudged)} more face{'s' if len(unjudged) != 1 else ''} not judged "
+                 f"({unjudged[0].reason}); they count in no score.")
+    return text + (f"\n\n{limits}" if limits else "")

@@ -19,7 +19,7 @@ from laanet_synth.jsonl import append_jsonl, read_jsonl
 from tqdm import tqdm
 
 from laanet_demo import analysis
-from laanet_demo.inference import PERSON_RULE, face_record, person_record
+from laanet_demo.inference import NOT_JUDGED, PERSON_RULE, face_record, person_record, unjudged_record
 from laanet_demo.limits import DemoLimits, InputRejected
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -151,10 +151,22 @@ def _summary(path: Path, kind: str, n_faces: int | None, prob: float | None, det
     }
 
 
+def not_judged_fields(prob: float | None, unjudged: Sequence[Any]) -> dict[str, Any]:
+    """Record fields for faces found but not judged: the list, and when nothing was judged, the verdict
+    "not judged" with the reason (which the CSV row shows)."""
+    if not unjudged:
+        return {}
+    fields: dict[str, Any] = {"not_judged": [unjudged_record(u) for u in unjudged]}
+    if prob is None:
+        fields.update(verdict=NOT_JUDGED, reason=unjudged[0].reason)
+    return fields
+
+
 def image_record(path: Path, result: analysis.ImageAnalysis, detector: Any) -> dict[str, Any]:
     """One output record for an image: the CSV fields plus per-face detail."""
     rec = _summary(path, "image", result.n_faces_found, result.prob, detector, None)
     rec["faces"] = [face_record(f) for f in result.faces]
+    rec.update(not_judged_fields(result.prob, result.unjudged))
     return rec
 
 
@@ -168,6 +180,7 @@ def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> d
          "faces": [face_record(x) for x in f.faces]}
         for f in result.frames
     ]
+    rec.update(not_judged_fields(result.prob, result.unjudged))
     return rec
 
 

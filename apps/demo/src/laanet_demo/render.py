@@ -8,13 +8,17 @@ import cv2
 import numpy as np
 from matplotlib.figure import Figure
 
-from laanet_demo.inference import FaceView, VerdictBands
+from laanet_demo.inference import NOT_JUDGED, FaceView, UnjudgedView, VerdictBands, band_text
 
 VERDICT_COLOURS_RGB: dict[str, tuple[int, int, int]] = {
     "real": (40, 167, 69),
     "uncertain": (255, 170, 0),
     "fake": (220, 40, 40),
+    NOT_JUDGED: (150, 150, 150),
 }
+#: opacity of the heatmap over a face crop: a floor so that a cold map is still visible (blue), plus the heat
+HEAT_ALPHA_FLOOR = 0.35
+HEAT_ALPHA_GAIN = 0.4
 
 
 def display_scale(height: int, width: int, max_side: int) -> float:
@@ -62,47 +66,95 @@ def colourise(heat: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(h8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
-def blend_heatmap(image: np.ndarray, heat: np.ndarray, strength: float = 0.6) -> np.ndarray:
-    """Blend a [0, 1] heatmap over an RGB image; the blend weight grows with the heat (cold areas stay clear)."""
+def blend_heatmap(image: np.ndarray, heat: np.ndarray, strength: float = 0.6, region: np.ndarray | None = None) -> np.ndarray:
+    """Blend a [0, 1] heatmap over an RGB image.
+
+    Without `region` the blend weight is `strength * heat` (cold areas stay clear). With `region` (a [0, 1] map
+    of where the heatmap was computed, the face crops) the whole region is coloured, blue where cold, with
+    weight `region * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat)`, so that a weak map is visible too.
+    """
     if image.shape[:2] != heat.shape[:2]:
         heat = cv2.resize(np.asarray(heat, dtype=np.float32), (image.shape[1], image.shape[0]))
-    alpha = (np.clip(heat, 0.0, 1.0) * strength)[..., None]
+    heat = np.clip(heat, 0.0, 1.0)
+    if region is None:
+        alpha = (heat * strength)[..., None]
+    else:
+        alpha = (np.clip(region, 0.0, 1.0) * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat))[..., None]
     out = image.astype(np.float32) * (1.0 - alpha) + colourise(heat).astype(np.float32) * alpha
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def draw_boxes(image: np.ndarray, faces: Sequence[FaceView], scale: float = 1.0) -> np.ndarray:
-    """Copy of `image` with each face's box and "index: prob" drawn in its verdict colour."""
-    out = np.ascontiguousarray(image.copy())
+def colour_scale_bar(width: int, height: int = 44) -> np.ndarray:
+    """A legend strip for the heatmap colours: the colour map from 0 to 1 with its ends and middle labelled."""
+    width = max(int(width), 240)
+    bar = np.full((height, width, 3), 255, np.uint8)
+    x0, x1, top, bottom = 10, width - 10, 4, height // 2
+    ramp = np.linspace(0.0, 1.0, x1 - x0, dtype=np.float32)[None, :].repeat(bottom - top, axis=0)
+    bar[top:bottom, x0:x1] = colourise(ramp)
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1
+    labels = [(x0, "0: no artifact"), ((x0 + x1) // 2, "0.5"), (x1, "1: blending artifact")]
+    for x, text in labels:
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+        tx = min(max(x - tw // 2, 2), width - tw - 2)
+        cv2.putText(bar, text, (tx, bottom + th + 6), font, scale, (30, 30, 30), thick, cv2.LINE_AA)
+    return bar
+
+
+def with_colour_scale(image: np.ndarray) -> np.ndarray:
+    """`image` with the heatmap colour scale appended below it."""
+    bar = colour_scale_bar(image.shape[1])
+    if bar.shape[1] != image.shape[1]:
+        pad = np.full((image.shape[0], bar.shape[1] - image.shape[1], 3), 255, np.uint8)
+        image = np.concatenate([image, pad], axis=1)
+    return np.concatenate([image, bar], axis=0)
+
+
+def _draw_box(out: np.ndarray, box: Sequence[float], text: str, colour: tuple[int, int, int], scale: float) -> None:
     thickness = max(2, round(max(out.shape[:2]) / 400))
+    x1, y1, x2, y2 = (int(round(v * scale)) for v in box)
+    cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
+    font_scale = max(0.5, thickness / 3)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+    ty = y1 - base - 2 if y1 - th - base - 2 > 0 else y2 + th + 2
+    cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), colour, -1)
+    cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+                max(1, thickness // 2), cv2.LINE_AA)
+
+
+def draw_boxes(
+    image: np.ndarray, faces: Sequence[FaceView], scale: float = 1.0, unjudged: Sequence[UnjudgedView] = (),
+) -> np.ndarray:
+    """Copy of `image` with each face's box and "index: score" drawn in its verdict colour, and each face not
+    judged in grey, labelled "not judged"."""
+    out = np.ascontiguousarray(image.copy())
+    for u in unjudged:
+        _draw_box(out, u.box, NOT_JUDGED, VERDICT_COLOURS_RGB[NOT_JUDGED], scale)
     for face in faces:
-        if face.box is None:
-            continue
-        x1, y1, x2, y2 = (int(round(v * scale)) for v in face.box)
-        colour = VERDICT_COLOURS_RGB[face.verdict]
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness)
-        text = f"{face.index}: {face.prob:.2f}"
-        font_scale = max(0.5, thickness / 3)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-        ty = y1 - base - 2 if y1 - th - base - 2 > 0 else y2 + th + 2
-        cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), colour, -1)
-        cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
-                    max(1, thickness // 2), cv2.LINE_AA)
+        if face.box is not None:
+            _draw_box(out, face.box, f"{face.index}: {face.prob:.2f}", VERDICT_COLOURS_RGB[face.verdict], scale)
     return out
 
 
-def overlay_image(image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600) -> np.ndarray:
-    """The whole image (downscaled for display) with every face's heatmap blended in and its box drawn."""
+def overlay_image(
+    image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600, unjudged: Sequence[UnjudgedView] = (),
+) -> np.ndarray:
+    """The whole image (downscaled for display) with every face's heatmap blended in, its box drawn, and the
+    heatmap colour scale below."""
     h, w = image.shape[:2]
     scale = display_scale(h, w, max_side)
-    return overlay_scaled(resize_for_display(image, scale), faces, scale)
+    return with_colour_scale(overlay_scaled(resize_for_display(image, scale), faces, scale, unjudged))
 
 
-def overlay_scaled(small: np.ndarray, faces: Sequence[FaceView], scale: float) -> np.ndarray:
-    """Like `overlay_image` for an image already resized by `scale` (face geometry is in original pixels)."""
+def overlay_scaled(
+    small: np.ndarray, faces: Sequence[FaceView], scale: float, unjudged: Sequence[UnjudgedView] = (),
+) -> np.ndarray:
+    """Like `overlay_image` for an image already resized by `scale` (face geometry is in original pixels),
+    without the colour scale."""
     heat = face_heat_layers(faces, small.shape[0], small.shape[1], scale)
+    regions = face_regions(faces, small.shape[0], small.shape[1], scale)
     combined = np.max(np.stack(heat), axis=0) if heat else np.zeros(small.shape[:2], np.float32)
-    return draw_boxes(blend_heatmap(small, combined), faces, scale)
+    region = np.max(np.stack(regions), axis=0) if regions else np.zeros(small.shape[:2], np.float32)
+    return draw_boxes(blend_heatmap(small, combined, region=region), faces, scale, unjudged)
 
 
 def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: float) -> list[np.ndarray]:
@@ -113,6 +165,14 @@ def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: 
             continue
         layers.append(heatmap_to_image(face.heatmap_crop, scaled_matrix(face.crop_matrix, scale), height, width))
     return layers
+
+
+def face_regions(faces: Sequence[FaceView], height: int, width: int, scale: float) -> list[np.ndarray]:
+    """Where each face's heatmap was computed (its crop), as a [0, 1] map at display size."""
+    return [
+        heatmap_to_image(np.ones_like(face.heatmap_crop), scaled_matrix(face.crop_matrix, scale), height, width)
+        for face in faces if face.crop_matrix is not None
+    ]
 
 
 def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
@@ -127,7 +187,7 @@ def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
     tile = np.concatenate([crop, shown], axis=1)
     colour = VERDICT_COLOURS_RGB[face.verdict]
     cv2.rectangle(tile, (0, 0), (tile.shape[1] - 1, tile.shape[0] - 1), colour, 4)
-    return tile
+    return with_colour_scale(tile)
 
 
 def person_tile(crop: np.ndarray, verdict: str, size: int = 160) -> np.ndarray:
@@ -137,9 +197,11 @@ def person_tile(crop: np.ndarray, verdict: str, size: int = 160) -> np.ndarray:
     return tile
 
 
-def face_caption(face: FaceView) -> str:
-    """Gallery caption of a face: index, fake probability and verdict."""
-    return f"face {face.index} · fake probability {face.prob:.3f} · {face.verdict}"
+def face_caption(face: FaceView, bands: VerdictBands | None = None) -> str:
+    """Gallery caption of a face: index, verdict and score, with the band the score falls in when `bands` is
+    given (so that the word and the number cannot seem to disagree)."""
+    text = f"face {face.index} · {face.verdict} · score {face.prob:.3f}"
+    return text if bands is None else f"{text} ({band_text(face.prob, bands)})"
 
 
 def timeline_figure(
@@ -185,7 +247,7 @@ def timeline_figure(
         ax.axhline(video_prob, color="#1f4e9c", ls="--", lw=1, label=f"video {video_prob:.3f}")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("frame")
-    ax.set_ylabel("fake probability")
+    ax.set_ylabel("fake score")
     ax.set_title(rule, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=7)

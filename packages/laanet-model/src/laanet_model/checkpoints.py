@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from .card_checks import CardMismatch, check_config_fits_file, shape_differences, without_pretrained
 from .network import LAANet, config_from_dict, config_to_dict
 from .variants import resolve_config
 
@@ -114,23 +115,11 @@ def load_state_dict_checked(model: LAANet, state_dict: Mapping[str, Any], *, wha
         raise CheckpointError(
             f"{what}: entries {bad_types[:5]} are not tensors; expected a state_dict of tensors"
         )
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong = [
-        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
-        for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or wrong:
+    problems = shape_differences({k: tuple(v.shape) for k, v in own.items()}, state_dict)
+    if problems:
         arch = getattr(model.config.backbone, "kind", "?")
-        parts = [f"{what} does not fit the expected architecture ({arch} backbone, {len(own)} entries)"]
-        if missing:
-            parts.append(f"{len(missing)} missing keys, e.g. {missing[:3]}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys, e.g. {unexpected[:3]}")
-        if wrong:
-            parts.append(f"{len(wrong)} shape mismatches, e.g. {wrong[:3]}")
-        raise CheckpointError("; ".join(parts))
+        head = f"{what} does not fit the expected architecture ({arch} backbone, {len(own)} entries)"
+        raise CheckpointError("; ".join([head, *problems]))
     with torch.no_grad():
         model.load_state_dict(dict(state_dict), strict=True)
 
@@ -163,6 +152,13 @@ def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | Non
         cfg = config_from_dict(card["config"]) if "config" in card else resolve_config(card["variant"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"card of {path} has an invalid architecture config: {exc}") from exc
+    # the card is checked against the file's header before any real network exists: never pretrained
+    # weights (the file has them), declared shapes equal to the card's, parameters bounded by the file size
+    cfg = without_pretrained(cfg)
+    try:
+        check_config_fits_file(cfg, path, rename=official_filter_fn, duplicated_prefixes=(_INCEPTION,))
+    except CardMismatch as exc:
+        raise CheckpointError(str(exc)) from exc
     try:
         sd = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -192,7 +188,7 @@ def _load_torch(path: Path, *, variant: str, map_location: Any, dtype: torch.dty
             "or a bare state_dict"
         )
     try:
-        cfg = resolve_config(variant)
+        cfg = without_pretrained(resolve_config(variant))
     except KeyError as exc:
         raise CheckpointError(str(exc)) from exc
     model = LAANet(cfg)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, read_card
+from .checkpoints import OFFICIAL_VARIANT, CheckpointError, file_sha256, load_checkpoint, read_card
 from .heads import HEAD_NAMES
 from .losses import HM_CLAMP
 from .network import LAANet
@@ -34,7 +34,10 @@ from .weights import (
 if TYPE_CHECKING:
     from .video import VideoPrediction
 
-__all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError", "BACKENDS"]
+__all__ = [
+    "Detector", "FacePrediction", "ImagePrediction", "NotJudgedFace", "DetectorInputError", "too_small_reason",
+    "BACKENDS",
+]
 
 Backend = Literal["torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
@@ -72,13 +75,37 @@ class FacePrediction:
 
 
 @dataclass(frozen=True, eq=False)
+class NotJudgedFace:
+    """A face that was found but not scored, and why (e.g. narrower than the recipe's ``min_face_size``)."""
+
+    box: np.ndarray
+    reason: str
+    landmarks: np.ndarray | None = None
+    detector_score: float | None = None
+
+
+def too_small_reason(box_width: float, min_face_size: int) -> str | None:
+    """Why a face of ``box_width`` pixels is not judged under ``min_face_size``, or ``None`` when it is judged."""
+    if box_width >= min_face_size:
+        return None
+    return (
+        f"face too small to judge: {box_width:.0f} px wide, the model needs at least {min_face_size} px"
+    )
+
+
+@dataclass(frozen=True, eq=False)
 class ImagePrediction:
-    """All faces found in one image (largest first, as the face finder orders them)."""
+    """All faces found in one image (largest first, as the face finder orders them).
+
+    ``faces`` are the judged faces; ``not_judged`` the faces found but not scored, each with its reason (they
+    count in no frame or video score).
+    """
 
     faces: list[FacePrediction]
     image_size: tuple[int, int]
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    not_judged: list[NotJudgedFace] = field(default_factory=list)
 
     def frame_logit(self, policy: str = "max") -> float | None:
         """The frame's logit under ``policy`` (``None`` without faces)."""
@@ -181,6 +208,8 @@ class Detector:
         spec = _spec_for(name_or_path, weights_dir)
         path = _path_for(name_or_path, spec, weights_dir)
         model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)
+        if not spec.sha256:
+            spec = dataclasses.replace(spec, sha256=file_sha256(path))
         return cls(
             model,
             spec.preprocessing,
@@ -338,9 +367,18 @@ class Detector:
         crops: list[Any] = []
         kept: list[tuple[int, Any]] = []
         notes: list[list[str]] = [[] for _ in images]
+        not_judged: list[list[NotJudgedFace]] = [[] for _ in images]
         with timer.stage("crop"):
             for k, (image, found) in enumerate(zip(images, faces_per_image, strict=True)):
                 for i, face in enumerate(found):
+                    box = np.asarray(face.box, dtype=np.float32).reshape(4)
+                    reason = too_small_reason(float(box[2] - box[0]), self.preprocessing.min_face_size)
+                    if reason is not None:
+                        not_judged[k].append(NotJudgedFace(
+                            box=box, reason=reason, landmarks=np.asarray(face.landmarks, dtype=np.float32),
+                            detector_score=float(getattr(face, "score", 0.0)),
+                        ))
+                        continue
                     try:
                         crops.append(crop_face(image, face, self.preprocessing.crop))
                         kept.append((k, face))
@@ -360,7 +398,8 @@ class Detector:
             ))
         return [
             ImagePrediction(faces=per_image[k], image_size=image.shape[:2],
-                            skipped=len(faces_per_image[k]) - len(per_image[k]), notes=notes[k])
+                            skipped=len(faces_per_image[k]) - len(per_image[k]) - len(not_judged[k]),
+                            notes=notes[k], not_judged=not_judged[k])
             for k, image in enumerate(images)
         ]
 

@@ -57,6 +57,8 @@ class Preprocessing:
     ``reference_detector`` the detector the weights' authors used. ``flip_test`` averages the logits of the
     crop and its mirror. ``video_aggregation`` ``"mean_logit"``: mean of frame logits, then sigmoid.
     ``frame_policy`` picks the face score of a frame with several faces (``"max"`` or ``"largest"``).
+    ``min_face_size`` is the smallest face box width, in image pixels, that is judged: smaller faces hold too
+    little detail for the recipe's crop and are reported as not judged, outside every frame and video score.
     """
 
     face_detector: str = "retinaface"
@@ -68,6 +70,11 @@ class Preprocessing:
     frames_per_video: int = 32
     frame_policy: str = "max"
     reference_detector: str | None = None
+    min_face_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.min_face_size < 0:
+            raise ValueError(f"min_face_size must be >= 0 pixels, got {self.min_face_size}")
 
     @property
     def input_size(self) -> int:
@@ -298,6 +305,8 @@ def spec_from_card(spec: WeightSpec, card: dict[str, Any]) -> WeightSpec:
         updates["thresholds"] = Thresholds(float(th["real_below"]), float(th["fake_above"]))
     if isinstance(card.get("description"), str):
         updates["description"] = card["description"]
+    if isinstance(card.get("sha256"), str) and not spec.sha256:
+        updates["sha256"] = card["sha256"]
     if isinstance(card.get("variant"), str):
         updates["variant"] = card["variant"]
     return dataclasses.replace(spec, **updates)
