@@ -14,8 +14,7 @@ import numpy as np
 import torch
 
 from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, read_card
-from .heads import HEAD_NAMES
-from .losses import HM_CLAMP
+from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
 from .scoring import Verdict, frame_score, sigmoid, verdict
 from .weights import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from laanet_model.train.cli import main
-from laanet_model.train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
+from laanet_train.cli import main
+from laanet_train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHIPPED = ("efn4_sbi.yaml", "efn4_bi.yaml", "lite0_sbi_lfw.yaml")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from laanet_model.losses import (
+from laanet_train.losses import (
     LossWeights,
     classification_loss,
     consistency_logits,
@@ -18,7 +18,7 @@ from laanet_model.losses import (
     heatmap_focal_loss,
     laanet_loss,
 )
-from laanet_model.optim import SAM, LinearDecayLR, linear_decay_factor
+from laanet_train.optim import SAM, LinearDecayLR, linear_decay_factor
 
 FAST = settings(max_examples=40, deadline=None)
 

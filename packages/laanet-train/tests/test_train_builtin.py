@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from laanet_model.checkpoints import file_sha256
 from laanet_model.detector import Detector
-from laanet_model.train.evaluate import score_folder
 from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
+from laanet_train.evaluate import score_folder
 
 NAME = "laanet-lite0-sbi-lfw"
 

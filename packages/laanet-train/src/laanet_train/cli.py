@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="laanet-train",
         description="Train LAA-Net from a YAML recipe. A run resumes from its output folder's state.pt.",
     )
-    p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-model/configs/*.yaml)")
+    p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-train/configs/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. train.epochs=2 data.input_size=128 train.output_dir=runs/x")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")

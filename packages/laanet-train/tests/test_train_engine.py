@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from laanet_model.train.config import TrainConfig, load_config
-from laanet_model.train.data import EpochBatchSampler, epoch_batches
-from laanet_model.train.engine import Trainer, lr_factor
-from laanet_model.train.metrics import average_precision, roc_auc
-from laanet_model.train.state import capture_rng, load_state, restore_rng
+from laanet_train.config import TrainConfig, load_config
+from laanet_train.data import EpochBatchSampler, epoch_batches
+from laanet_train.engine import Trainer, lr_factor
+from laanet_train.metrics import average_precision, roc_auc
+from laanet_train.state import capture_rng, load_state, restore_rng
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -100,7 +100,7 @@ def test_resume_after_a_simulated_crash_is_bit_exact(lfw_dir: Path, reference_ru
 
 
 def test_resume_after_kill_9_is_bit_exact(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "laanet_model.train.cli", "--config", str(CONFIGS / "lite0_sbi_lfw.yaml"),
+    cmd = [sys.executable, "-m", "laanet_train.cli", "--config", str(CONFIGS / "lite0_sbi_lfw.yaml"),
            *tiny(lfw_dir, tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -117,7 +117,7 @@ def test_resume_after_kill_9_is_bit_exact(lfw_dir: Path, reference_run: Path, tm
 
 
 def test_a_different_recipe_is_not_resumed(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
-    from laanet_model.train.state import ResumeError
+    from laanet_train.state import ResumeError
 
     (tmp_path / "state.pt").write_bytes((reference_run / "state.pt").read_bytes())
     with pytest.raises(ResumeError, match="differs in optim.lr"):
@@ -211,7 +211,7 @@ def test_metrics_match_scikit_learn() -> None:
 
 
 def test_init_from_a_run_starts_from_its_weights(lfw_dir: Path, reference_run: Path, tmp_path: Path) -> None:
-    from laanet_model.train.engine import build_model
+    from laanet_train.engine import build_model
 
     cfg = tiny_config(lfw_dir, tmp_path, f"model.init_from={reference_run / 'best.pt'}")
     model = build_model(cfg)
@@ -226,7 +226,7 @@ def test_init_from_a_run_starts_from_its_weights(lfw_dir: Path, reference_run: P
 
 
 def test_validation_pairs_do_not_depend_on_the_run_seed(lfw_dir: Path, tmp_path: Path) -> None:
-    from laanet_model.train.data import build_datasets
+    from laanet_train.data import build_datasets
 
     a = tiny_config(lfw_dir, tmp_path, "seed=1", "data.val_seed=9")
     b = tiny_config(lfw_dir, tmp_path, "seed=2", "data.val_seed=9")
@@ -244,7 +244,7 @@ def test_export_writes_float16_weights_and_a_card_the_detector_loads(
 
     from laanet_model.checkpoints import file_sha256
     from laanet_model.detector import Detector
-    from laanet_model.train.export import export_run
+    from laanet_train.export import export_run
     from safetensors.torch import load_file
 
     crops = shared_data / "dfdc-crops"

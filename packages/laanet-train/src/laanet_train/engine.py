@@ -31,17 +31,17 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from laanet_model.variants import create_model
 from laanet_synth.dataset import collate_pairs, to_tensor
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ..losses import LossWeights, laanet_loss
-from ..optim import SAM, linear_decay_factor
-from ..variants import create_model
 from .config import TrainConfig, config_to_dict
 from .data import EpochBatchSampler, LabelledImages, build_datasets, crop_recipe, epoch_batches
+from .losses import LossWeights, laanet_loss
 from .metrics import accuracy, average_precision, roc_auc
+from .optim import SAM, linear_decay_factor
 from .state import ResumeError, atomic_torch_save, atomic_write_text, capture_rng, load_state, restore_rng
 
 STATE_FILE = "state.pt"
@@ -136,7 +136,7 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     model = create_model(m.variant, pretrained=m.pretrained and not m.init_from, input_size=cfg.data.input_size,
                          **m.kwargs)
     if m.init_from:
-        from ..checkpoints import load_checkpoint, load_state_dict_checked
+        from laanet_model.checkpoints import load_checkpoint, load_state_dict_checked
 
         path = Path(m.init_from)
         if path.suffix in (".pt", ".pth") and path.is_file():

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from laanet_model.checkpoints import card_path_for, save_weights
+from laanet_model.variants import create_model
+from laanet_model.weights import Preprocessing, preprocessing_to_dict
 
-from ..checkpoints import card_path_for, save_weights
-from ..variants import create_model
-from ..weights import Preprocessing, preprocessing_to_dict
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import crop_recipe, face_splits
 from .engine import BEST_FILE, STATE_FILE, Trainer
@@ -61,11 +61,12 @@ def export_run(
 
     The synthetic validation is re-run on the best weights (for the verdict thresholds); with
     ``eval_folder`` the exported file is then loaded through :class:`~laanet_model.detector.Detector` and
-    scored on that folder (see :mod:`laanet_model.train.evaluate`), and the metrics go into the card.
+    scored on that folder (see :mod:`laanet_train.evaluate`), and the metrics go into the card.
     ``earlier_runs`` are the runs this one was initialised from (``model.init_from``), oldest first: their
     recipes, histories, steps and wall time are added to the card's training section. Returns the card.
     """
-    from ..detector import Detector
+    from laanet_model.detector import Detector
+
     from .evaluate import score_folder
 
     run_dir = Path(run_dir)
@@ -154,10 +155,10 @@ def export_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_model.train.export RUN_DIR OUT.safetensors --name NAME [--eval-folder DIR]``."""
+    """``python -m laanet_train.export RUN_DIR OUT.safetensors --name NAME [--eval-folder DIR]``."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m laanet_model.train.export",
+    p = argparse.ArgumentParser(prog="python -m laanet_train.export",
                                 description="Write a run's best weights as float16 safetensors + JSON card.")
     p.add_argument("run_dir")
     p.add_argument("out")
