@@ -12,7 +12,7 @@ import time
 import pytest
 from laanet_bench.cli import main
 from laanet_bench.records import read_records
-from laanet_bench.scorer import file_sha256
+from laanet_model.checkpoints import file_sha256
 
 FAST = ["--frames", "2", "--bootstrap", "20", "--no-progress"]
 

@@ -149,7 +149,7 @@ def test_model_registry_names_and_missing_official_file(tmp_path: Path, monkeypa
     assert sbi.variant == "laanet_efficientnet_b4"
     assert sbi.preprocessing.crop.border_trim == 5 and sbi.preprocessing.input_size == 384
     assert get_weights("laanet-official-bi").preprocessing.crop.window == (18, 299, 18, 299)
-    assert sbi.metrics["CDFv2"] == {"AUC": 95.40, "AP": 97.64}
+    assert sbi.metrics["CDF"] == {"auc": 95.40, "ap": 97.64}
     assert sbi.licence == "SnT academic licence"
     monkeypatch.setenv("LAANET_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

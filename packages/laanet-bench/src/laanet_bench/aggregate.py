@@ -19,8 +19,3 @@ def video_prob(frame_logits: np.ndarray) -> float:
     """A video's fake probability: the sigmoid of its mean frame logit."""
     return float(scoring.video_score([float(x) for x in frame_logits]))
 
-
-def sigmoid(x: np.ndarray | float) -> np.ndarray:
-    """Element-wise logistic function (``scoring.sigmoid`` on each value)."""
-    arr = np.asarray(x, dtype=np.float64)
-    return np.vectorize(scoring.sigmoid, otypes=[np.float64])(arr) if arr.size else arr

@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from laanet_synth.atomic import write_text
 from laanet_synth.faces import FaceFinderError
 from tabulate import tabulate
 
-from .atomic import write_text
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
 from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
 from .metrics import METRIC_NAMES, BootstrapConfig

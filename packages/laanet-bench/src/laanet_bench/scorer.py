@@ -6,12 +6,12 @@ same attributes works (the pipeline takes the scorer as a parameter).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+from laanet_model.checkpoints import file_sha256
 from laanet_synth.crops import CropRecipe
 from laanet_synth.faces import Face
 
@@ -32,15 +32,6 @@ class FaceScorer(Protocol):
     def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
         """Logits (N,) for crops (N, S, S, 3) uint8 at ``recipe.input_size``; with ``flip`` each logit is
         the mean of the crop's and its mirror's."""
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def crop_tag_data(scorer: FaceScorer) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any
 from laanet_synth.crops import OFFICIAL_BI, OFFICIAL_SBI, CropRecipe, get_recipe, recipe_for_size
 
 from .checkpoints import CheckpointError
+from .paper import PAPER_RESULTS
 
 __all__ = [
     "Preprocessing",
@@ -150,7 +151,7 @@ def preprocessing_from_dict(d: dict[str, Any]) -> Preprocessing:
     return Preprocessing(crop=recipe, **d)
 
 
-_OFFICIAL_NOTE = "video-level, %, trained on FF++ c0 (raw); 'DFDC' is DFDC-Preview"
+_OFFICIAL_NOTE = "video-level, %, trained on FF++ c0 (raw); 'CDF' is Celeb-DF v2, 'DFDC' is DFDC-Preview"
 
 
 def _official(name: str, crop: CropRecipe, file_name: str, metrics: dict[str, Any], description: str) -> WeightSpec:
@@ -182,13 +183,7 @@ WEIGHTS: dict[str, WeightSpec] = {
         OFFICIAL_SBI,
         "PoseEfficientNet_EFN_hm10_EFPN_NoBasedCLS_Focal_C3_256Cst100_8SBI_SAM(Adam)_ADV_Era1_OutSigmoid"
         "_1e7_boost500_UnFZ_model_best.pth",
-        {
-            "FF++": {"AUC": 99.96},
-            "CDFv2": {"AUC": 95.40, "AP": 97.64},
-            "DFW": {"AUC": 80.03, "AP": 81.08},
-            "DFD": {"AUC": 98.43, "AP": 99.40},
-            "DFDCP": {"AUC": 86.94, "AP": 97.70},
-        },
+        PAPER_RESULTS["sbi"].values,
         "Official LAA-Net (EfficientNet-B4 + E-FPN) trained with self-blended images (SBI).",
     ),
     "laanet-official-bi": _official(
@@ -196,13 +191,7 @@ WEIGHTS: dict[str, WeightSpec] = {
         OFFICIAL_BI,
         "PoseEfficientNet_EFN_hm100_EFPN_NoBasedCLS_Focal_C3_256Cstency100_32BI_SAM(Adam)_ADV_Erasing1"
         "_OutSigmoid_model_best.pth",
-        {
-            "FF++": {"AUC": 99.95},
-            "CDFv2": {"AUC": 86.28, "AP": 91.93},
-            "DFW": {"AUC": 57.13, "AP": 56.89},
-            "DFD": {"AUC": 99.51, "AP": 99.80},
-            "DFDCP": {"AUC": 69.69, "AP": 93.67},
-        },
+        PAPER_RESULTS["bi"].values,
         "Official LAA-Net (EfficientNet-B4 + E-FPN) trained with blended images (BI).",
     ),
     BUILTIN_WEIGHTS: WeightSpec(

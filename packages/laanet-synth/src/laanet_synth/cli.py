@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+from .atomic import write_text
+from .media import media_kind
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,7 @@ def collect_sources(inputs: Sequence[str | os.PathLike[str]]) -> list[Source]:
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
         for f in files:
-            ext = f.suffix.lower()
-            kind = "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
+            kind = media_kind(f)
             if kind:
                 out.append(Source(f, f.relative_to(base), kind))
     return out
@@ -48,13 +47,6 @@ def collect_sources(inputs: Sequence[str | os.PathLike[str]]) -> list[Source]:
 
 def _record_name(src: Source) -> str:
     return hashlib.sha1(str(src.rel).encode()).hexdigest()[:16] + ".json"
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
 
 
 def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, all_faces: bool) -> dict:
@@ -136,7 +128,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
             rec = {"source": str(src.rel), "status": "error", "error": str(exc), "entries": []}
             errors.append(f"{src.rel}: {exc}")
             failed += 1
-        _write_json_atomic(rec_path, rec)
+        write_text(rec_path, json.dumps(rec))
     records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json"))] if rec_dir.is_dir() else []
     index = build_index(out_dir, records)
     index.save(out_dir / "index.npz")

@@ -11,11 +11,10 @@ import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import BIPairDataset, FaceIndex, SBIPairDataset, read_lfw_people
+from laanet_synth.media import is_image
 from torch.utils.data import Dataset
 
 from .config import DataConfig
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
 
 
 class DataError(ValueError):
@@ -147,7 +146,7 @@ class LabelledImages:
             d = folder / sub
             if not d.is_dir():
                 raise DataError(f"{folder}: expected sub-folders real/ and fake/ (missing {sub}/)")
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in d.rglob("*") if is_image(p))
             paths += files
             labels += [label] * len(files)
         if not paths or len(set(labels)) < 2:

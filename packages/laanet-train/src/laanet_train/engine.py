@@ -31,7 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from laanet_bench.metrics import accuracy, auc, average_precision
+from laanet_model.scoring import sigmoid
 from laanet_model.variants import create_model
+from laanet_synth.atomic import write_text, write_torch
 from laanet_synth.dataset import collate_pairs, to_tensor
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -40,9 +43,8 @@ from tqdm.auto import tqdm
 from .config import TrainConfig, config_to_dict
 from .data import EpochBatchSampler, LabelledImages, build_datasets, crop_recipe, epoch_batches
 from .losses import LossWeights, laanet_loss
-from .metrics import accuracy, average_precision, roc_auc
 from .optim import SAM, linear_decay_factor
-from .state import ResumeError, atomic_torch_save, atomic_write_text, capture_rng, load_state, restore_rng
+from .state import ResumeError, capture_rng, load_state, restore_rng
 
 STATE_FILE = "state.pt"
 BEST_FILE = "best.pt"
@@ -307,10 +309,10 @@ class Trainer:
             labels.append(batch["label"].reshape(-1).cpu().numpy())
         z = np.concatenate(logits).astype(np.float64)
         y = np.concatenate(labels).astype(np.int64)
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = sigmoid(z)
         self.last_val_scores = (y, p)
         res = {f"val_{k}": v / count for k, v in sums.items()}
-        res.update(val_auc=roc_auc(y, p), val_ap=average_precision(y, p), val_acc=accuracy(y, p))
+        res.update(val_auc=auc(y, p), val_ap=average_precision(y, p), val_acc=accuracy(y, p))
         if self.cfg.data.val_fakes_dir:
             res.update(self._validate_folder())
         return res
@@ -350,7 +352,7 @@ class Trainer:
                 z = self.model(x, heads=("cls",))["cls"].float()
             probs.append(torch.sigmoid(z).reshape(-1).cpu().numpy())
         p = np.concatenate(probs)
-        return {"folder_auc": roc_auc(y, p), "folder_ap": average_precision(y, p)}
+        return {"folder_auc": auc(y, p), "folder_ap": average_precision(y, p)}
 
     # --- state ---------------------------------------------------------------------------------------------
     def _state(self, epoch: int, step: int, run: dict[str, Any]) -> dict[str, Any]:
@@ -372,7 +374,7 @@ class Trainer:
 
     def save_state(self, epoch: int, step: int, run: dict[str, Any]) -> None:
         if self.is_main:
-            atomic_torch_save(self._state(epoch, step, run), self.out / STATE_FILE)
+            write_torch(self.out / STATE_FILE, self._state(epoch, step, run))
 
     def _check_compatible(self, saved: dict[str, Any]) -> None:
         mine = config_to_dict(self.cfg)
@@ -421,13 +423,13 @@ class Trainer:
         w.writeheader()
         for row in history:
             w.writerow(row)
-        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
+        write_text(self.out / "metrics.csv", buf.getvalue())
 
     def _save_weights(self, name: str, info: dict[str, Any] | None = None) -> None:
         sd = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_torch_save(sd, self.out / name)
+        write_torch(self.out / name, sd)
         if info is not None:
-            atomic_write_text(self.out / (Path(name).stem + ".json"), json.dumps(info, indent=2))
+            write_text(self.out / (Path(name).stem + ".json"), json.dumps(info, indent=2))
 
     # --- the loop --------------------------------------------------------------------------------------------
     def fit(self) -> FitResult:
@@ -436,7 +438,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         epoch, start_step, run = self._resume()
         if self.is_main:
-            atomic_write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+            write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
         writer = None
         if self.is_main:
             from torch.utils.tensorboard import SummaryWriter

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from laanet_bench.metrics import accuracy, auc, average_precision
+from laanet_model.scoring import sigmoid
 from tqdm.auto import tqdm
 
 from .data import LabelledImages
-from .metrics import accuracy, average_precision, roc_auc
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,13 @@ class FolderScores:
 
     @property
     def probs(self) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits))
+        return sigmoid(self.logits)
 
     def metrics(self) -> dict[str, Any]:
         """AUC, AP, accuracy at 0.5 and the counts."""
         y, p = self.labels, self.probs
         return {
-            "auc": roc_auc(y, p),
+            "auc": auc(y, p),
             "ap": average_precision(y, p),
             "acc_at_0.5": accuracy(y, p),
             "n_real": int((y == 0).sum()),

@@ -13,11 +13,12 @@ import yaml
 from laanet_model.checkpoints import card_path_for, save_weights
 from laanet_model.variants import create_model
 from laanet_model.weights import Preprocessing, preprocessing_to_dict
+from laanet_synth.atomic import write_json
 
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import crop_recipe, face_splits
 from .engine import BEST_FILE, STATE_FILE, Trainer
-from .state import atomic_write_text, load_state
+from .state import load_state
 
 DFDC_PROTOCOL = (
     "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
@@ -150,7 +151,7 @@ def export_run(
             "n_real": m["n_real"], "n_fake": m["n_fake"], "no_face_found": m["no_face_found"],
             "protocol": DFDC_PROTOCOL,
         }
-        atomic_write_text(card_path_for(path), json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+        write_json(card_path_for(path), card, indent=2)
     return card
 
 
