@@ -131,7 +131,7 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
     t2 = time.perf_counter()
     bands = bands_for(detector)
     faces = to_face_views(pred.faces, bands, limits.max_faces)
-    logit = frame_logit(faces, frame_rule_for(detector))
+    logit = detector.aggregate([f.logit for f in pred.faces], [f.area for f in pred.faces])  # every face found
     prob = None if logit is None else sigmoid(logit)
     timings = {"decode": round(decode_ms, 1), "detect_align_infer": round((t2 - t1) * 1000.0, 1)}
     return ImageAnalysis(image=image, faces=faces, n_faces_found=len(pred.faces), prob=prob, timings_ms=timings)
@@ -177,7 +177,7 @@ def analyse_video(
     for i, (number, frame) in enumerate(frames):
         pred = detector.predict_image(frame)
         faces = to_face_views(pred.faces, bands, limits.max_faces)
-        logit = frame_logit(faces, rule)
+        logit = detector.aggregate([f.logit for f in pred.faces], [f.area for f in pred.faces], rule)
         scale = display_scale(frame.shape[0], frame.shape[1], display_max_side)
         out.append(FrameAnalysis(
             frame_number=int(number), faces=faces, logit=logit,

@@ -237,7 +237,8 @@ class DemoHandlers:
         }
         summary = verdict_markdown(result.prob, bands, "image", rule, len(result.faces))
         if result.n_faces_found > len(result.faces):
-            summary += f"\n\nOnly the {len(result.faces)} largest of {result.n_faces_found} faces were scored."
+            summary += (f"\n\nThe score covers all {result.n_faces_found} faces; the {len(result.faces)} largest "
+                        "are shown.")
         table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces)}
         return summary, label_value(result.prob, bands), overlay, gallery, table, details
 

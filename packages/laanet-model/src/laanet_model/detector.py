@@ -1,4 +1,15 @@
-"""``Detector``: the one inference API (crops or whole images in, per-face fake probabilities and heatmaps out)."""
+"""``Detector``: the one way from an image to a score (per-face fake probabilities and heatmaps out).
+
+The weights' preprocessing is executable here, as stages every front end calls (the demo, ``laanet predict``,
+the benchmark harness, training validation, threshold calibration, export and folder evaluation)::
+
+    image --find_faces--> faces --crop_faces--> crops --normalise--> tensor
+          --predict_logits (network + flip test)--> face logits --aggregate--> frame logit
+          --aggregate_video--> video probability
+
+``predict_crops`` and ``predict_image`` compose them; a caller that caches between stages (the harness)
+calls the stages one by one.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +27,7 @@ import torch
 from .checkpoints import OFFICIAL_VARIANT, CheckpointError, load_checkpoint, read_card
 from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
-from .scoring import Verdict, frame_score, sigmoid, verdict
+from .scoring import Verdict, frame_score, sigmoid, verdict, video_score
 from .weights import (
     WEIGHTS,
     Preprocessing,
@@ -29,7 +40,7 @@ from .weights import (
     spec_from_card,
 )
 
-__all__ = ["Detector", "FacePrediction", "ImagePrediction", "DetectorInputError"]
+__all__ = ["Detector", "FacePrediction", "ImagePrediction", "FaceCrops", "DetectorInputError"]
 
 
 class DetectorInputError(ValueError):
@@ -71,15 +82,45 @@ class ImagePrediction:
     image_size: tuple[int, int]
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    frame_policy: str = "max"
 
-    def frame_logit(self, policy: str = "max") -> float | None:
-        """The frame's logit under ``policy`` (``None`` without faces)."""
-        return frame_score([f.logit for f in self.faces], policy, [f.area for f in self.faces])
+    def frame_logit(self, policy: str | None = None) -> float | None:
+        """The frame's logit over all its faces under the recipe's ``frame_policy`` (or ``policy``);
+        ``None`` without faces."""
+        return frame_score([f.logit for f in self.faces], policy or self.frame_policy, [f.area for f in self.faces])
 
-    def prob(self, policy: str = "max") -> float | None:
-        """The frame's fake probability under ``policy`` (``None`` without faces)."""
+    def prob(self, policy: str | None = None) -> float | None:
+        """The frame's fake probability (see :meth:`frame_logit`); ``None`` without faces."""
         logit = self.frame_logit(policy)
         return None if logit is None else sigmoid(logit)
+
+
+@dataclass(frozen=True, eq=False)
+class FaceCrops:
+    """The faces of one image cut by the recipe (stage ``crop_faces``).
+
+    ``faces`` the faces kept (``laanet_synth.faces.Face``), ``crops`` their ``laanet_synth.crops.FaceCrop``
+    (network-input image, image -> crop affine, landmarks), ``notes`` one line per face that could not be cut.
+    """
+
+    faces: list[Any]
+    crops: list[Any]
+    notes: list[str]
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The crop images, ``input_size`` square RGB uint8."""
+        return [c.image for c in self.crops]
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(N, 4)`` float32 boxes of the kept faces."""
+        return np.asarray([np.asarray(f.box, np.float32) for f in self.faces], np.float32).reshape(-1, 4)
+
+    @property
+    def areas(self) -> list[float]:
+        """Box areas of the kept faces, in image pixels."""
+        return [float(max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])) for b in self.boxes]
 
 
 def _default_device() -> torch.device:
@@ -180,12 +221,58 @@ class Detector:
         """``real`` / ``uncertain`` / ``fake`` under these weights' thresholds."""
         return verdict(prob, self.thresholds)
 
-    # --- inference --------------------------------------------------------------------------------------
-    def _to_tensor(self, crops: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+    # --- stages -----------------------------------------------------------------------------------------
+    def check_image(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The image as an ``(H, W, 3)`` RGB uint8 array; a clear :class:`DetectorInputError` otherwise."""
+        from laanet_synth.faces import check_rgb_uint8
+
+        try:
+            return check_rgb_uint8(image_rgb)
+        except (ValueError, TypeError) as exc:
+            raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
+
+    def find_faces(self, image_rgb: np.ndarray) -> list[Any]:
+        """Stage 1: every face the recipe's face finder sees (``laanet_synth.faces.Face``, largest first)."""
+        return list(self.face_finder.find(self.check_image(image_rgb)))
+
+    def crop_faces(self, image_rgb: np.ndarray, faces: Sequence[Any], *, pre_cropped: bool = False) -> FaceCrops:
+        """Stage 2: cut each face with the recipe's crop (``pre_cropped``: the image is already the recipe's
+        margin crop, so only its second stage runs). Faces that cannot be cut are noted, not raised."""
+        from laanet_synth.crops import CropError, crop_face
+        from laanet_synth.crops import pre_cropped as second_stage
+
+        image = self.check_image(image_rgb)
+        recipe = second_stage(self.preprocessing.crop) if pre_cropped else self.preprocessing.crop
+        kept, crops, notes = [], [], []
+        for i, face in enumerate(faces):
+            try:
+                crops.append(crop_face(image, face, recipe))
+                kept.append(face)
+            except CropError as exc:
+                notes.append(f"face {i} skipped: {exc}")
+        return FaceCrops(faces=kept, crops=crops, notes=notes)
+
+    def normalise(self, crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+        """Stage 3: uint8 RGB crops ``(N, S, S, 3)`` at ``input_size`` -> the network's ``(N, 3, S, S)`` input
+        (scaled to [0, 1], minus ``mean``, over ``std``) on the detector's device and dtype."""
+        arr = self._check_crops(crops)
+        x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
         x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
         return (x - self._mean) / self._std
 
+    def aggregate(self, face_logits: Sequence[float], areas: Sequence[float] | None = None,
+                  policy: str | None = None) -> float | None:
+        """Stage 5: the frame logit from its faces' logits under the recipe's ``frame_policy`` (or ``policy``);
+        ``None`` for a frame without faces."""
+        return frame_score(face_logits, policy or self.preprocessing.frame_policy, areas)
+
+    def aggregate_video(self, frame_logits: Sequence[float | None]) -> float:
+        """Stage 6: a video's fake probability from its frame logits (frames without faces are left out)."""
+        if self.preprocessing.video_aggregation != "mean_logit":
+            raise ValueError(f"unknown video aggregation {self.preprocessing.video_aggregation!r}")
+        return video_score(frame_logits)
+
+    # --- composed inference -------------------------------------------------------------------------------
     def _check_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         s = self.input_size
         if isinstance(crops, np.ndarray) and crops.ndim == 3:
@@ -203,8 +290,9 @@ class Detector:
 
     @torch.inference_mode()
     def predict_logits(self, x: torch.Tensor, flip_test: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the flip test (the
-        recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input and its mirror."""
+        """Stage 4, the network: class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the
+        flip test (the recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input
+        and its mirror."""
         out = self.model(x, heads=self._heads)
         cls = out["cls"].reshape(-1)
         hm = out["hm"][:, 0] if "hm" in out else None
@@ -227,7 +315,7 @@ class Detector:
         s = self.input_size
         for start in range(0, len(arr), self.batch_size):
             chunk = arr[start : start + self.batch_size]
-            cls, hm = self.predict_logits(self._to_tensor(chunk), flip_test)
+            cls, hm = self.predict_logits(self.normalise(chunk), flip_test)
             probs = torch.clamp(torch.sigmoid(hm), HM_CLAMP, 1.0 - HM_CLAMP).float().cpu().numpy()
             for logit, heat in zip(cls.double().cpu().tolist(), probs, strict=True):
                 results.append(
@@ -241,23 +329,14 @@ class Detector:
         return results
 
     def predict_image(self, image_rgb: np.ndarray, faces: Sequence[Any] | None = None) -> ImagePrediction:
-        """Find faces (or use the given ``laanet_synth.faces.Face`` list), crop each by the recipe and score them."""
-        from laanet_synth.crops import CropError, crop_face
-        from laanet_synth.faces import check_rgb_uint8
-
-        try:
-            image = check_rgb_uint8(image_rgb)
-        except (ValueError, TypeError) as exc:
-            raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
-        found = list(self.face_finder.find(image)) if faces is None else list(faces)
-        crops, kept, notes = [], [], []
-        for i, face in enumerate(found):
-            try:
-                crops.append(crop_face(image, face, self.preprocessing.crop))
-                kept.append(face)
-            except CropError as exc:
-                notes.append(f"face {i} skipped: {exc}")
-        preds = self.predict_crops([c.image for c in crops]) if crops else []
+        """Every face of an image scored: :meth:`find_faces` (unless ``faces`` are given), :meth:`crop_faces`,
+        then :meth:`predict_crops` (normalise, network with the recipe's flip test). The frame score is
+        ``ImagePrediction.frame_logit`` / ``prob`` (:meth:`aggregate` over all faces)."""
+        image = self.check_image(image_rgb)
+        found = self.find_faces(image) if faces is None else list(faces)
+        cut = self.crop_faces(image, found)
+        kept, crops, notes = cut.faces, cut.crops, cut.notes
+        preds = self.predict_crops(cut.images) if crops else []
         out = [
             dataclasses.replace(
                 p,
@@ -270,7 +349,8 @@ class Detector:
             for p, face, fc in zip(preds, kept, crops, strict=True)
         ]
         return ImagePrediction(
-            faces=out, image_size=image.shape[:2], skipped=len(found) - len(kept), notes=notes
+            faces=out, image_size=image.shape[:2], skipped=len(found) - len(kept), notes=notes,
+            frame_policy=self.preprocessing.frame_policy,
         )
 
 
@@ -286,14 +366,10 @@ def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLi
         )
     if p.suffix == ".safetensors":
         card = read_card(p)
-        size = int((card.get("config") or {}).get("input_size") or card.get("input_size") or 384)
-        from laanet_synth.crops import OFFICIAL_SBI, recipe_for_size
-
-        base_pre = Preprocessing(crop=OFFICIAL_SBI if size == 384 else recipe_for_size(size, OFFICIAL_SBI))
         base = WeightSpec(
             name=p.stem,
             variant=str(card.get("variant") or "custom"),
-            preprocessing=preprocessing_from_card(card, base_pre),
+            preprocessing=preprocessing_from_card(card),
             source=str(p),
             licence=str(card.get("licence", "unknown")),
             file_name=p.name,

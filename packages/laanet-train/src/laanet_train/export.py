@@ -12,20 +12,13 @@ import torch
 import yaml
 from laanet_model.checkpoints import card_path_for, save_weights
 from laanet_model.variants import create_model
-from laanet_model.weights import Preprocessing, preprocessing_to_dict
+from laanet_model.weights import FOLDER_PROTOCOL, Preprocessing, preprocessing_to_dict
 from laanet_synth.atomic import write_json
 
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import crop_recipe, face_splits
 from .engine import BEST_FILE, STATE_FILE, Trainer
 from .state import load_state
-
-DFDC_PROTOCOL = (
-    "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
-    "(dlib face finder, the card's crop recipe, flip test); the frame logit is the most fake face; an image "
-    "with no face found is warped whole to the input size and scored as one face. Never used for training "
-    "or model selection."
-)
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -149,7 +142,7 @@ def export_run(
         card["metrics"][eval_name] = {
             "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "acc_at_0.5": round(m["acc_at_0.5"], 4),
             "n_real": m["n_real"], "n_fake": m["n_fake"], "no_face_found": m["no_face_found"],
-            "protocol": DFDC_PROTOCOL,
+            "protocol": FOLDER_PROTOCOL,
         }
         write_json(card_path_for(path), card, indent=2)
     return card
