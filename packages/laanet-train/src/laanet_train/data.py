@@ -38,18 +38,12 @@ def _take(index: FaceIndex, limit: int | None, seed: int) -> FaceIndex:
     return index.subset(sel)
 
 
-def resolve_root(root: str, base: Path | None = None) -> Path:
-    """``root`` as given, or relative to ``base`` (the config file's folder) when that exists instead."""
-    p = Path(root).expanduser()
-    if p.exists() or p.is_absolute() or base is None:
-        return p
-    alt = base / p
-    return alt if alt.exists() else p
-
-
 def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
     """(train, val) face indexes with no identity (group) in both."""
-    root = Path(cfg.root)
+    if not cfg.root:
+        raise DataError("data.root: not set; give it in the config file (relative to the file) or on the "
+                        "command line, e.g. data.root=../shared/data/lfw")
+    root = Path(cfg.root).expanduser()
     if cfg.source == "lfw":
         if not (root / "landmarks68_dlib.npz").is_file():
             raise DataError(f"data.root: {root} is not an LFW folder (expected landmarks68_dlib.npz inside)")

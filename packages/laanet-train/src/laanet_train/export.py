@@ -12,13 +12,13 @@ import torch
 import yaml
 from laanet_model.checkpoints import card_path_for, save_weights
 from laanet_model.variants import create_model
-from laanet_model.weights import FOLDER_PROTOCOL, Preprocessing, preprocessing_to_dict
+from laanet_model.weights import FOLDER_PROTOCOL, preprocessing_to_dict
 from laanet_synth.atomic import write_json
 
 from .config import TrainConfig, config_from_dict, config_to_dict
-from .data import crop_recipe, face_splits
-from .engine import BEST_FILE, STATE_FILE, Trainer
-from .state import load_state
+from .data import build_datasets, face_splits
+from .state import BEST_FILE, STATE_FILE, load_state
+from .validation import run_detector, run_preprocessing, synthetic_validation
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -72,15 +72,13 @@ def export_run(
     model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
     model.load_state_dict(sd)
 
-    # re-score the synthetic validation with the exported precision (fp16 weights cast back to fp32)
+    # re-score the synthetic validation through the Detector with the exported precision (fp16 weights cast
+    # back to fp32) and the run's recipe: the card's metrics and verdict thresholds come from these scores
     rounded = copy.deepcopy(model).half().float()
-    val_cfg = config_from_dict({**config_to_dict(cfg), "train": {**config_to_dict(cfg.train), "progress": False,
-                                                                    "output_dir": str(run_dir / "export-tmp")}})
-    trainer = Trainer(val_cfg, model_factory=lambda c: rounded)
-    val = trainer.validate()
-    assert trainer.last_val_scores is not None
-    y, p = trainer.last_val_scores
-    thresholds = verdict_thresholds(y, p)
+    _, val_set = build_datasets(cfg.data, cfg.seed)
+    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
+    val = scores.metrics
+    thresholds = verdict_thresholds(scores.labels, scores.probs)
     train_idx, val_idx = face_splits(cfg.data, cfg.seed)
 
     stages = []
@@ -93,9 +91,7 @@ def export_run(
             "history": json.loads(e_state["history"]),
             "best": json.loads((Path(earlier) / "best.json").read_text()),
         })
-    recipe = crop_recipe(cfg.data)
-    pre = Preprocessing(face_detector="dlib", crop=recipe, mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
-                        video_aggregation="mean_logit", frames_per_video=32, frame_policy="max")
+    pre = run_preprocessing(cfg)
     card: dict[str, Any] = {
         "name": name,
         "description": description,
