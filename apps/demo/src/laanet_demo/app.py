@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from laanet_synth.atomic import write_atomic
 
 from laanet_demo import analysis, render
 from laanet_demo.inference import FACE_COLUMNS, face_record, face_rows, label_value, verdict_markdown
@@ -198,12 +199,8 @@ class OutputImages:
         from PIL import Image
 
         target = self.folder() / f"{stem}-{uuid.uuid4().hex}.jpg"
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            Image.fromarray(image).save(tmp, format="JPEG", quality=self._quality)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        picture = Image.fromarray(image)
+        write_atomic(target, lambda fh: picture.save(fh, format="JPEG", quality=self._quality))
         return str(target)
 
 

@@ -6,7 +6,6 @@ so the same (seed, epoch, index) gives the same sample in any process, in any or
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -328,7 +327,3 @@ def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None
         out = {k: v[perm] for k, v in out.items()}
     return out
 
-
-def index_summary(index: FaceIndex) -> str:
-    """A one-line JSON summary (faces, groups) for logs."""
-    return json.dumps({"faces": len(index), "groups": int(len(np.unique(index.groups))), "root": str(index.root)})

@@ -155,16 +155,6 @@ class DlibFaceFinder:
             faces.append(Face(box=box, score=score, landmarks=lms))
         return _sort_largest_first(faces)
 
-    def landmarks_for_box(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """68 landmarks predicted inside a given box (x1, y1, x2, y2)."""
-        import dlib
-
-        image = check_rgb_uint8(image_rgb)
-        self._load()
-        rect = dlib.rectangle(*(int(round(float(v))) for v in np.asarray(box).reshape(4)))
-        shape = self._predictor(image, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-
 
 FACE_ALIGNMENT_WEIGHTS = ("2DFAN4-cd938726ad.zip", "s3fd-619a316812.pth")
 
