@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``laanet-train``: 0 when the run finished (or stopped as asked), 2 for a bad recipe, data or state."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
     except ConfigError as exc:

@@ -208,9 +208,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is bool or tp is str:
+        if not isinstance(value, tp):
+            raise ConfigError(f"{key}: expected {'true/false' if tp is bool else 'a string'}, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -225,10 +225,6 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
     if tp is Any:
         return value
     raise ConfigError(f"{key}: unsupported field type {tp!r}")  # pragma: no cover - a coding error
