@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 from laanet_synth.atomic import write_atomic
+from laanet_synth.media import is_image
 
 from laanet_demo import analysis, render
 from laanet_demo.inference import FACE_COLUMNS, face_record, face_rows, label_value, verdict_markdown
@@ -345,7 +346,7 @@ class DemoHandlers:
 def _example_images(examples_dir: Path | None) -> list[str]:
     if examples_dir is None or not examples_dir.is_dir():
         return []
-    return sorted(str(p) for p in examples_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    return sorted(str(p) for p in examples_dir.iterdir() if is_image(p))
 
 
 def build_demo(

@@ -21,6 +21,14 @@ class DataError(ValueError):
     """Training data that cannot be used (missing folder, empty split, overlapping identities)."""
 
 
+def fork_safe_opencv() -> None:
+    """Stop OpenCV's thread pool before loader workers are forked: a child forked while the pool exists
+    hangs in its first OpenCV call that touches the pool. Workers then run OpenCV single-threaded."""
+    import cv2
+
+    cv2.setNumThreads(0)
+
+
 def crop_recipe(cfg: DataConfig) -> CropRecipe:
     """The crop recipe of a data config at its input size (the same one inference must use)."""
     try:

@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .config import TrainConfig, config_to_dict
-from .data import EpochBatchSampler, build_datasets, epoch_batches
+from .data import EpochBatchSampler, build_datasets, epoch_batches, fork_safe_opencv
 from .logbook import RunLog
 from .losses import LossWeights, laanet_loss
 from .optim import SAM, linear_decay_factor
@@ -145,14 +145,6 @@ def build_model(cfg: TrainConfig) -> nn.Module:
             source = load_checkpoint(m.init_from)
             load_state_dict_checked(model, source.state_dict(), what=str(m.init_from))
     return model
-
-
-def _fork_safe_opencv() -> None:
-    """Stop OpenCV's thread pool before loader workers are forked: a child forked while the pool exists
-    hangs in its first OpenCV call that touches the pool. Workers then run OpenCV single-threaded."""
-    import cv2
-
-    cv2.setNumThreads(0)
 
 
 def _targets(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -264,7 +256,7 @@ class Trainer:
         (the global stream drives dropout and must resume exactly)."""
         workers = self.cfg.data.num_workers
         if workers:
-            _fork_safe_opencv()
+            fork_safe_opencv()
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,

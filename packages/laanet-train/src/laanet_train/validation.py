@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .data import crop_recipe
+from .data import crop_recipe, fork_safe_opencv
 from .evaluate import score_folder
 from .losses import LossWeights, laanet_loss
 
@@ -80,9 +80,7 @@ def synthetic_validation(detector: Detector, val_set: Dataset, cfg: TrainConfig,
     order = [list(range(i, min(n, i + bs))) for i in range(0, n, bs)]
     workers = cfg.data.num_workers
     if workers:
-        import cv2
-
-        cv2.setNumThreads(0)  # forked workers hang on OpenCV's thread pool otherwise
+        fork_safe_opencv()
     loader = DataLoader(val_set, batch_sampler=order, num_workers=workers, collate_fn=collate_pairs,
                         generator=torch.Generator().manual_seed(cfg.seed))
     weights = LossWeights(hm=cfg.loss.hm, cls=cfg.loss.cls, cstency=cfg.loss.cstency)
