@@ -6,8 +6,8 @@ model selection), :mod:`.validation` (scores through the ``Detector`` with the r
 
 One run lives in ``train.output_dir`` (default ``runs/<name>``):
 
-- ``state.pt``: everything a bit-exact resume needs (model, optimiser, schedule, epoch, step, RNG states,
-  running sums, metric history, best so far), written atomically every ``save_every_steps`` steps and at
+- ``state.pt``: everything a bit-exact resume needs (model, optimiser, epoch, step, RNG states, running
+  sums, metric history, best so far; the learning rate is a pure function of epoch and step), written atomically every ``save_every_steps`` steps and at
   the end of every epoch;
 - ``best.pt``: the model weights with the best validation AUC so far (ties: lower validation loss), and
   ``best.json`` describing them; ``last.pt``: the weights after the last finished epoch;
@@ -152,7 +152,7 @@ def _targets(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 class Trainer:
-    """Train one recipe. ``Trainer(cfg).fit()`` starts or resumes the run in ``cfg.train.output_dir``."""
+    """Train one recipe. ``Trainer(cfg).fit()`` starts or resumes the run in ``cfg.output_dir``."""
 
     def __init__(
         self,
