@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from laanet_model.losses import LossWeights, laanet_loss
 from laanet_model.variants import create_model
 from laanet_synth.crops import get_recipe, recipe_for_size
 from laanet_synth.dataset import FaceIndex, SBIPairDataset, collate_pairs
+from laanet_train.losses import LossWeights, laanet_loss
 
 SIZE = 160
 PAIRS = 6

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import cv2
@@ -74,41 +73,21 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, portrait: Path, dfdc_vi
     return out
 
 
-UNTRAINED_NOTE = "Plumbing test: this detector runs an untrained LAA-Net Lite0; its scores mean nothing."
-
-
 def make_test_detector():
-    """The built-in detector when its weights are installed, else a Detector on an untrained Lite0 network
-    with the built-in recipe (plumbing only; such an app says so under its title)."""
+    """The built-in detector from its shipped weights. There is no fallback: when the shipped weights do not
+    load, every test that uses it fails with the loader's error."""
     import torch
-    from laanet_model.checkpoints import CheckpointError
     from laanet_model.detector import Detector
-    from laanet_model.variants import create_model
-    from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
+    from laanet_model.weights import BUILTIN_WEIGHTS
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    try:
-        return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu"), None
-    except CheckpointError:
-        builtin = get_weights(BUILTIN_WEIGHTS)
-        spec = dataclasses.replace(
-            builtin, name="untrained-lite0", metrics={}, source="random initialisation (tests only)",
-            description="An untrained network with the built-in recipe, for plumbing tests only.",
-        )
-        torch.manual_seed(0)
-        model = create_model(spec.variant, pretrained=False)
-        return Detector(model, spec.preprocessing, spec=spec, device="cpu"), UNTRAINED_NOTE
+    return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
 
 
 @pytest.fixture(scope="session")
-def detector_and_note():
+def detector():
+    """The built-in detector (the shipped weights must load)."""
     return make_test_detector()
-
-
-@pytest.fixture(scope="session")
-def detector(detector_and_note):
-    """The built-in detector when its weights are present, else one on an untrained Lite0 (plumbing only)."""
-    return detector_and_note[0]
 
 
 def _free_port() -> int:
@@ -120,7 +99,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_url(detector_and_note, tmp_path_factory: pytest.TempPathFactory):
+def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
     """The demo running on loopback for the whole session; yields its URL."""
     from laanet_demo.app import build_demo, launch_kwargs
     from laanet_demo.limits import DemoLimits
@@ -131,8 +110,7 @@ def app_url(detector_and_note, tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("GRADIO_EXAMPLES_CACHE", str(gradio_tmp / "examples"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
         limits = DemoLimits()
-        detector, note = detector_and_note
-        demo = build_demo(detector, limits=limits, note=note)
+        demo = build_demo(detector, limits=limits)
         kwargs = launch_kwargs("127.0.0.1", _free_port(), False, limits)
         _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
         try:

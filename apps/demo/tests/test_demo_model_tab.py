@@ -32,7 +32,7 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     from laanet_model.weights import get_weights
 
     official = analysis._metrics_lines(get_weights("laanet-official-sbi").metrics)
-    assert official[0].startswith("| dataset |") and any(line.startswith("| CDFv2 | 97.64 | 95.4 |")
+    assert official[0].startswith("| dataset |") and any(line.startswith("| CDF | 97.64 | 95.4 |")
                                                          for line in official)
 
 

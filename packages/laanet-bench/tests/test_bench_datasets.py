@@ -201,7 +201,7 @@ def test_items_are_immutable_and_checked(tmp_path, build, layout_clips):
 
 
 def test_dataset_registry_is_consistent():
-    from laanet_bench.paper import PAPER_COLUMNS
+    from laanet_model.paper import PAPER_COLUMNS
 
     columns = [spec.paper_column for spec in DATASETS.values() if spec.paper_column]
     assert sorted(columns) == sorted(PAPER_COLUMNS)

@@ -13,7 +13,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from laanet_bench.aggregate import sigmoid
 from laanet_bench.cache import EvalCache, item_fingerprint
 from laanet_bench.datasets import LoadOptions, load_csv, load_dataset
 from laanet_bench.evaluation import RunInfo, run_evaluation
@@ -23,6 +22,7 @@ from laanet_bench.pipeline import EvalSettings, crop_tag, evaluate_items, score_
 from laanet_bench.records import read_records
 from laanet_bench.scorer import DetectorScorer
 from laanet_model import Detector
+from laanet_model.scoring import sigmoid
 from sklearn import metrics as skm
 
 FRAMES = 3

@@ -8,14 +8,14 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from laanet_bench.atomic import write_text
 from laanet_bench.evaluation import LevelScores, make_record, scores_csv
 from laanet_bench.metrics import BootstrapConfig
-from laanet_bench.paper import PAPER_RESULTS
 from laanet_bench.perturbations import Perturbation
 from laanet_bench.pipeline import EvalSettings
 from laanet_bench.records import RecordError, append_record, read_records
 from laanet_bench.tables import render, results_table, robustness_tables, write_tables
+from laanet_model.paper import PAPER_RESULTS
+from laanet_synth.atomic import write_text
 
 
 class Weights:

@@ -149,7 +149,7 @@ def test_model_registry_names_and_missing_official_file(tmp_path: Path, monkeypa
     assert sbi.variant == "laanet_efficientnet_b4"
     assert sbi.preprocessing.crop.border_trim == 5 and sbi.preprocessing.input_size == 384
     assert get_weights("laanet-official-bi").preprocessing.crop.window == (18, 299, 18, 299)
-    assert sbi.metrics["CDFv2"] == {"AUC": 95.40, "AP": 97.64}
+    assert sbi.metrics["CDF"] == {"auc": 95.40, "ap": 97.64}
     assert sbi.licence == "SnT academic licence"
     monkeypatch.setenv("LAANET_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -179,13 +179,10 @@ def test_model_preprocessing_dict_round_trip() -> None:
         preprocessing_from_dict({"colour": "blue"})
 
 
-def test_model_builtin_weights_read_their_card(tmp_path: Path, monkeypatch, lite_model) -> None:
+def test_model_card_of_a_weights_file_gives_its_recipe(tmp_path: Path, monkeypatch, lite_model) -> None:
     import laanet_model.weights as weights_mod
     from laanet_model import Detector
 
-    monkeypatch.setattr(weights_mod, "assets_dir", lambda: tmp_path)
-    with pytest.raises(CheckpointError, match="not installed"):
-        load_checkpoint(BUILTIN_WEIGHTS)
     card = {
         "variant": LITE,
         "crop_recipe": "official-sbi",
@@ -194,12 +191,28 @@ def test_model_builtin_weights_read_their_card(tmp_path: Path, monkeypatch, lite
         "thresholds": {"real_below": 0.35, "fake_above": 0.65},
         "description": "trained here",
     }
+    path = save_weights(lite_model, tmp_path / "mine", card)
+    det = Detector.from_weights(path, device="cpu")
+    assert det.input_size == 224 and det.preprocessing.crop.border_trim == 5
+    assert (det.thresholds.real_below, det.thresholds.fake_above) == (0.35, 0.65)
+    assert det.spec.metrics == {"val_auc": 0.93, "val_ap": 0.91} and det.spec.description == "trained here"
+    _same_outputs(det.model, lite_model)
+
+    # the registry never reads cards: a different card in the assets folder changes nothing
+    before = get_weights(BUILTIN_WEIGHTS)
+    monkeypatch.setattr(weights_mod, "assets_dir", lambda: tmp_path)
     save_weights(lite_model, tmp_path / BUILTIN_WEIGHTS, card)
-    spec = get_weights(BUILTIN_WEIGHTS)
-    assert spec.metrics == {"val_auc": 0.93, "val_ap": 0.91}
-    assert spec.preprocessing.input_size == 224 and spec.preprocessing.crop.border_trim == 5
-    assert (spec.thresholds.real_below, spec.thresholds.fake_above) == (0.35, 0.65)
-    assert spec.description == "trained here"
-    _same_outputs(load_checkpoint(BUILTIN_WEIGHTS), lite_model)
-    det = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
-    assert det.input_size == 224 and det.thresholds.fake_above == 0.65
+    assert get_weights(BUILTIN_WEIGHTS) == before
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_checkpoint(BUILTIN_WEIGHTS, sha256=before.sha256)
+
+
+def test_model_card_input_size_has_one_precedence() -> None:
+    from laanet_model.weights import card_input_size, preprocessing_from_card
+
+    recipe = {"preprocessing": {"crop": {"input_size": 160}}, "input_size": 224, "config": {"input_size": 384}}
+    assert card_input_size(recipe) == 160
+    assert card_input_size({"input_size": 224, "config": {"input_size": 384}}) == 224
+    assert card_input_size({"config": {"input_size": 384}}) == 384
+    assert card_input_size({}) is None
+    assert preprocessing_from_card({"input_size": 224, "config": {"input_size": 384}}).input_size == 224

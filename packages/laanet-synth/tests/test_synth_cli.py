@@ -42,15 +42,15 @@ def test_preprocess_resumes_and_reports(inputs, tmp_path, capsys):
     assert not list(out.rglob("*.tmp"))
     # the stored margin crop + pre_cropped recipe gives the same network input as cropping the original
     takeo = [i for i in range(len(index)) if "takeo" in str(index.paths[i])]
-    if takeo:
-        i = takeo[0]
-        from laanet_synth.faces import make_face_finder
+    assert len(takeo) == 1, "the takeo portrait has one face, and preprocess must have stored it"
+    from laanet_synth.faces import make_face_finder
 
-        orig = read_image(inputs / "people" / "takeo.ppm")
-        face = make_face_finder().find(orig)[0]  # the finder preprocess uses by default
-        direct = crop_face(orig, face, OFFICIAL_SBI)
-        two = crop_face(read_image(index.image_path(i)), whole_image_face(256, 256, index.landmarks[i]), pre_cropped(OFFICIAL_SBI))
-        assert np.abs(direct.image.astype(int) - two.image.astype(int)).mean() < 1.0
+    orig = read_image(inputs / "people" / "takeo.ppm")
+    face = make_face_finder().find(orig)[0]  # the finder preprocess uses by default
+    direct = crop_face(orig, face, OFFICIAL_SBI)
+    stored = read_image(index.image_path(takeo[0]))
+    two = crop_face(stored, whole_image_face(256, 256, index.landmarks[takeo[0]]), pre_cropped(OFFICIAL_SBI))
+    assert np.abs(direct.image.astype(int) - two.image.astype(int)).mean() < 1.0
     # second run: everything is resumed, nothing reprocessed (the two failed inputs still count as failed)
     assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 1
     summary2 = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -124,6 +124,12 @@ def frame_logit(faces: Sequence[FaceView], rule: str) -> float | None:
     return scoring.frame_score([f.logit for f in faces], rule, [f.area for f in faces])
 
 
+def found_faces_logit(detector: Any, faces: Sequence[Any], rule: str | None = None) -> float | None:
+    """The frame's logit over every judged face found, also those beyond the `max_faces` shown, by the
+    detector's frame rule (or `rule`); None without a judged face."""
+    return detector.aggregate([f.logit for f in faces], [f.area for f in faces], rule)
+
+
 def video_prob(frame_logits: Sequence[float | None]) -> float | None:
     """The video score (`laanet_model.scoring.video_score`: sigmoid of the mean frame logit over frames with a
     face); None when no frame had a face."""
@@ -176,7 +182,7 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
     t2 = time.perf_counter()
     bands = bands_for(detector)
     faces = to_face_views(pred.faces, bands, limits.max_faces)
-    logit = frame_logit(faces, frame_rule_for(detector))
+    logit = found_faces_logit(detector, pred.faces)
     prob = None if logit is None else sigmoid(logit)
     timings = {"decode": round(decode_ms, 1), "detect_align_infer": round((t2 - t1) * 1000.0, 1)}
     return ImageAnalysis(
@@ -227,12 +233,13 @@ def analyse_video(
     out: list[FrameAnalysis] = []
     for (number, frame), frame_pred in zip(frames, pred.frames, strict=True):
         faces = to_face_views(frame_pred.faces, bands, limits.max_faces)
-        logit = frame_logit(faces, rule)
+        logit = found_faces_logit(detector, frame_pred.faces, rule)
         scale = display_scale(frame.shape[0], frame.shape[1], display_max_side)
         out.append(FrameAnalysis(
             frame_number=int(number), faces=faces, logit=logit,
             prob=None if logit is None else sigmoid(logit),
-            display=resize_for_display(frame, scale), display_scale=scale, unjudged=to_unjudged_views(pred),
+            display=resize_for_display(frame, scale), display_scale=scale,
+            unjudged=to_unjudged_views(frame_pred),
         ))
     infer_ms = (time.perf_counter() - t1) * 1000.0
     return VideoAnalysis(

@@ -13,11 +13,13 @@ import tempfile
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from laanet_synth.atomic import write_atomic
+from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from laanet_demo import analysis, preview, render, report
 from laanet_demo.inference import (
@@ -43,7 +45,7 @@ GENERIC_ERROR = (
 )
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
 VIDEO_EXAMPLE_SUFFIXES = (".mp4", ".webm")
-VIDEO_UPLOAD_SUFFIXES = (".mp4", ".webm", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+VIDEO_UPLOAD_SUFFIXES = tuple(sorted(VIDEO_SUFFIXES))
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -301,12 +303,8 @@ class OutputImages:
         from PIL import Image
 
         target = self.folder() / f"{stem}-{uuid.uuid4().hex}.jpg"
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            Image.fromarray(image).save(tmp, format="JPEG", quality=self._quality)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        picture = Image.fromarray(image)
+        write_atomic(target, lambda fh: picture.save(fh, format="JPEG", quality=self._quality))
         return str(target)
 
 
@@ -353,7 +351,8 @@ class DemoHandlers:
         limits_line = analysis.limits_markdown(analysis.measured_limits(detector))
         summary = verdict_markdown(result.prob, bands, "image", rule, len(result.faces), result.unjudged, limits_line)
         if result.n_faces_found > len(result.faces):
-            summary += f"\n\nOnly the {len(result.faces)} largest of {result.n_faces_found} faces were scored."
+            summary += (f"\n\nThe score covers all {result.n_faces_found} faces; the {len(result.faces)} largest "
+                        "are shown.")
         table = {"headers": FACE_COLUMNS, "data": face_rows(result.faces, result.unjudged)}
         files = self._report(details, payload, "laanet-image-report", overlay)
         label = label_value(result.prob, bands, len(result.unjudged))
@@ -534,7 +533,7 @@ def accepted_inputs_markdown(limits: DemoLimits, what: str, min_face: int) -> st
             f"preview.</small>")
 
 
-def _example_files(examples_dir: Path | None, suffixes: tuple[str, ...]) -> list[Path]:
+def _example_files(examples_dir: Path | None, suffixes: Collection[str]) -> list[Path]:
     if examples_dir is None or not examples_dir.is_dir():
         return []
     return sorted(p for p in examples_dir.iterdir() if p.suffix.lower() in suffixes)
@@ -578,7 +577,7 @@ def build_demo(
     handlers = DemoHandlers(DetectorPool(detector, checkpoint_loader), limits, tmp_dir=tmp_dir)
     model_queue = {"concurrency_limit": limits.concurrency_limit, "concurrency_id": "model"}
     private = {"api_visibility": "private"}
-    image_examples = _example_files(examples_dir, (".jpg", ".jpeg", ".png"))
+    image_examples = _example_files(examples_dir, IMAGE_SUFFIXES)
     video_examples = _example_files(examples_dir, VIDEO_EXAMPLE_SUFFIXES)
     min_face = detector.preprocessing.min_face_size
 

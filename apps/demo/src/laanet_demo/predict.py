@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from laanet_synth.atomic import write_text
 from laanet_synth.jsonl import append_jsonl, read_jsonl
+from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, media_kind
 from tqdm import tqdm
 
 from laanet_demo import analysis
 from laanet_demo.inference import NOT_JUDGED, PERSON_RULE, face_record, person_record, unjudged_record
 from laanet_demo.limits import DemoLimits, InputRejected
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"})
 CSV_COLUMNS = ["path", "kind", "n_faces", "prob", "verdict", "n_frames", "reason", "error"]
 CLI_LIMITS = DemoLimits(
     max_image_bytes=1 << 30, max_video_bytes=1 << 40, min_video_frames=1, max_video_frames=256
@@ -76,13 +76,8 @@ class RunIdentity:
 
 
 def kind_of(path: Path) -> str | None:
-    """"image", "video" or None, from the file suffix."""
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    return None
+    """"image", "video" or None, from the file suffix (laanet_synth.media)."""
+    return media_kind(path)
 
 
 def _walk(folder: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
@@ -232,15 +227,8 @@ def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write text to `path` through a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write text to `path` atomically (laanet_synth.atomic)."""
+    write_text(path, text)
 
 
 def partial_path(out: Path) -> Path:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from laanet_synth.atomic import write_json, write_npz
 
-from .atomic import write_json, write_npz
 from .datasets.base import MediaItem
 
 

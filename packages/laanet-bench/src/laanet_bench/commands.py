@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
+from laanet_synth.atomic import write_text
 from laanet_synth.faces import FaceFinderError
 from laanet_synth.shards import (
     ShardError,
@@ -20,7 +21,6 @@ from laanet_synth.shards import (
 )
 from tabulate import tabulate
 
-from .atomic import write_text
 from .cache import EvalCache
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
 from .datasets.base import check_missing

@@ -13,9 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
+from laanet_model.scoring import sigmoid
+from laanet_synth.atomic import write_text
 
-from .aggregate import sigmoid
-from .atomic import write_text
 from .cache import EvalCache
 from .datasets.base import MediaItem
 from .metrics import BootstrapConfig, MetricError, bootstrap_intervals, compute_metrics

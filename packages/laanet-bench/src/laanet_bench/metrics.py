@@ -3,6 +3,10 @@
 Conventions follow the official LAA-Net evaluation: scores are probabilities (sigmoid of the logit), label 1 is
 fake, ACC and AR threshold the probability at 0.5, AR is the macro recall, mF1 = 2 AP AR / (AP + AR), and the
 EER is the false-positive rate where |FNR - FPR| is smallest on the ROC curve.
+
+This is the one metrics module of the project (training validation and export use it too). Every function
+needs both classes: with only real or only fake samples (or empty, non-finite or mismatched input) it raises
+:class:`MetricError` instead of returning NaN, since AUC, AP, EER and AR are undefined there.
 """
 
 from __future__ import annotations

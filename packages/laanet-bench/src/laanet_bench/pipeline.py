@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from laanet_synth.crops import CropError, crop_face, pre_cropped, whole_image_face
+from laanet_synth.crops import whole_image_face
 from laanet_synth.imageio import ImageReadError
 from laanet_synth.video import VideoReadError
 from tqdm.auto import tqdm
 
-from . import aggregate
 from .cache import CropEntry, EvalCache, ScoreEntry, digest, item_fingerprint
 from .datasets.base import MediaItem
 from .frames import load_frames
@@ -101,17 +100,12 @@ def extract_crops(item: MediaItem, scorer: FaceScorer, settings: EvalSettings) -
         if item.pre_cropped:
             h, w = image.shape[:2]
             faces = [whole_image_face(w, h, np.zeros((68, 2), np.float32))]
-            recipe = pre_cropped(scorer.recipe)
         else:
-            faces, recipe = scorer.find_faces(image), scorer.recipe
-        for face in faces:
-            try:
-                fc = crop_face(image, face, recipe)
-            except CropError:
-                continue
-            crops.append(fc.image)
-            owners.append(j)
-            boxes.append(np.asarray(face.box, dtype=np.float32))
+            faces = scorer.find_faces(image)
+        cut = scorer.crop_faces(image, faces, pre_cropped=item.pre_cropped)
+        crops += cut.images
+        owners += [j] * len(cut.images)
+        boxes += list(cut.boxes)
     return CropEntry(
         crops=np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8),
         frame_of_face=np.asarray(owners, dtype=np.int64),
@@ -151,14 +145,16 @@ def score_item(item: MediaItem, scorer: FaceScorer, settings: EvalSettings, cach
     return entry, False
 
 
-def aggregate_entry(entry: ScoreEntry, settings: EvalSettings) -> tuple[np.ndarray, float | None]:
-    """Frame logits (frames with at least one face, in frame order) and the video's fake probability."""
+def aggregate_entry(entry: ScoreEntry, scorer: FaceScorer, settings: EvalSettings
+                    ) -> tuple[np.ndarray, float | None]:
+    """Frame logits (frames with at least one face, in frame order) and the video's fake probability, by the
+    detector's aggregation stages."""
     frame_logits = []
     for j in np.unique(entry.frame_of_face):
         sel = entry.frame_of_face == j
-        frame_logits.append(aggregate.frame_logit(entry.logits[sel], entry.areas[sel], settings.face_policy))
+        frame_logits.append(scorer.frame_logit(entry.logits[sel], entry.areas[sel], settings.face_policy))
     frames = np.asarray(frame_logits, dtype=np.float64)
-    return frames, (aggregate.video_prob(frames) if frames.size else None)
+    return frames, (scorer.video_prob(frames) if frames.size else None)
 
 
 def evaluate_items(items: Sequence[MediaItem], scorer: FaceScorer, settings: EvalSettings, cache: EvalCache,
@@ -176,7 +172,7 @@ def evaluate_items(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
             stats.failed += 1
             res = ItemResult(item, np.zeros(0), None, False, error=str(exc))
         else:
-            frames, video = aggregate_entry(entry, settings)
+            frames, video = aggregate_entry(entry, scorer, settings)
             res = ItemResult(item, frames, video, cached)
             if cached:
                 stats.cached += 1

@@ -1,7 +1,8 @@
-"""What the pipeline needs from a model: find faces, crop them with the weights' recipe, score crops.
+"""What the pipeline needs from a model: the :class:`laanet_model.Detector` stages, and what identifies them.
 
-Production scoring goes through :class:`laanet_model.Detector` via :class:`DetectorScorer`; any object with the
-same attributes works (the pipeline takes the scorer as a parameter).
+The harness never re-implements a stage: :class:`DetectorScorer` hands each call to the detector's
+``find_faces``, ``crop_faces``, ``predict_crops`` (normalise + network with the flip test) and ``aggregate``,
+and adds the names and hashes the cache keys are made of. The pipeline takes the scorer as a parameter.
 """
 
 from __future__ import annotations
@@ -28,9 +29,18 @@ class FaceScorer(Protocol):
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame."""
 
+    def crop_faces(self, image_rgb: np.ndarray, faces: list[Face], pre_cropped: bool = False) -> Any:
+        """The faces cut by the recipe (``laanet_model.detector.FaceCrops``)."""
+
     def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
         """Logits (N,) for crops (N, S, S, 3) uint8 at ``recipe.input_size``; with ``flip`` each logit is
         the mean of the crop's and its mirror's."""
+
+    def frame_logit(self, face_logits: np.ndarray, areas: np.ndarray, policy: str) -> float:
+        """One frame's logit from its faces' logits."""
+
+    def video_prob(self, frame_logits: np.ndarray) -> float:
+        """A video's fake probability from its frame logits."""
 
 
 def crop_tag_data(scorer: FaceScorer) -> dict[str, Any]:
@@ -60,11 +70,23 @@ class DetectorScorer:
         self.finder_tag = repr(self.face_finder)
 
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
-        return list(self.face_finder.find(image_rgb))
+        return self.detector.find_faces(image_rgb)
+
+    def crop_faces(self, image_rgb: np.ndarray, faces: list[Face], pre_cropped: bool = False) -> Any:
+        return self.detector.crop_faces(image_rgb, faces, pre_cropped=pre_cropped)
 
     def crop_logits(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
         preds = self.detector.predict_crops(crops, flip_test=flip)
         return np.asarray([p.logit for p in preds], dtype=np.float64)
+
+    def frame_logit(self, face_logits: np.ndarray, areas: np.ndarray, policy: str) -> float:
+        value = self.detector.aggregate([float(x) for x in face_logits], [float(a) for a in areas], policy)
+        if value is None:
+            raise ValueError("a frame logit needs at least one face")
+        return float(value)
+
+    def video_prob(self, frame_logits: np.ndarray) -> float:
+        return float(self.detector.aggregate_video([float(x) for x in frame_logits]))
 
 
 def load_scorer(weights: str | Path, device: str | None = None, official_float64: bool = False,

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from laanet_model.paper import PAPER_COLUMNS, PAPER_RESULTS
+from laanet_synth.atomic import write_bytes, write_text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tabulate import tabulate
 
-from .atomic import write_bytes, write_text
 from .datasets import DATASETS
 from .metrics import roc_curve
-from .paper import PAPER_COLUMNS, PAPER_RESULTS
 from .perturbations import PERTURBATIONS
 from .records import RunRecord
 

@@ -1,4 +1,4 @@
-"""LAA-Net: network, losses, checkpoints, weights registry and the ``Detector`` inference API."""
+"""LAA-Net inference: network, checkpoints, weights registry and the ``Detector`` (the one way from an image to a score)."""
 
 from __future__ import annotations
 

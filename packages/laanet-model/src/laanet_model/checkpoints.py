@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from laanet_synth.atomic import write_bytes, write_json
 
 from .card_checks import CardMismatch, check_config_fits_file, shape_differences, without_pretrained
 from .network import LAANet, config_from_dict, config_to_dict
@@ -233,18 +233,6 @@ def load_checkpoint(
     return _load_torch(p, variant=variant or OFFICIAL_VARIANT, map_location=map_location, dtype=dtype)
 
 
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_weights(model: LAANet, path: str | os.PathLike[str], card: Mapping[str, Any] | None = None) -> Path:
     """Write ``model`` as ``<path>.safetensors`` and its card ``<path>.json``, both atomically.
 
@@ -252,7 +240,7 @@ def save_weights(model: LAANet, path: str | os.PathLike[str], card: Mapping[str,
     entries of ``card`` (variant, metrics, preprocessing, ...) are kept as given. The duplicate
     ``inception_block.*`` entries are not stored (they equal ``deconv_4.0.*``). Returns the weights path.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     p = Path(path)
     if p.suffix != ".safetensors":
@@ -263,16 +251,11 @@ def save_weights(model: LAANet, path: str | os.PathLike[str], card: Mapping[str,
         for k, v in model.state_dict().items()
         if not k.startswith(_INCEPTION)
     }
-    _atomic_write_bytes(p, lambda tmp: save_file(tensors, tmp, metadata={"format": "laanet"}))
+    write_bytes(p, save(tensors, metadata={"format": "laanet"}))
     full = dict(card or {})
     full.setdefault("variant", None)
     full["config"] = config_to_dict(model.config)
     full["sha256"] = file_sha256(p)
     full["format"] = CARD_FORMAT
-    text = json.dumps(full, indent=2, sort_keys=True, default=str)
-
-    def _write_card(tmp: str) -> None:
-        Path(tmp).write_text(text + "\n")
-
-    _atomic_write_bytes(card_path_for(p), _write_card)
+    write_json(card_path_for(p), full, indent=2)
     return p

@@ -1,4 +1,18 @@
-"""``Detector``: the one inference API (crops or whole images in, per-face fake probabilities and heatmaps out)."""
+"""``Detector``: the one way from an image to a score (per-face fake probabilities and heatmaps out).
+
+The weights' preprocessing is executable here, as stages every front end calls (the demo, ``laanet predict``,
+the benchmark harness, training validation, threshold calibration, export and folder evaluation)::
+
+    image --find_faces--> faces --crop_faces--> crops --normalise--> tensor
+          --predict_logits (network + flip test)--> face logits --aggregate--> frame logit
+          --aggregate_video--> video probability
+
+``predict_crops`` and ``predict_image`` compose them, as do ``predict_frames`` (frames detected together,
+every face scored in batches, stage times) and ``predict_video`` (people linked across frames); faces
+narrower than the recipe's ``min_face_size`` leave at ``crop_faces`` as not judged. A caller that caches
+between stages (the harness) calls the stages one by one. The network runs on torch or onnxruntime
+(``BACKENDS``).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +28,10 @@ import numpy as np
 import torch
 
 from .checkpoints import OFFICIAL_VARIANT, CheckpointError, file_sha256, load_checkpoint, read_card
-from .heads import HEAD_NAMES
-from .losses import HM_CLAMP
+from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
 from .onnx_backend import OnnxNetwork, default_onnx_device
-from .scoring import Verdict, frame_score, sigmoid, verdict
+from .scoring import Verdict, frame_score, sigmoid, verdict, video_score
 from .weights import (
     WEIGHTS,
     Preprocessing,
@@ -35,8 +48,8 @@ if TYPE_CHECKING:
     from .video import VideoPrediction
 
 __all__ = [
-    "Detector", "FacePrediction", "ImagePrediction", "NotJudgedFace", "DetectorInputError", "too_small_reason",
-    "BACKENDS",
+    "Detector", "FacePrediction", "ImagePrediction", "FaceCrops", "NotJudgedFace", "DetectorInputError",
+    "too_small_reason", "BACKENDS",
 ]
 
 Backend = Literal["torch", "onnxruntime"]
@@ -106,15 +119,47 @@ class ImagePrediction:
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
     not_judged: list[NotJudgedFace] = field(default_factory=list)
+    frame_policy: str = "max"
 
-    def frame_logit(self, policy: str = "max") -> float | None:
-        """The frame's logit under ``policy`` (``None`` without faces)."""
-        return frame_score([f.logit for f in self.faces], policy, [f.area for f in self.faces])
+    def frame_logit(self, policy: str | None = None) -> float | None:
+        """The frame's logit over all its faces under the recipe's ``frame_policy`` (or ``policy``);
+        ``None`` without faces."""
+        return frame_score([f.logit for f in self.faces], policy or self.frame_policy, [f.area for f in self.faces])
 
-    def prob(self, policy: str = "max") -> float | None:
-        """The frame's fake probability under ``policy`` (``None`` without faces)."""
+    def prob(self, policy: str | None = None) -> float | None:
+        """The frame's fake probability (see :meth:`frame_logit`); ``None`` without faces."""
         logit = self.frame_logit(policy)
         return None if logit is None else sigmoid(logit)
+
+
+@dataclass(frozen=True, eq=False)
+class FaceCrops:
+    """The faces of one image cut by the recipe (stage ``crop_faces``).
+
+    ``faces`` the faces kept (``laanet_synth.faces.Face``), ``crops`` their ``laanet_synth.crops.FaceCrop``
+    (network-input image, image -> crop affine, landmarks), ``notes`` one line per face that could not be cut,
+    ``not_judged`` the faces set aside as too small to judge.
+    """
+
+    faces: list[Any]
+    crops: list[Any]
+    notes: list[str]
+    not_judged: list[NotJudgedFace] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The crop images, ``input_size`` square RGB uint8."""
+        return [c.image for c in self.crops]
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(N, 4)`` float32 boxes of the kept faces."""
+        return np.asarray([np.asarray(f.box, np.float32) for f in self.faces], np.float32).reshape(-1, 4)
+
+    @property
+    def areas(self) -> list[float]:
+        """Box areas of the kept faces, in image pixels."""
+        return [float(max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])) for b in self.boxes]
 
 
 def _default_device() -> torch.device:
@@ -241,12 +286,76 @@ class Detector:
         """``real`` / ``uncertain`` / ``fake`` under these weights' thresholds."""
         return verdict(prob, self.thresholds)
 
-    # --- inference --------------------------------------------------------------------------------------
-    def _to_tensor(self, crops: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+    # --- stages -----------------------------------------------------------------------------------------
+    def check_image(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The image as an ``(H, W, 3)`` RGB uint8 array; a clear :class:`DetectorInputError` otherwise."""
+        from laanet_synth.faces import check_rgb_uint8
+
+        try:
+            return check_rgb_uint8(image_rgb)
+        except (ValueError, TypeError) as exc:
+            raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
+
+    def find_faces(self, image_rgb: np.ndarray) -> list[Any]:
+        """Stage 1: every face the recipe's face finder sees (``laanet_synth.faces.Face``, largest first)."""
+        return list(self.face_finder.find(self.check_image(image_rgb)))
+
+    def crop_faces(self, image_rgb: np.ndarray, faces: Sequence[Any], *, pre_cropped: bool = False) -> FaceCrops:
+        """Stage 2: cut each face with the recipe's crop (``pre_cropped``: the image is already the recipe's
+        margin crop, so only its second stage runs). Faces narrower than the recipe's ``min_face_size`` are
+        set aside as not judged (a pre-cropped image's box is the whole image, so it is always judged); faces
+        that cannot be cut are noted, not raised."""
+        from laanet_synth.crops import CropError, crop_face
+        from laanet_synth.crops import pre_cropped as second_stage
+
+        image = self.check_image(image_rgb)
+        recipe = second_stage(self.preprocessing.crop) if pre_cropped else self.preprocessing.crop
+        kept, crops, notes, not_judged = [], [], [], []
+        for i, face in enumerate(faces):
+            too_small = None if pre_cropped else self._too_small(face)
+            if too_small is not None:
+                not_judged.append(too_small)
+                continue
+            try:
+                crops.append(crop_face(image, face, recipe))
+                kept.append(face)
+            except CropError as exc:
+                notes.append(f"face {i} skipped: {exc}")
+        return FaceCrops(faces=kept, crops=crops, notes=notes, not_judged=not_judged)
+
+    def _too_small(self, face: Any) -> NotJudgedFace | None:
+        """``face`` as a :class:`NotJudgedFace` when its box is narrower than the recipe's ``min_face_size``;
+        ``None`` when it is judged."""
+        box = np.asarray(face.box, dtype=np.float32).reshape(4)
+        reason = too_small_reason(float(box[2] - box[0]), self.preprocessing.min_face_size)
+        if reason is None:
+            return None
+        return NotJudgedFace(
+            box=box, reason=reason, landmarks=np.asarray(face.landmarks, dtype=np.float32),
+            detector_score=float(getattr(face, "score", 0.0)),
+        )
+
+    def normalise(self, crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+        """Stage 3: uint8 RGB crops ``(N, S, S, 3)`` at ``input_size`` -> the network's ``(N, 3, S, S)`` input
+        (scaled to [0, 1], minus ``mean``, over ``std``) on the detector's device and dtype."""
+        arr = self._check_crops(crops)
+        x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
         x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
         return (x - self._mean) / self._std
 
+    def aggregate(self, face_logits: Sequence[float], areas: Sequence[float] | None = None,
+                  policy: str | None = None) -> float | None:
+        """Stage 5: the frame logit from its faces' logits under the recipe's ``frame_policy`` (or ``policy``);
+        ``None`` for a frame without faces."""
+        return frame_score(face_logits, policy or self.preprocessing.frame_policy, areas)
+
+    def aggregate_video(self, frame_logits: Sequence[float | None]) -> float:
+        """Stage 6: a video's fake probability from its frame logits (frames without faces are left out)."""
+        if self.preprocessing.video_aggregation != "mean_logit":
+            raise ValueError(f"unknown video aggregation {self.preprocessing.video_aggregation!r}")
+        return video_score(frame_logits)
+
+    # --- composed inference -------------------------------------------------------------------------------
     def _check_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         s = self.input_size
         if isinstance(crops, np.ndarray) and crops.ndim == 3:
@@ -264,8 +373,9 @@ class Detector:
 
     @torch.inference_mode()
     def predict_logits(self, x: torch.Tensor, flip_test: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the flip test (the
-        recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input and its mirror."""
+        """Stage 4, the network: class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the
+        flip test (the recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input
+        and its mirror."""
         out = self.model(x, heads=self._heads)
         cls = out["cls"].reshape(-1)
         hm = out["hm"][:, 0] if "hm" in out else None
@@ -288,7 +398,7 @@ class Detector:
         s = self.input_size
         for start in range(0, len(arr), self.batch_size):
             chunk = arr[start : start + self.batch_size]
-            cls, hm = self.predict_logits(self._to_tensor(chunk), flip_test)
+            cls, hm = self.predict_logits(self.normalise(chunk), flip_test)
             probs = torch.clamp(torch.sigmoid(hm), HM_CLAMP, 1.0 - HM_CLAMP).float().cpu().numpy()
             for logit, heat in zip(cls.double().cpu().tolist(), probs, strict=True):
                 results.append(
@@ -302,11 +412,13 @@ class Detector:
         return results
 
     def predict_image(self, image_rgb: np.ndarray, faces: Sequence[Any] | None = None) -> ImagePrediction:
-        """Find faces (or use the given ``laanet_synth.faces.Face`` list), crop each by the recipe and score them."""
-        image = _checked_image(image_rgb)
-        if faces is None:
-            return self.predict_frames([image])[0]
-        return self._score_faces([image], [list(faces)], None)[0]
+        """Every face of an image scored: :meth:`find_faces` (unless ``faces`` are given), :meth:`crop_faces`
+        (faces narrower than the recipe's ``min_face_size`` set aside as not judged), then
+        :meth:`predict_crops` (normalise, network with the recipe's flip test). The frame score is
+        ``ImagePrediction.frame_logit`` / ``prob`` (:meth:`aggregate` over all judged faces)."""
+        image = self.check_image(image_rgb)
+        found = self.find_faces(image) if faces is None else list(faces)
+        return self._score_faces([image], [found], None)[0]
 
     def predict_frames(self, images: Sequence[np.ndarray], timer: Any = None) -> list[ImagePrediction]:
         """:meth:`predict_image` for several frames at once: frames of one size are detected together (when
@@ -315,7 +427,7 @@ class Detector:
         "detect", "landmarks", "crop" and "network" stages."""
         from laanet_synth.faces import find_faces_batch
 
-        checked = [_checked_image(im) for im in images]
+        checked = [self.check_image(im) for im in images]
         found = find_faces_batch(self.face_finder, checked, timer)
         return self._score_faces(checked, found, timer)
 
@@ -338,7 +450,7 @@ class Detector:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         timer = timer if timer is not None else StageTimer()
         numbers = [int(n) for n, _ in frames]
-        images = [_checked_image(im) for _, im in frames]
+        images = [self.check_image(im) for _, im in frames]
         preds: list[ImagePrediction] = []
         for start in range(0, len(images), chunk):
             preds.extend(self.predict_frames(images[start:start + chunk], timer))
@@ -359,58 +471,41 @@ class Detector:
     def _score_faces(
         self, images: Sequence[np.ndarray], faces_per_image: Sequence[Sequence[Any]], timer: Any
     ) -> list[ImagePrediction]:
-        """Crop every face of every image by the recipe and score all crops together."""
-        from laanet_synth.crops import CropError, crop_face
+        """:meth:`crop_faces` for every image ("crop" stage), then every crop of every image scored together
+        by :meth:`predict_crops` ("network" stage)."""
         from laanet_synth.stages import StageTimer
 
         timer = timer if timer is not None else StageTimer()
-        crops: list[Any] = []
-        kept: list[tuple[int, Any]] = []
-        notes: list[list[str]] = [[] for _ in images]
-        not_judged: list[list[NotJudgedFace]] = [[] for _ in images]
         with timer.stage("crop"):
-            for k, (image, found) in enumerate(zip(images, faces_per_image, strict=True)):
-                for i, face in enumerate(found):
-                    box = np.asarray(face.box, dtype=np.float32).reshape(4)
-                    reason = too_small_reason(float(box[2] - box[0]), self.preprocessing.min_face_size)
-                    if reason is not None:
-                        not_judged[k].append(NotJudgedFace(
-                            box=box, reason=reason, landmarks=np.asarray(face.landmarks, dtype=np.float32),
-                            detector_score=float(getattr(face, "score", 0.0)),
-                        ))
-                        continue
-                    try:
-                        crops.append(crop_face(image, face, self.preprocessing.crop))
-                        kept.append((k, face))
-                    except CropError as exc:
-                        notes[k].append(f"face {i} skipped: {exc}")
+            cuts = [self.crop_faces(im, found) for im, found in zip(images, faces_per_image, strict=True)]
         with timer.stage("network"):
-            preds = self.predict_crops([c.image for c in crops]) if crops else []
-        per_image: list[list[FacePrediction]] = [[] for _ in images]
-        for p, (k, face), fc in zip(preds, kept, crops, strict=True):
-            per_image[k].append(dataclasses.replace(
+            preds = self.predict_crops([crop for cut in cuts for crop in cut.images])
+        out: list[ImagePrediction] = []
+        start = 0
+        for image, found, cut in zip(images, faces_per_image, cuts, strict=True):
+            out.append(self._image_prediction(image, len(found), cut, preds[start:start + len(cut.crops)]))
+            start += len(cut.crops)
+        return out
+
+    def _image_prediction(
+        self, image: np.ndarray, n_found: int, cut: FaceCrops, preds: Sequence[FacePrediction]
+    ) -> ImagePrediction:
+        """One image's result: each crop's prediction with its face's box, landmarks, crop and matrix."""
+        faces = [
+            dataclasses.replace(
                 p,
                 box=np.asarray(face.box, dtype=np.float32),
                 landmarks=np.asarray(face.landmarks, dtype=np.float32),
                 crop=fc.image,
                 crop_matrix=fc.matrix,
                 detector_score=float(getattr(face, "score", 0.0)),
-            ))
-        return [
-            ImagePrediction(faces=per_image[k], image_size=image.shape[:2],
-                            skipped=len(faces_per_image[k]) - len(per_image[k]) - len(not_judged[k]),
-                            notes=notes[k], not_judged=not_judged[k])
-            for k, image in enumerate(images)
+            )
+            for p, face, fc in zip(preds, cut.faces, cut.crops, strict=True)
         ]
-
-
-def _checked_image(image_rgb: Any) -> np.ndarray:
-    from laanet_synth.faces import check_rgb_uint8
-
-    try:
-        return check_rgb_uint8(image_rgb)
-    except (ValueError, TypeError) as exc:
-        raise DetectorInputError(f"expected an RGB uint8 image (H, W, 3): {exc}") from exc
+        return ImagePrediction(
+            faces=faces, image_size=image.shape[:2], skipped=n_found - len(cut.faces) - len(cut.not_judged),
+            notes=cut.notes, not_judged=cut.not_judged, frame_policy=self.preprocessing.frame_policy,
+        )
 
 
 def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLike[str] | None) -> WeightSpec:
@@ -425,14 +520,10 @@ def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLi
         )
     if p.suffix == ".safetensors":
         card = read_card(p)
-        size = int((card.get("config") or {}).get("input_size") or card.get("input_size") or 384)
-        from laanet_synth.crops import OFFICIAL_SBI, recipe_for_size
-
-        base_pre = Preprocessing(crop=OFFICIAL_SBI if size == 384 else recipe_for_size(size, OFFICIAL_SBI))
         base = WeightSpec(
             name=p.stem,
             variant=str(card.get("variant") or "custom"),
-            preprocessing=preprocessing_from_card(card, base_pre),
+            preprocessing=preprocessing_from_card(card),
             source=str(p),
             licence=str(card.get("licence", "unknown")),
             file_name=p.name,

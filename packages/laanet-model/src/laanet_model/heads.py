@@ -6,11 +6,14 @@ import math
 
 from torch import nn
 
-__all__ = ["HEAD_NAMES", "make_head", "init_head"]
+__all__ = ["HEAD_NAMES", "HM_CLAMP", "make_head", "init_head"]
 
 HEAD_NAMES: tuple[str, ...] = ("hm", "cls", "cstency")
 
 HM_BIAS_INIT = -2.19
+
+HM_CLAMP = 1e-4
+"""Heatmap probabilities are clamped to ``[HM_CLAMP, 1 - HM_CLAMP]`` (by the loss and by the detector)."""
 
 
 def make_head(name: str, in_ch: int, out_ch: int, head_conv: int = 64) -> nn.Sequential:

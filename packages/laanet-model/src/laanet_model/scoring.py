@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal, overload
+
+import numpy as np
 
 __all__ = ["sigmoid", "frame_score", "video_score", "verdict", "Verdict"]
 
 Verdict = Literal["real", "uncertain", "fake"]
 
 
-def sigmoid(x: float) -> float:
-    """Numerically stable logistic function."""
+@overload
+def sigmoid(x: float) -> float: ...
+@overload
+def sigmoid(x: np.ndarray) -> np.ndarray: ...
+def sigmoid(x: Any) -> Any:
+    """Numerically stable logistic function: a float for a number, a float64 array for an array.
+
+    The one definition every package uses to turn logits into fake probabilities.
+    """
+    if isinstance(x, np.ndarray):
+        a = x.astype(np.float64)
+        e = np.exp(-np.abs(a))
+        return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    x = float(x)
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)

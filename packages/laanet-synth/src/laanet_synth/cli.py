@@ -17,10 +17,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+from .atomic import write_text
+from .media import media_kind
 from .shards import ShardError
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +50,7 @@ def collect_sources(inputs: Sequence[str | os.PathLike[str]]) -> list[Source]:
         p = Path(raw)
         files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
         for f in files:
-            ext = f.suffix.lower()
-            kind = "image" if ext in IMAGE_EXTS else "video" if ext in VIDEO_EXTS else None
+            kind = media_kind(f)
             rel = Path(os.path.abspath(f)).relative_to(root)
             if kind and rel not in seen:
                 seen.add(rel)
@@ -76,13 +74,6 @@ class PreprocessSettings:
 
 def _record_name(src: Source) -> str:
     return hashlib.sha1(str(src.rel).encode()).hexdigest()[:16] + ".json"
-
-
-def _write_json_atomic(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
 
 
 def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, all_faces: bool) -> dict:
@@ -189,7 +180,7 @@ def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse
             errors.append(f"{src.rel}: {exc}")
             tally.failed += 1
         rec["settings"] = asdict(settings)
-        _write_json_atomic(rec_path, rec)
+        write_text(rec_path, json.dumps(rec))
     return tally, errors
 
 

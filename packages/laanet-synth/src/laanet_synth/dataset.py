@@ -6,7 +6,6 @@ so the same (seed, epoch, index) gives the same sample in any process, in any or
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .atomic import write_npz
 from .bi import DEFAULT_BI, BIConfig, make_bi_pair, nearest_donors, normalise_landmarks
 from .colour import ColourAugment
 from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_size
@@ -113,11 +113,8 @@ class FaceIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index as ``.npz`` atomically (paths stay relative to ``root``)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp.npz")
-        np.savez_compressed(
-            tmp,
+        write_npz(
+            path,
             root=np.array(str(self.root)),
             paths=self.paths,
             groups=self.groups,
@@ -125,7 +122,6 @@ class FaceIndex:
             boxes=self.boxes,
             pre_cropped=np.array(bool(self.pre_cropped)),
         )
-        os.replace(tmp, p)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> FaceIndex:
@@ -331,7 +327,3 @@ def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None
         out = {k: v[perm] for k, v in out.items()}
     return out
 
-
-def index_summary(index: FaceIndex) -> str:
-    """A one-line JSON summary (faces, groups) for logs."""
-    return json.dumps({"faces": len(index), "groups": int(len(np.unique(index.groups))), "root": str(index.root)})

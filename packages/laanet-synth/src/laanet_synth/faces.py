@@ -257,13 +257,6 @@ class DlibFaceFinder:
         """Faces with their 68 landmarks, largest first."""
         return self.align(image_rgb, self.detect_boxes(image_rgb))
 
-    def landmarks_for_box(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """68 landmarks predicted inside a given box (x1, y1, x2, y2)."""
-        image = check_rgb_uint8(image_rgb)
-        self._load()
-        assert self._predictor is not None
-        return self._predictor.predict(image, box)
-
 
 FACE_ALIGNMENT_WEIGHTS = ("2DFAN4-cd938726ad.zip", "s3fd-619a316812.pth")
 

@@ -82,14 +82,10 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, source: str 
 
 
 def write_image_atomic(path: str | os.PathLike[str], image_rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image (format from the suffix) atomically: temp file then ``os.replace``."""
+    """Write an RGB uint8 image (format from the suffix) atomically (:mod:`laanet_synth.atomic`)."""
+    from .atomic import write_atomic
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}.get(p.suffix.lower(), "PNG")
-    try:
-        Image.fromarray(np.ascontiguousarray(image_rgb)).save(tmp, format=fmt)
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    image = Image.fromarray(np.ascontiguousarray(image_rgb))
+    write_atomic(p, lambda fh: image.save(fh, format=fmt))

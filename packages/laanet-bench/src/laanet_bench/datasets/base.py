@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm")
+from laanet_synth.media import is_image
 
 MediaKind = Literal["video", "frames"]
 
@@ -82,14 +81,6 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DatasetLayoutError(f"expected {what} at {path} (file not found)")
     return path
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTENSIONS
-
-
-def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def list_images(folder: Path) -> tuple[Path, ...]:

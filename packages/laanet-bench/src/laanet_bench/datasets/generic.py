@@ -8,7 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .base import DatasetLayoutError, LoadOptions, MediaItem, check_missing, is_image, is_video, list_images
+from laanet_synth.media import is_image, is_video
+
+from .base import DatasetLayoutError, LoadOptions, MediaItem, check_missing, list_images
 
 LABEL_WORDS = {"0": 0, "1": 1, "real": 0, "fake": 1, "pristine": 0, "original": 0}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from laanet_synth.media import is_image
+
 from .base import DatasetLayoutError, LoadOptions, MediaItem, frame_folders, require_dir
 
 
@@ -23,6 +25,6 @@ def load_wilddeepfake(root: Path, options: LoadOptions) -> list[MediaItem]:
         for seq in sequences:
             rel = seq.relative_to(root).as_posix()
             items.append(MediaItem(key=rel, label=label, kind="frames", paths=tuple(sorted(
-                p for p in seq.iterdir() if p.is_file() and p.suffix.lower() in (".png", ".jpg", ".jpeg"))),
+                p for p in seq.iterdir() if p.is_file() and is_image(p))),
                 subset=f"{prefix}_{options.split}", pre_cropped=True))
     return items

@@ -3,6 +3,12 @@
 ``load_config(path, overrides=["train.epochs=2", "data.input_size=128"])`` returns a :class:`TrainConfig`.
 Unknown keys, values of the wrong type and impossible values raise :class:`ConfigError` with a message that
 names the offending key and what was expected.
+
+Configs hold no machine paths. A relative path written in a config file (``data.root``,
+``data.val_fakes_dir``, ``train.output_dir``, a file in ``model.init_from``) is relative to that file's
+folder; a path given as a command-line override is relative to the working directory. ``data.root`` has no
+default: give it in the file or on the command line. Without ``train.output_dir`` a run writes to
+``runs/<name>`` under the working directory.
 """
 
 from __future__ import annotations
@@ -47,12 +53,12 @@ class DataConfig:
     """
 
     source: Literal["lfw", "index"] = "lfw"
-    root: str = "../shared/data/lfw"
+    root: str | None = None
     train_list: str = "peopleDevTrain.txt"
     val_list: str = "peopleDevTest.txt"
     val_fraction: float = 0.1
     synthesis: Literal["sbi", "bi"] = "sbi"
-    crop_recipe: str = "LAANET_LITE"
+    crop_recipe: str = "official-sbi"
     input_size: int = 224
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -122,7 +128,7 @@ class RunConfig:
     bf16: bool = True
     channels_last: bool = True
     num_threads: int | None = None
-    output_dir: str = "runs/laanet"
+    output_dir: str | None = None
     stop_after_steps: int | None = None
     progress: bool = True
 
@@ -139,6 +145,32 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def output_dir(self) -> Path:
+        """Where the run lives: ``train.output_dir``, or ``runs/<name>`` under the working directory."""
+        return Path(self.train.output_dir or Path("runs") / self.name)
+
+
+#: config keys holding paths, resolved against the config file's folder when written there
+PATH_KEYS = (("data", "root"), ("data", "val_fakes_dir"), ("train", "output_dir"), ("model", "init_from"))
+_WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
+
+
+def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of ``raw`` with its relative :data:`PATH_KEYS` made relative to ``base`` (absolute ones and
+    ``~`` are kept; ``model.init_from`` only when it names a weights file, not a registered weights name)."""
+    out = _deep_copy(raw)
+    for section, key in PATH_KEYS:
+        node = out.get(section)
+        if not isinstance(node, dict) or not isinstance(node.get(key), str) or not node[key]:
+            continue
+        value = Path(node[key]).expanduser()
+        if section == "model" and value.suffix not in _WEIGHT_SUFFIXES:
+            continue
+        if not value.is_absolute():
+            node[key] = str((base / value).resolve())
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -176,9 +208,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is bool or tp is str:
+        if not isinstance(value, tp):
+            raise ConfigError(f"{key}: expected {'true/false' if tp is bool else 'a string'}, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -193,10 +225,6 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
     if tp is Any:
         return value
     raise ConfigError(f"{key}: unsupported field type {tp!r}")  # pragma: no cover - a coding error
@@ -322,7 +350,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     try:
-        return config_from_dict(apply_overrides(raw, list(overrides)))
+        from_file = resolve_paths(raw, path.resolve().parent)
+        return config_from_dict(resolve_paths(apply_overrides(from_file, list(overrides)), Path.cwd()))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

@@ -1,9 +1,13 @@
-"""The resumable LAA-Net training engine.
+"""The resumable LAA-Net training loop.
 
-One run lives in ``train.output_dir``:
+The engine is split into parts a reader can hold: this loop (environment, optimiser, steps, epochs,
+model selection), :mod:`.validation` (scores through the ``Detector`` with the recipe's flip test),
+:mod:`.state` (``state.pt``, ``best.pt``, ``last.pt``, resume) and :mod:`.logbook` (TensorBoard, metrics.csv).
 
-- ``state.pt``: everything a bit-exact resume needs (model, optimiser, schedule, epoch, step, RNG states,
-  running sums, metric history, best so far), written atomically every ``save_every_steps`` steps and at
+One run lives in ``train.output_dir`` (default ``runs/<name>``):
+
+- ``state.pt``: everything a bit-exact resume needs (model, optimiser, epoch, step, RNG states, running
+  sums, metric history, best so far; the learning rate is a pure function of epoch and step), written atomically every ``save_every_steps`` steps and at
   the end of every epoch;
 - ``best.pt``: the model weights with the best validation AUC so far (ties: lower validation loss), and
   ``best.json`` describing them; ``last.pt``: the weights after the last finished epoch;
@@ -17,44 +21,31 @@ resumed ends with the same weights as one that never stopped.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
 import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import yaml
-from laanet_synth.dataset import collate_pairs, to_tensor
+from laanet_model.variants import create_model
+from laanet_synth.atomic import write_text
+from laanet_synth.dataset import collate_pairs
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from ..losses import LossWeights, laanet_loss
-from ..optim import SAM, linear_decay_factor
-from ..variants import create_model
 from .config import TrainConfig, config_to_dict
-from .data import EpochBatchSampler, LabelledImages, build_datasets, crop_recipe, epoch_batches
-from .metrics import accuracy, average_precision, roc_auc
-from .state import ResumeError, atomic_torch_save, atomic_write_text, capture_rng, load_state, restore_rng
-
-STATE_FILE = "state.pt"
-BEST_FILE = "best.pt"
-LAST_FILE = "last.pt"
-METRIC_FIELDS = (
-    "epoch", "global_step", "lr", "train_loss", "train_hm", "train_cls", "train_cstency", "val_loss",
-    "val_hm", "val_cls", "val_cstency", "val_auc", "val_ap", "val_acc", "folder_auc", "folder_ap",
-    "epoch_seconds", "is_best",
-)
-#: config fields that may change between a save and its resume without changing the results
-RESUME_FREE = {("train", "stop_after_steps"), ("train", "progress"), ("data", "num_workers"),
-               ("train", "output_dir"), ("train", "num_threads")}
+from .data import EpochBatchSampler, build_datasets, epoch_batches, fork_safe_opencv
+from .logbook import RunLog
+from .losses import LossWeights, laanet_loss
+from .optim import SAM, linear_decay_factor
+from .state import BEST_FILE, LAST_FILE, RunProgress, resume_run, save_model_weights, save_run_state
+from .validation import FolderValidation, run_detector, synthetic_validation
 
 
 @dataclass(frozen=True)
@@ -118,6 +109,13 @@ def _dist_info() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def seed_everything(seed: int) -> None:
+    """Seed the global numpy and torch generators (the training loop's dropout stream); only
+    :class:`Trainer` calls it, at the start of a run."""
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def make_optimizer(cfg: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
     """Adam / AdamW / SAM(Adam) over all parameters (frozen ones simply get no gradient)."""
     o = cfg.optim
@@ -136,7 +134,7 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     model = create_model(m.variant, pretrained=m.pretrained and not m.init_from, input_size=cfg.data.input_size,
                          **m.kwargs)
     if m.init_from:
-        from ..checkpoints import load_checkpoint, load_state_dict_checked
+        from laanet_model.checkpoints import load_checkpoint, load_state_dict_checked
 
         path = Path(m.init_from)
         if path.suffix in (".pt", ".pth") and path.is_file():
@@ -149,20 +147,12 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return model
 
 
-def _fork_safe_opencv() -> None:
-    """Stop OpenCV's thread pool before loader workers are forked: a child forked while the pool exists
-    hangs in its first OpenCV call that touches the pool. Workers then run OpenCV single-threaded."""
-    import cv2
-
-    cv2.setNumThreads(0)
-
-
 def _targets(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {"hm": batch["hm"], "cstency": batch["cst"], "label": batch["label"]}
 
 
 class Trainer:
-    """Train one recipe. ``Trainer(cfg).fit()`` starts or resumes the run in ``cfg.train.output_dir``."""
+    """Train one recipe. ``Trainer(cfg).fit()`` starts or resumes the run in ``cfg.output_dir``."""
 
     def __init__(
         self,
@@ -172,15 +162,14 @@ class Trainer:
         model_factory: Callable[[TrainConfig], nn.Module] | None = None,
     ) -> None:
         self.cfg = cfg
-        self.out = Path(cfg.train.output_dir)
+        self.out = cfg.output_dir
         self.rank, self.world = _dist_info()
         self.device = pick_device(cfg.train.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)
+        seed_everything(cfg.seed)
         self.train_set, self.val_set = datasets or build_datasets(cfg.data, cfg.seed)
         self.model = (model_factory or build_model)(cfg).to(self.device)
         self.channels_last = cfg.train.channels_last
@@ -205,8 +194,8 @@ class Trainer:
             raise ValueError(
                 f"{len(self.train_set)} training faces cannot fill one batch of {cfg.data.batch_pairs} pairs"
             )
-        self._folder: tuple[torch.Tensor, np.ndarray] | None = None
-        self.last_val_scores: tuple[np.ndarray, np.ndarray] | None = None
+        self.folder_validation = FolderValidation(cfg.data.val_fakes_dir) if cfg.data.val_fakes_dir else None
+        self._detector: Any = None
 
     # --- helpers -----------------------------------------------------------------------------------------
     @property
@@ -267,7 +256,7 @@ class Trainer:
         (the global stream drives dropout and must resume exactly)."""
         workers = self.cfg.data.num_workers
         if workers:
-            _fork_safe_opencv()
+            fork_safe_opencv()
         return DataLoader(
             dataset,
             batch_sampler=batch_sampler,
@@ -280,168 +269,33 @@ class Trainer:
         )
 
     # --- validation --------------------------------------------------------------------------------------
-    @torch.no_grad()
+    @property
+    def detector(self) -> Any:
+        """The ``Detector`` over the model being trained, with the recipe the export writes in the card."""
+        if self._detector is None:
+            self._detector = run_detector(self.model, self.cfg, self.device)
+        return self._detector
+
     def validate(self) -> dict[str, float]:
-        """Loss and AUC/AP/accuracy on the identity-disjoint synthetic validation pairs (and the folder)."""
-        self.model.eval()
-        if hasattr(self.val_set, "set_epoch"):
-            self.val_set.set_epoch(0)
-        n = len(self.val_set)
-        bs = self.cfg.data.batch_pairs
-        order = [list(range(i, min(n, i + bs))) for i in range(0, n, bs)]
-        sums = {"loss": 0.0, "hm": 0.0, "cls": 0.0, "cstency": 0.0}
-        logits, labels = [], []
-        count = 0
-        for batch in tqdm(self._loader(self.val_set, order, self.cfg.seed), desc="val", leave=False,
-                          disable=not (self.cfg.train.progress and self.is_main)):
-            batch = self._to_device(batch)
-            with self._autocast():
-                outputs = self.model(batch["image"])
-            outputs = {k: v.float() for k, v in outputs.items()}
-            parts = laanet_loss(outputs, _targets(batch), self.loss_weights)
-            b = batch["image"].shape[0]
-            for k in sums:
-                sums[k] += float(parts[k]) * b
-            count += b
-            logits.append(outputs["cls"].reshape(-1).cpu().numpy())
-            labels.append(batch["label"].reshape(-1).cpu().numpy())
-        z = np.concatenate(logits).astype(np.float64)
-        y = np.concatenate(labels).astype(np.int64)
-        p = 1.0 / (1.0 + np.exp(-z))
-        self.last_val_scores = (y, p)
-        res = {f"val_{k}": v / count for k, v in sums.items()}
-        res.update(val_auc=roc_auc(y, p), val_ap=average_precision(y, p), val_acc=accuracy(y, p))
-        if self.cfg.data.val_fakes_dir:
-            res.update(self._validate_folder())
+        """Loss and AUC/AP/accuracy of the detector's flip-tested scores on the identity-disjoint synthetic
+        validation pairs, and on the ``data.val_fakes_dir`` folder when there is one."""
+        det = self.detector
+        scores = synthetic_validation(det, self.val_set, self.cfg, bf16=self.use_bf16,
+                                      progress=self.cfg.train.progress and self.is_main)
+        res = dict(scores.metrics)
+        if self.folder_validation is not None:
+            res.update(self.folder_validation(det))
         return res
-
-    def _folder_inputs(self) -> tuple[torch.Tensor, np.ndarray]:
-        """Crops of a ``real/`` + ``fake/`` folder, found and cut once like the Detector does."""
-        if self._folder is None:
-            from laanet_synth.crops import crop_face, warp_to_size
-            from laanet_synth.faces import make_face_finder
-            from laanet_synth.imageio import read_image
-
-            items = LabelledImages.from_folder(self.cfg.data.val_fakes_dir or "")
-            recipe = crop_recipe(self.cfg.data)
-            finder = make_face_finder("dlib")
-            tensors = []
-            for path in items.paths:
-                img = read_image(path)
-                faces = finder.find(img)
-                if faces:
-                    face = max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
-                    crop = crop_face(img, face, recipe).image
-                else:
-                    crop = warp_to_size(img, recipe.input_size)
-                tensors.append(to_tensor(crop, self.cfg.data.mean, self.cfg.data.std))
-            self._folder = (torch.stack(tensors), np.asarray(items.labels))
-        return self._folder
-
-    @torch.no_grad()
-    def _validate_folder(self) -> dict[str, float]:
-        x_all, y = self._folder_inputs()
-        probs = []
-        for i in range(0, len(x_all), 16):
-            x = x_all[i : i + 16].to(self.device)
-            if self.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with self._autocast():
-                z = self.model(x, heads=("cls",))["cls"].float()
-            probs.append(torch.sigmoid(z).reshape(-1).cpu().numpy())
-        p = np.concatenate(probs)
-        return {"folder_auc": roc_auc(y, p), "folder_ap": average_precision(y, p)}
-
-    # --- state ---------------------------------------------------------------------------------------------
-    def _state(self, epoch: int, step: int, run: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "format": "laanet-train-state/1",
-            "config": config_to_dict(self.cfg),
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": {"epoch": epoch, "step": step, "base_lrs": list(self.base_lrs)},
-            "epoch": epoch,
-            "step": step,
-            "global_step": run["global_step"],
-            "rng": capture_rng(),
-            "sums": dict(run["sums"]),
-            "history": json.dumps(run["history"]),
-            "best": json.dumps(run["best"]),
-            "elapsed": run["elapsed"] + (time.time() - run["t0"]),
-        }
-
-    def save_state(self, epoch: int, step: int, run: dict[str, Any]) -> None:
-        if self.is_main:
-            atomic_torch_save(self._state(epoch, step, run), self.out / STATE_FILE)
-
-    def _check_compatible(self, saved: dict[str, Any]) -> None:
-        mine = config_to_dict(self.cfg)
-        theirs = saved.get("config", {})
-        diffs = []
-        for section, fields in mine.items():
-            if not isinstance(fields, dict):
-                if theirs.get(section) != fields:
-                    diffs.append(section)
-                continue
-            for k, v in fields.items():
-                if (section, k) in RESUME_FREE:
-                    continue
-                if theirs.get(section, {}).get(k) != v:
-                    diffs.append(f"{section}.{k}")
-        if diffs:
-            raise ResumeError(
-                f"{self.out / STATE_FILE} was written by a different recipe (differs in {', '.join(diffs)}); "
-                "use another train.output_dir or delete the old run"
-            )
-
-    def _resume(self) -> tuple[int, int, dict[str, Any]]:
-        run: dict[str, Any] = {
-            "global_step": 0, "sums": {}, "history": [], "best": {}, "elapsed": 0.0, "t0": time.time(),
-        }
-        path = self.out / STATE_FILE
-        if not path.is_file():
-            return 0, 0, run
-        saved = load_state(path)
-        if saved.get("format") != "laanet-train-state/1":
-            raise ResumeError(f"{path}: not a training state written by this engine")
-        self._check_compatible(saved)
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        restore_rng(saved["rng"])
-        run.update(
-            global_step=int(saved["global_step"]), sums=dict(saved["sums"]),
-            history=json.loads(saved["history"]), best=json.loads(saved["best"]),
-            elapsed=float(saved["elapsed"]),
-        )
-        return int(saved["epoch"]), int(saved["step"]), run
-
-    def _write_metrics(self, history: list[dict[str, Any]]) -> None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(METRIC_FIELDS), extrasaction="ignore")
-        w.writeheader()
-        for row in history:
-            w.writerow(row)
-        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
-
-    def _save_weights(self, name: str, info: dict[str, Any] | None = None) -> None:
-        sd = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        atomic_torch_save(sd, self.out / name)
-        if info is not None:
-            atomic_write_text(self.out / (Path(name).stem + ".json"), json.dumps(info, indent=2))
 
     # --- the loop --------------------------------------------------------------------------------------------
     def fit(self) -> FitResult:
         """Run (or resume) until ``train.epochs`` are done or ``train.stop_after_steps`` is reached."""
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
-        epoch, start_step, run = self._resume()
+        epoch, start_step, run = resume_run(self.out, cfg, self.model, self.optimizer)
         if self.is_main:
-            atomic_write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-        writer = None
-        if self.is_main:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(self.out / "tb"), purge_step=run["global_step"] or None)
+            write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        log = RunLog(self.out, enabled=self.is_main, global_step=run.global_step)
         stopped = False
         bs = cfg.data.batch_pairs * self.world
         try:
@@ -452,7 +306,7 @@ class Trainer:
                     self.train_set.set_epoch(epoch)
                 order = epoch_batches(len(self.train_set), bs, cfg.seed, epoch, self.steps_per_epoch)
                 sampler = EpochBatchSampler(order, start_step, self.rank, self.world)
-                sums = run["sums"] if start_step else {}
+                sums = run.sums if start_step else {}
                 bar = tqdm(total=self.steps_per_epoch, initial=start_step, desc=f"epoch {epoch}",
                            disable=not (cfg.train.progress and self.is_main), dynamic_ncols=True)
                 step = start_step
@@ -464,80 +318,64 @@ class Trainer:
                         sums[k] = sums.get(k, 0.0) + v
                     sums["n"] = sums.get("n", 0) + 1
                     step += 1
-                    run["global_step"] += 1
-                    run["sums"] = sums
+                    run.global_step += 1
+                    run.sums = sums
                     bar.update(1)
                     bar.set_postfix(loss=f"{parts['loss']:.3f}", cls=f"{parts['cls']:.3f}", lr=f"{lr:.2e}")
-                    if writer is not None:
-                        for k, v in parts.items():
-                            writer.add_scalar(f"train_step/{k}", v, run["global_step"])
-                    if cfg.train.stop_after_steps and run["global_step"] >= cfg.train.stop_after_steps:
+                    log.step(parts, run.global_step)
+                    if cfg.train.stop_after_steps and run.global_step >= cfg.train.stop_after_steps:
                         stopped = True
                         break
-                    if run["global_step"] % cfg.train.save_every_steps == 0 and step < self.steps_per_epoch:
+                    if run.global_step % cfg.train.save_every_steps == 0 and step < self.steps_per_epoch:
                         self.save_state(epoch, step, run)
                 bar.close()
                 if stopped:
                     break
-                row = self._end_epoch(epoch, run, sums, lr, time.time() - t_epoch, writer)
-                run["history"].append(row)
+                row = self._end_epoch(epoch, run, sums, lr, time.time() - t_epoch)
+                run.history.append(row)
+                log.epoch(row, run.history)
                 epoch += 1
                 start_step = 0
-                run["sums"] = {}
-                if self.is_main:
-                    self._write_metrics(run["history"])
+                run.sums = {}
                 self.save_state(epoch, 0, run)
         finally:
-            if writer is not None:
-                writer.close()
-        best = run["best"]
+            log.close()
+        best = run.best
         return FitResult(
             output_dir=self.out,
             epochs_done=epoch,
-            global_step=run["global_step"],
+            global_step=run.global_step,
             best_epoch=best.get("epoch"),
             best_auc=best.get("val_auc"),
             stopped_early=stopped,
-            history=tuple(run["history"]),
+            history=tuple(run.history),
         )
 
-    def _end_epoch(self, epoch: int, run: dict[str, Any], sums: dict[str, float], lr: float, seconds: float,
-                   writer: Any) -> dict[str, Any]:
+    def save_state(self, epoch: int, step: int, run: RunProgress) -> None:
+        """``state.pt`` for a resume at (``epoch``, ``step``) (main process only)."""
+        if self.is_main:
+            save_run_state(self.out, self.cfg, self.model, self.optimizer, epoch, step, run)
+
+    def _end_epoch(self, epoch: int, run: RunProgress, sums: dict[str, float], lr: float, seconds: float
+                   ) -> dict[str, Any]:
         n = max(1, int(sums.get("n", 1)))
         row: dict[str, Any] = {
-            "epoch": epoch, "global_step": run["global_step"], "lr": lr,
+            "epoch": epoch, "global_step": run.global_step, "lr": lr,
             "train_loss": sums.get("loss", 0.0) / n, "train_hm": sums.get("hm", 0.0) / n,
             "train_cls": sums.get("cls", 0.0) / n, "train_cstency": sums.get("cstency", 0.0) / n,
         }
         do_val = (epoch + 1) % self.cfg.train.val_every_epochs == 0 or epoch + 1 == self.cfg.train.epochs
         if do_val and self.is_main:
             row.update(self.validate())
-            best = run["best"]
+            best = run.best
             auc, loss = row["val_auc"], row["val_loss"]
-            better = not best or (not math.isnan(auc) and (
-                auc > best["val_auc"] or (auc == best["val_auc"] and loss < best["val_loss"])))
+            better = not best or auc > best["val_auc"] or (auc == best["val_auc"] and loss < best["val_loss"])
             row["is_best"] = int(bool(better))
             if better:
-                run["best"] = {"epoch": epoch, "global_step": run["global_step"], "val_auc": auc,
-                               "val_loss": loss, "val_ap": row["val_ap"]}
-                self._save_weights(BEST_FILE, run["best"])
+                run.best = {"epoch": epoch, "global_step": run.global_step, "val_auc": auc,
+                            "val_loss": loss, "val_ap": row["val_ap"]}
+                save_model_weights(self.out, BEST_FILE, self.model, run.best)
         row["epoch_seconds"] = seconds
         if self.is_main:
-            self._save_weights(LAST_FILE, {"epoch": epoch, "global_step": run["global_step"]})
-            if writer is not None:
-                for k, v in row.items():
-                    if k not in ("epoch",) and isinstance(v, int | float) and not math.isnan(float(v)):
-                        writer.add_scalar(f"epoch/{k}", v, epoch)
-                writer.flush()
-            tqdm.write(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()}))
+            save_model_weights(self.out, LAST_FILE, self.model, {"epoch": epoch, "global_step": run.global_step})
         return row
-
-
-def fit(cfg: TrainConfig, **kwargs: Any) -> FitResult:
-    """Convenience: ``Trainer(cfg, **kwargs).fit()``."""
-    return Trainer(cfg, **kwargs).fit()
-
-
-def with_overrides(cfg: TrainConfig, **sections: dict[str, Any]) -> TrainConfig:
-    """A copy of ``cfg`` with fields of its sections replaced, e.g. ``with_overrides(c, train={"epochs": 1})``."""
-    return replace(cfg, **{name: replace(getattr(cfg, name), **vals) for name, vals in sections.items()})

@@ -10,21 +10,15 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from laanet_model.checkpoints import card_path_for, save_weights
+from laanet_model.variants import create_model
+from laanet_model.weights import FOLDER_PROTOCOL, preprocessing_to_dict
+from laanet_synth.atomic import write_json
 
-from ..checkpoints import card_path_for, save_weights
-from ..variants import create_model
-from ..weights import Preprocessing, preprocessing_to_dict
 from .config import TrainConfig, config_from_dict, config_to_dict
-from .data import crop_recipe, face_splits
-from .engine import BEST_FILE, STATE_FILE, Trainer
-from .state import atomic_write_text, load_state
-
-DFDC_PROTOCOL = (
-    "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
-    "(dlib face finder, the card's crop recipe, flip test); the frame logit is the most fake face; an image "
-    "with no face found is warped whole to the input size and scored as one face. Never used for training "
-    "or model selection."
-)
+from .data import build_datasets, face_splits
+from .state import BEST_FILE, STATE_FILE, load_state
+from .validation import run_detector, run_preprocessing, synthetic_validation
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -61,11 +55,12 @@ def export_run(
 
     The synthetic validation is re-run on the best weights (for the verdict thresholds); with
     ``eval_folder`` the exported file is then loaded through :class:`~laanet_model.detector.Detector` and
-    scored on that folder (see :mod:`laanet_model.train.evaluate`), and the metrics go into the card.
+    scored on that folder (see :mod:`laanet_train.evaluate`), and the metrics go into the card.
     ``earlier_runs`` are the runs this one was initialised from (``model.init_from``), oldest first: their
     recipes, histories, steps and wall time are added to the card's training section. Returns the card.
     """
-    from ..detector import Detector
+    from laanet_model.detector import Detector
+
     from .evaluate import score_folder
 
     run_dir = Path(run_dir)
@@ -77,15 +72,13 @@ def export_run(
     model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
     model.load_state_dict(sd)
 
-    # re-score the synthetic validation with the exported precision (fp16 weights cast back to fp32)
+    # re-score the synthetic validation through the Detector with the exported precision (fp16 weights cast
+    # back to fp32) and the run's recipe: the card's metrics and verdict thresholds come from these scores
     rounded = copy.deepcopy(model).half().float()
-    val_cfg = config_from_dict({**config_to_dict(cfg), "train": {**config_to_dict(cfg.train), "progress": False,
-                                                                    "output_dir": str(run_dir / "export-tmp")}})
-    trainer = Trainer(val_cfg, model_factory=lambda c: rounded)
-    val = trainer.validate()
-    assert trainer.last_val_scores is not None
-    y, p = trainer.last_val_scores
-    thresholds = verdict_thresholds(y, p)
+    _, val_set = build_datasets(cfg.data, cfg.seed)
+    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
+    val = scores.metrics
+    thresholds = verdict_thresholds(scores.labels, scores.probs)
     train_idx, val_idx = face_splits(cfg.data, cfg.seed)
 
     stages = []
@@ -98,9 +91,7 @@ def export_run(
             "history": json.loads(e_state["history"]),
             "best": json.loads((Path(earlier) / "best.json").read_text()),
         })
-    recipe = crop_recipe(cfg.data)
-    pre = Preprocessing(face_detector="dlib", crop=recipe, mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
-                        video_aggregation="mean_logit", frames_per_video=32, frame_policy="max")
+    pre = run_preprocessing(cfg)
     card: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -147,17 +138,17 @@ def export_run(
         card["metrics"][eval_name] = {
             "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "acc_at_0.5": round(m["acc_at_0.5"], 4),
             "n_real": m["n_real"], "n_fake": m["n_fake"], "no_face_found": m["no_face_found"],
-            "protocol": DFDC_PROTOCOL,
+            "protocol": FOLDER_PROTOCOL,
         }
-        atomic_write_text(card_path_for(path), json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+        write_json(card_path_for(path), card, indent=2)
     return card
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_model.train.export RUN_DIR OUT.safetensors --name NAME [--eval-folder DIR]``."""
+    """``python -m laanet_train.export RUN_DIR OUT.safetensors --name NAME [--eval-folder DIR]``."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m laanet_model.train.export",
+    p = argparse.ArgumentParser(prog="python -m laanet_train.export",
                                 description="Write a run's best weights as float16 safetensors + JSON card.")
     p.add_argument("run_dir")
     p.add_argument("out")

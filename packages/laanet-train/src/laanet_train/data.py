@@ -11,15 +11,22 @@ import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import BIPairDataset, FaceIndex, SBIPairDataset, read_lfw_people
+from laanet_synth.media import is_image
 from torch.utils.data import Dataset
 
 from .config import DataConfig
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm")
-
 
 class DataError(ValueError):
     """Training data that cannot be used (missing folder, empty split, overlapping identities)."""
+
+
+def fork_safe_opencv() -> None:
+    """Stop OpenCV's thread pool before loader workers are forked: a child forked while the pool exists
+    hangs in its first OpenCV call that touches the pool. Workers then run OpenCV single-threaded."""
+    import cv2
+
+    cv2.setNumThreads(0)
 
 
 def crop_recipe(cfg: DataConfig) -> CropRecipe:
@@ -39,18 +46,12 @@ def _take(index: FaceIndex, limit: int | None, seed: int) -> FaceIndex:
     return index.subset(sel)
 
 
-def resolve_root(root: str, base: Path | None = None) -> Path:
-    """``root`` as given, or relative to ``base`` (the config file's folder) when that exists instead."""
-    p = Path(root).expanduser()
-    if p.exists() or p.is_absolute() or base is None:
-        return p
-    alt = base / p
-    return alt if alt.exists() else p
-
-
 def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
     """(train, val) face indexes with no identity (group) in both."""
-    root = Path(cfg.root)
+    if not cfg.root:
+        raise DataError("data.root: not set; give it in the config file (relative to the file) or on the "
+                        "command line, e.g. data.root=../shared/data/lfw")
+    root = Path(cfg.root).expanduser()
     if cfg.source == "lfw":
         if not (root / "landmarks68_dlib.npz").is_file():
             raise DataError(f"data.root: {root} is not an LFW folder (expected landmarks68_dlib.npz inside)")
@@ -147,7 +148,7 @@ class LabelledImages:
             d = folder / sub
             if not d.is_dir():
                 raise DataError(f"{folder}: expected sub-folders real/ and fake/ (missing {sub}/)")
-            files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in d.rglob("*") if is_image(p))
             paths += files
             labels += [label] * len(files)
         if not paths or len(set(labels)) < 2:

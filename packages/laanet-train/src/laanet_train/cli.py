@@ -16,8 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train LAA-Net from a YAML recipe. A run resumes from its output folder's state.pt. "
                     "Exit status: 0 trained (or resumed to the end), 2 invalid recipe, data or state to resume.",
     )
-    p.add_argument("--version", action="version", version=f"%(prog)s {version('laanet-model')}")
-    p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-model/configs/*.yaml)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('laanet-train')}")
+    p.add_argument("--config", "-c", required=True, help="YAML recipe (e.g. packages/laanet-train/configs/*.yaml)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="dotted overrides, e.g. train.epochs=2 data.input_size=128 train.output_dir=runs/x")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """``laanet-train``: 0 when the run finished (or stopped as asked), 2 for a bad recipe, data or state."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, [*args.overrides, *(["train.progress=false"] if args.quiet else [])])
     except ConfigError as exc:

@@ -21,7 +21,7 @@ __all__ = [
     "laanet_loss",
 ]
 
-HM_CLAMP = 1e-4
+from laanet_model.heads import HM_CLAMP
 
 
 @dataclass(frozen=True)

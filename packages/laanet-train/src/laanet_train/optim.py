@@ -6,9 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from torch.optim.lr_scheduler import LRScheduler
 
-__all__ = ["SAM", "LinearDecayLR", "linear_decay_factor"]
+__all__ = ["SAM", "linear_decay_factor"]
 
 
 class SAM(torch.optim.Optimizer):
@@ -92,7 +91,7 @@ class SAM(torch.optim.Optimizer):
 
 
 def linear_decay_factor(epoch: int, n_epoch: int, start_decay: int, booster: float = 4.0) -> float:
-    """LR multiplier of the official ``LinearDecayLR``.
+    """LR multiplier of the official ``LinearDecayLR`` (the engine's ``linear_decay`` schedule, per epoch).
 
     ``1 + (booster - 1) * e / start_decay`` before ``start_decay`` (warm-up to ``booster``), then
     ``booster * (1 - (e - start_decay) / (n_epoch - start_decay))`` (linear to 0 at ``n_epoch``).
@@ -104,25 +103,3 @@ def linear_decay_factor(epoch: int, n_epoch: int, start_decay: int, booster: flo
     if n_epoch == start_decay:
         return booster
     return max(0.0, booster * (1.0 - (epoch - start_decay) / (n_epoch - start_decay)))
-
-
-class LinearDecayLR(LRScheduler):
-    """Per-epoch warm-up then linear decay (official: ``n_epoch=100, start_decay=25, booster=4``)."""
-
-    def __init__(
-        self,
-        optimizer: torch.optim.Optimizer,
-        n_epoch: int,
-        start_decay: int | None = None,
-        booster: float = 4.0,
-        last_epoch: int = -1,
-    ) -> None:
-        self.n_epoch = n_epoch
-        self.start_decay = n_epoch // 4 if start_decay is None else start_decay
-        self.booster = booster
-        linear_decay_factor(0, n_epoch, self.start_decay, booster)  # validate
-        super().__init__(optimizer, last_epoch)
-
-    def get_lr(self) -> list[float]:
-        f = linear_decay_factor(max(self.last_epoch, 0), self.n_epoch, self.start_decay, self.booster)
-        return [base * f for base in self.base_lrs]

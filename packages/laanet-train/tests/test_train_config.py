@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from laanet_model.train.cli import main
-from laanet_model.train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
+from laanet_train.cli import main
+from laanet_train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHIPPED = ("efn4_sbi.yaml", "efn4_bi.yaml", "lite0_sbi_lfw.yaml")
@@ -90,3 +90,39 @@ def test_cli_refuses_a_broken_config_with_exit_code_2(capsys: pytest.CaptureFixt
 def test_cli_prints_the_resolved_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--config", str(CONFIGS / "efn4_sbi.yaml"), "--print-config", "train.epochs=30"]) == 0
     assert "\"epochs\": 30" in capsys.readouterr().out
+
+
+def test_paths_in_a_config_file_are_relative_to_the_file(tmp_path: Path, monkeypatch) -> None:
+    conf_dir = tmp_path / "recipes"
+    conf_dir.mkdir()
+    (conf_dir / "mine.yaml").write_text(
+        "name: mine\ndata:\n  root: ../faces/lfw\n  val_fakes_dir: held-out\ntrain:\n  output_dir: ../runs/mine\n"
+        "model:\n  init_from: ../weights/start.safetensors\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(conf_dir / "mine.yaml")
+    assert Path(cfg.data.root) == (tmp_path / "faces" / "lfw").resolve()
+    assert Path(cfg.data.val_fakes_dir) == (conf_dir / "held-out").resolve()
+    assert cfg.output_dir == (tmp_path / "runs" / "mine").resolve()
+    assert Path(cfg.model.init_from) == (tmp_path / "weights" / "start.safetensors").resolve()
+    # command-line paths are relative to the working directory; registered weights names stay names
+    cli = load_config(conf_dir / "mine.yaml", ["data.root=lfw", "model.init_from=laanet-lite0-sbi-lfw"])
+    assert Path(cli.data.root) == (elsewhere / "lfw").resolve()
+    assert cli.model.init_from == "laanet-lite0-sbi-lfw"
+
+
+def test_defaults_hold_no_machine_paths_and_name_a_real_recipe() -> None:
+    from laanet_synth.crops import get_recipe
+    from laanet_train.data import DataError, face_splits
+
+    cfg = TrainConfig()
+    assert cfg.data.root is None and cfg.train.output_dir is None
+    assert cfg.output_dir == Path("runs") / cfg.name
+    assert get_recipe(cfg.data.crop_recipe).name == cfg.data.crop_recipe
+    with pytest.raises(DataError, match="data.root: not set"):
+        face_splits(cfg.data, cfg.seed)
+    for name in ("lite0_sbi_lfw", "efn4_sbi", "efn4_bi"):
+        shipped = load_config(CONFIGS / f"{name}.yaml")
+        assert shipped.data.root is None and shipped.train.output_dir is None, name

@@ -1,4 +1,8 @@
-"""Published LAA-Net results (official README, video-level, in %, trained on FF++ raw), declared as data."""
+"""Published LAA-Net results (official README, video-level, in %, trained on FF++ raw), declared as data.
+
+The one place the paper's numbers are stored: the weights registry reports them for the official
+checkpoints and the benchmark tables print them beside measured rows.
+"""
 
 from __future__ import annotations
 

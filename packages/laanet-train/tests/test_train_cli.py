@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from laanet_model.train.cli import main
+from laanet_train.cli import main
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

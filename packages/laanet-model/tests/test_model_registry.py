@@ -1,0 +1,95 @@
+"""The registry is the truth: the built-in entry agrees with the card shipped beside its weights, and the
+shipped weights load.
+
+These checks compare the two descriptions field by field, so they hold for any set of built-in weights
+(another input size, other metric keys); when the assets are replaced, the entry in ``weights.py`` is
+updated from the new card and these tests say which field was missed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from laanet_model.checkpoints import file_sha256, load_checkpoint
+from laanet_model.weights import (
+    BUILTIN_WEIGHTS,
+    WEIGHTS,
+    Thresholds,
+    assets_dir,
+    card_input_size,
+    get_weights,
+    preprocessing_from_card,
+    spec_from_card,
+)
+
+
+@pytest.fixture(scope="module")
+def card() -> dict:
+    path = assets_dir() / Path(WEIGHTS[BUILTIN_WEIGHTS].file_name).with_suffix(".json").name
+    return json.loads(path.read_text())
+
+
+def test_builtin_entry_is_complete_without_files() -> None:
+    spec = WEIGHTS[BUILTIN_WEIGHTS]
+    assert spec.builtin and spec.sha256 and len(spec.sha256) == 64
+    assert spec.metrics and spec.description and spec.licence
+    assert get_weights(BUILTIN_WEIGHTS) is spec
+
+
+def test_builtin_entry_agrees_with_its_card(card: dict) -> None:
+    spec = get_weights(BUILTIN_WEIGHTS)
+    assert card["name"] == spec.name
+    assert card["variant"] == spec.variant
+    assert card["sha256"] == spec.sha256
+    assert preprocessing_from_card(card) == spec.preprocessing
+    assert card_input_size(card) == spec.preprocessing.input_size
+    assert Thresholds(card["thresholds"]["real_below"], card["thresholds"]["fake_above"]) == spec.thresholds
+    assert card["metrics"] == spec.metrics
+    assert card["description"] == spec.description
+    assert card["licence"] == spec.licence
+    # reading the card over the entry changes nothing
+    assert spec_from_card(spec, card) == spec
+
+
+def test_builtin_card_is_consistent_with_its_file_and_training(card: dict) -> None:
+    spec = get_weights(BUILTIN_WEIGHTS)
+    assert file_sha256(spec.path()) == card["sha256"]
+    # the architecture config, the crop and the training recipe name one input size
+    assert card["config"]["input_size"] == card["preprocessing"]["crop"]["input_size"]
+    assert card["training"]["recipe"]["data"]["input_size"] == spec.preprocessing.input_size
+    assert card["training"]["recipe"]["model"]["variant"] == spec.variant
+
+
+def test_shipped_weights_load_into_the_network() -> None:
+    """Fails when the built-in weights do not load (missing, corrupt, wrong hash or wrong architecture)."""
+    from safetensors.torch import load_file
+
+    spec = get_weights(BUILTIN_WEIGHTS)
+    model = load_checkpoint(BUILTIN_WEIGHTS)
+    stored = load_file(str(spec.path()))
+    state = model.state_dict()
+    assert stored, "the weights file holds no tensors"
+    for key, value in stored.items():
+        assert torch.equal(state[key], value.to(state[key].dtype)), key
+    # not the initialisation: the heads were trained away from their starting bias
+    assert not torch.allclose(state["hm.3.bias"], torch.full_like(state["hm.3.bias"], -2.19))
+
+
+def test_laanet_model_imports_without_training_code_or_tensorboard() -> None:
+    code = (
+        "import sys\n"
+        "import laanet_model\n"
+        "from laanet_model import Detector, get_weights, load_checkpoint\n"
+        "from laanet_model import checkpoints, detector, network, paper, scoring, variants, weights\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('laanet_train', 'tensorboard', 'yaml'))\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -1,0 +1,63 @@
+"""Atomic file writes, the one implementation every package uses.
+
+Each writer creates a temporary file beside the target, writes, flushes and fsyncs it, then ``os.replace``s
+the target; on any failure (including ``KeyboardInterrupt``) the temporary file is removed and the target is
+left as it was. Readers therefore see the old file or the new one, never a partial one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["write_atomic", "write_bytes", "write_text", "write_json", "write_npz", "write_torch"]
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
+    """Replace ``path`` atomically with what ``write(fh)`` writes to a binary file handle; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Atomically replace ``path`` with ``data``."""
+    return write_atomic(path, lambda fh: fh.write(data))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Atomically replace ``path`` with UTF-8 ``text``."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, indent: int = 1) -> Path:
+    """Atomically replace ``path`` with ``obj`` as indented JSON (sorted keys, trailing newline)."""
+    return write_text(path, json.dumps(obj, indent=indent, sort_keys=True, default=str) + "\n")
+
+
+def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
+    """Atomically replace ``path`` with a compressed ``.npz`` of ``arrays``."""
+    return write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
+
+
+def write_torch(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Atomically replace ``path`` with ``torch.save(obj)``."""
+    import torch
+
+    return write_atomic(path, lambda fh: torch.save(obj, fh))
