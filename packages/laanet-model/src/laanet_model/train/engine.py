@@ -54,7 +54,7 @@ METRIC_FIELDS = (
 )
 #: config fields that may change between a save and its resume without changing the results
 RESUME_FREE = {("train", "stop_after_steps"), ("train", "progress"), ("data", "num_workers"),
-               ("train", "output_dir"), ("train", "num_threads")}
+               ("train", "output_dir"), ("train", "num_threads"), ("train", "keep_epoch_weights")}
 
 
 @dataclass(frozen=True)
@@ -524,6 +524,8 @@ class Trainer:
         row["epoch_seconds"] = seconds
         if self.is_main:
             self._save_weights(LAST_FILE, {"epoch": epoch, "global_step": run["global_step"]})
+            if self.cfg.train.keep_epoch_weights:
+                self._save_weights(f"epoch_{epoch}.pt", {"epoch": epoch, "global_step": run["global_step"]})
             if writer is not None:
                 for k, v in row.items():
                     if k not in ("epoch",) and isinstance(v, int | float) and not math.isnan(float(v)):
