@@ -334,7 +334,7 @@ def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir
             "calibration_median_prob": round(float(np.median(cal)), 4)}
 
 
-def run_detector(run_dir: str | Path, weights_file: str, face_detector: str = "dlib") -> Any:
+def run_detector(run_dir: str | Path, weights_file: str, face_detector: str = "retinaface") -> Any:
     """A :class:`~laanet_model.detector.Detector` over one weights file of a training run (``best.pt``,
     ``epoch_<k>.pt``), with the run's crop recipe and normalisation and the flip test."""
     import torch
@@ -378,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="write the calibrated thresholds and the metrics into the weights' JSON card")
     sel = sub.add_parser("select", help="selection scores of every epoch_<k>.pt (and best.pt) of a run")
     sel.add_argument("run_dir")
-    sel.add_argument("--face-detector", default="dlib", help="face finder backend (default: dlib)")
+    sel.add_argument("--face-detector", default="retinaface", help="face finder backend (default: retinaface)")
+    rep.add_argument("--face-detector", default=None, help="face finder backend (default: the card's)")
     for q in (rep, sel):
         q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
         q.add_argument("--out", default=None, help="write the result here as JSON")
@@ -408,6 +409,11 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
     from ..weights import get_weights, resolve_weights_file
 
     det = Detector.from_weights(args.weights, device="cpu")
+    if args.face_detector:
+        import dataclasses
+
+        det = Detector(det.model, dataclasses.replace(det.preprocessing, face_detector=args.face_detector),
+                       thresholds=det.thresholds, device="cpu", spec=det.spec)
     weights_file = Path(args.weights) if Path(args.weights).is_file() else resolve_weights_file(get_weights(args.weights))
     exclude = set(_validation_paths(read_card(weights_file)))
     report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_lfw=exclude,
