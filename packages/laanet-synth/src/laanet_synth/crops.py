@@ -29,6 +29,10 @@ class CropRecipe:
     level (``align_eyes``); (4) the checkpoint's trim: drop ``border_trim`` pixels on every side, or
     ``cv2.resize`` to ``resize_to`` and keep ``window`` = (y0, y1, x0, x1); (5) the corner-aligned affine
     warp to ``input_size`` (:func:`warp_to_size`).
+
+    ``antialias=True`` resamples with ``cv2.INTER_AREA`` wherever a step shrinks (the cut-out to
+    ``crop_size`` and the final warp, which then becomes a plain area resize), so a face from a large photo
+    is not sharpened by aliasing on its way to the network. The official recipes keep ``INTER_LINEAR``.
     """
 
     name: str = "custom"
@@ -40,6 +44,7 @@ class CropRecipe:
     window: tuple[int, int, int, int] | None = None
     align_eyes: bool = False
     input_size: int = 384
+    antialias: bool = False
 
     def __post_init__(self) -> None:
         if self.crop_size < 8 or self.input_size < 8:
@@ -65,8 +70,10 @@ OFFICIAL_SBI = CropRecipe(name="official-sbi", border_trim=5, input_size=384)
 OFFICIAL_BI = CropRecipe(name="official-bi", resize_to=317, window=(18, 299, 18, 299), input_size=384)
 #: the SBI recipe with the crop rotated so the inner eye corners are level (training-style alignment)
 ALIGNED_SBI = replace(OFFICIAL_SBI, name="aligned-sbi", align_eyes=True)
+#: the SBI recipe with anti-aliased (area) resampling wherever it shrinks: the built-in model's recipe
+ANTIALIASED_SBI = replace(OFFICIAL_SBI, name="antialiased-sbi", antialias=True)
 
-RECIPES: dict[str, CropRecipe] = {r.name: r for r in (OFFICIAL_SBI, OFFICIAL_BI, ALIGNED_SBI)}
+RECIPES: dict[str, CropRecipe] = {r.name: r for r in (OFFICIAL_SBI, OFFICIAL_BI, ALIGNED_SBI, ANTIALIASED_SBI)}
 
 
 def recipe_for_size(input_size: int, base: CropRecipe = OFFICIAL_SBI) -> CropRecipe:
@@ -173,7 +180,9 @@ def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) 
     box = crop_box(face, recipe)
     x1, y1, x2, y2 = margin_box(box, recipe.margin, W, H)
     S = recipe.crop_size
-    crop = cv2.resize(img[y1:y2, x1:x2], (S, S), interpolation=cv2.INTER_LINEAR)
+    shrinks = max(x2 - x1, y2 - y1) > S
+    interp = cv2.INTER_AREA if recipe.antialias and shrinks else cv2.INTER_LINEAR
+    crop = cv2.resize(img[y1:y2, x1:x2], (S, S), interpolation=interp)
     m = _h(_resize_matrix(x2 - x1, y2 - y1, S, S)) @ _h(np.array([[1.0, 0, -x1], [0, 1.0, -y1]]))
     if recipe.align_eyes:
         lms = apply_affine(face.landmarks, m[:2])
@@ -192,7 +201,10 @@ def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) 
         crop = cv2.resize(crop, (R, R), interpolation=cv2.INTER_LINEAR)[y0:yy1, x0:xx1]
         m = _h(np.array([[1.0, 0, -x0], [0, 1.0, -y0]])) @ _h(_resize_matrix(S, S, R, R)) @ m
     ch, cw = crop.shape[:2]
-    if (ch, cw) != (recipe.input_size, recipe.input_size) or cw != ch:
+    if recipe.antialias and ch == cw and cw > recipe.input_size:
+        crop = cv2.resize(crop, (recipe.input_size,) * 2, interpolation=cv2.INTER_AREA)
+        m = _h(_resize_matrix(cw, ch, recipe.input_size, recipe.input_size)) @ m
+    elif (ch, cw) != (recipe.input_size, recipe.input_size) or cw != ch:
         wm = warp_matrix(cw, ch, recipe.input_size)
         crop = cv2.warpAffine(crop, wm, (recipe.input_size,) * 2, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         m = _h(wm) @ m

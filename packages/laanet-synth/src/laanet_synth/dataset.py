@@ -21,6 +21,7 @@ from .colour import ColourAugment
 from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_size
 from .faces import Face
 from .imageio import read_image
+from .quality import QualityAugment, degrade_pair, rescale_source
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
 from .targets import encode_targets
 
@@ -215,6 +216,10 @@ class SBIPairDataset(_PairDataset):
     are dicts: ``real``/``fake`` (3, S, S) float32 normalised, ``hm``/``cst`` (1, S/4, S/4) of the fake
     (the real's are zeros), ``mask`` (1, S, S) blend mask of the fake, ``label`` (2,) = (0 real, 1 fake),
     ``index``.
+
+    ``quality`` (training only) renders each face at a random effective resolution before the crop and
+    degrades the real face and its fake identically after synthesis (:mod:`laanet_synth.quality`); its
+    draws come from a stream of their own, so the synthesis draws are the same with or without it.
     """
 
     def __init__(
@@ -226,6 +231,7 @@ class SBIPairDataset(_PairDataset):
         config: SBIConfig = DEFAULT_SBI,
         mean: Sequence[float] = MEAN,
         std: Sequence[float] = STD,
+        quality: QualityAugment | None = None,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
@@ -236,15 +242,22 @@ class SBIPairDataset(_PairDataset):
         self.config = config
         self.mean, self.std = tuple(mean), tuple(std)
         self.epoch = 0
+        self.quality = quality if split == "train" else None
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         """The uint8 / float numpy pair before normalisation: real, fake, mask, hm, cst."""
         rng = self.rng_for(i)
-        image = read_image(self.index.image_path(i))
-        crop = crop_face(image, self.index.face(i), self.recipe)
+        image, face = read_image(self.index.image_path(i)), self.index.face(i)
+        qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1]) if self.quality else None
+        if self.quality is not None:
+            image, face = rescale_source(image, face, qrng, self.quality)
+        crop = crop_face(image, face, self.recipe)
         pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
+        real, fake = pair.real, pair.fake
+        if self.quality is not None:
+            real, fake = degrade_pair(real, fake, qrng, self.quality)
         hm, cst = encode_targets(pair.boundary_small)
-        return {"real": pair.real, "fake": pair.fake, "mask": pair.mask, "hm": hm, "cst": cst}
+        return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
 
 
 

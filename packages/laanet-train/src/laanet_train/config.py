@@ -48,7 +48,8 @@ class DataConfig:
     ``source="lfw"`` reads ``root`` as an LFW folder (``images_deepfunneled`` + ``landmarks68_dlib.npz`` +
     people lists) and splits identities with ``train_list`` / ``val_list``. ``source="index"`` reads a face
     index written by ``laanet-synth preprocess`` (``root`` is the index file or its folder) and splits its
-    identities deterministically with ``val_fraction``. ``val_seed`` fixes the validation subset and its
+    identities deterministically with ``val_fraction``. ``quality`` turns on the resolution and quality
+    invariance of training pairs (:class:`laanet_synth.quality.QualityAugment`, defaults). ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
@@ -68,6 +69,7 @@ class DataConfig:
     max_val_faces: int | None = 400
     val_seed: int | None = None
     val_fakes_dir: str | None = None
+    quality: bool = False
 
     def validation_seed(self, seed: int) -> int:
         """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
@@ -117,7 +119,8 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Loop length, checkpointing, precision and device."""
+    """Loop length, checkpointing, precision and device. ``keep_epoch_weights`` also keeps each epoch's
+    weights as ``epoch_<k>.pt`` (for selecting a checkpoint on other data than the synthetic validation)."""
 
     epochs: int = 100
     steps_per_epoch: int | None = None
@@ -131,6 +134,7 @@ class RunConfig:
     output_dir: str | None = None
     stop_after_steps: int | None = None
     progress: bool = True
+    keep_epoch_weights: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import BIPairDataset, FaceIndex, SBIPairDataset, read_lfw_people
 from laanet_synth.media import is_image
+from laanet_synth.quality import QualityAugment
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -86,7 +87,10 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     train_idx, val_idx = face_splits(cfg, seed)
     recipe = crop_recipe(cfg)
     if cfg.synthesis == "sbi":
-        train: Dataset = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
+        quality = QualityAugment() if cfg.quality else None
+        train: Dataset = SBIPairDataset(
+            train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality
+        )
         val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
         return train, val
     for name, idx in (("training", train_idx), ("validation", val_idx)):

@@ -378,4 +378,7 @@ class Trainer:
         row["epoch_seconds"] = seconds
         if self.is_main:
             save_model_weights(self.out, LAST_FILE, self.model, {"epoch": epoch, "global_step": run.global_step})
+            if self.cfg.train.keep_epoch_weights:
+                save_model_weights(self.out, f"epoch_{epoch}.pt", self.model,
+                                   {"epoch": epoch, "global_step": run.global_step})
         return row

@@ -64,7 +64,7 @@ BEST_FILE = "best.pt"
 LAST_FILE = "last.pt"
 #: config fields that may change between a save and its resume without changing the results
 RESUME_FREE = {("train", "stop_after_steps"), ("train", "progress"), ("data", "num_workers"),
-               ("train", "output_dir"), ("train", "num_threads")}
+               ("train", "output_dir"), ("train", "num_threads"), ("train", "keep_epoch_weights")}
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""Resolution and quality invariance for training pairs.
+
+Two steps, both pure functions of an explicit ``numpy.random.Generator``:
+
+- :func:`rescale_source` renders a real face at a random effective resolution *before* the crop: the whole
+  source image is shrunk or enlarged by a log-uniform factor with a random interpolation, and its landmarks
+  and box follow. The crop recipe then resamples that image to the network input exactly as inference does,
+  so a face seen small, large, aliased or smooth is still a real face.
+- :func:`degrade_pair` applies one random draw of global sharpening or blur, sensor noise, greyscale and JPEG
+  *identically* to a real face and to its fake (the same noise pixels, the same JPEG quality), so the only
+  difference the label can come from is the blend itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .colour import jpeg
+from .faces import Face
+
+#: interpolations a camera pipeline, a browser or an editor may have used to shrink an image
+SHRINK_INTERPOLATIONS = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_NEAREST, cv2.INTER_CUBIC)
+#: interpolations used to enlarge one
+ENLARGE_INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_LANCZOS4, cv2.INTER_NEAREST)
+
+
+@dataclass(frozen=True)
+class QualityAugment:
+    """Probabilities and ranges of the resolution and quality steps (all applied at training time only).
+
+    ``scale_range`` bounds the log-uniform source rescale factor: below 1 the face loses detail and the
+    crop enlarges it back; above 1 it is upsampled first and the crop shrinks it.
+    """
+
+    p_rescale: float = 0.7
+    scale_range: tuple[float, float] = (0.45, 2.5)
+    p_sharpen: float = 0.25
+    sharpen_amount: tuple[float, float] = (0.3, 1.5)
+    sharpen_sigma: tuple[float, float] = (0.6, 1.6)
+    p_blur: float = 0.15
+    blur_sigma: tuple[float, float] = (0.3, 1.2)
+    p_noise: float = 0.2
+    noise_sigma: tuple[float, float] = (1.0, 6.0)
+    p_grey: float = 0.1
+    p_jpeg: float = 0.4
+    jpeg_quality: tuple[int, int] = (35, 95)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {self.scale_range}")
+        q0, q1 = self.jpeg_quality
+        if not 1 <= q0 <= q1 <= 100:
+            raise ValueError(f"jpeg_quality must lie in [1, 100], got {self.jpeg_quality}")
+        for name in ("p_rescale", "p_sharpen", "p_blur", "p_noise", "p_grey", "p_jpeg"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be a probability, got {p}")
+
+
+def rescale_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg: QualityAugment) -> tuple[np.ndarray, Face]:
+    """``image`` and ``face`` rendered at a random effective resolution (unchanged with ``1 - p_rescale``)."""
+    if rng.random() >= cfg.p_rescale:
+        return image, face
+    lo, hi = cfg.scale_range
+    s = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    h, w = image.shape[:2]
+    nw, nh = max(8, round(w * s)), max(8, round(h * s))
+    choices = SHRINK_INTERPOLATIONS if s < 1 else ENLARGE_INTERPOLATIONS
+    interp = choices[int(rng.integers(len(choices)))]
+    out = cv2.resize(image, (nw, nh), interpolation=interp)
+    sx, sy = nw / w, nh / h
+    scale = np.array([sx, sy], np.float32)
+    lms = (np.asarray(face.landmarks, np.float32) + 0.5) * scale - 0.5
+    box = np.asarray(face.box, np.float32) * np.array([sx, sy, sx, sy], np.float32)
+    return out, Face(box=box, score=face.score, landmarks=lms)
+
+
+def _unsharp(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
+    f = img.astype(np.float32)
+    return f + amount * (f - cv2.GaussianBlur(f, (0, 0), sigma))
+
+
+def degrade_pair(
+    real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, cfg: QualityAugment
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same random sharpen-or-blur, noise, greyscale and JPEG applied to both uint8 RGB images."""
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {real.shape} and {fake.shape}")
+    imgs = [real.astype(np.float32), fake.astype(np.float32)]
+    u = rng.random()
+    if u < cfg.p_sharpen:
+        amount, sigma = rng.uniform(*cfg.sharpen_amount), rng.uniform(*cfg.sharpen_sigma)
+        imgs = [_unsharp(x, amount, sigma) for x in imgs]
+    elif u < cfg.p_sharpen + cfg.p_blur:
+        sigma = rng.uniform(*cfg.blur_sigma)
+        imgs = [cv2.GaussianBlur(x, (0, 0), sigma) for x in imgs]
+    if rng.random() < cfg.p_noise:
+        noise = rng.normal(0.0, rng.uniform(*cfg.noise_sigma), size=real.shape).astype(np.float32)
+        imgs = [x + noise for x in imgs]
+    out = [np.clip(np.rint(x), 0, 255).astype(np.uint8) for x in imgs]
+    if rng.random() < cfg.p_grey:
+        out = [cv2.cvtColor(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB) for x in out]
+    if rng.random() < cfg.p_jpeg:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        out = [jpeg(x, q) for x in out]
+    return out[0], out[1]
+

@@ -1,0 +1,113 @@
+"""Resolution and quality invariance (laanet_synth.quality) and the anti-aliased crop recipe."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from laanet_synth.crops import ANTIALIASED_SBI, OFFICIAL_SBI, crop_face, get_recipe, recipe_for_size
+from laanet_synth.faces import Face
+from laanet_synth.landmarks import template_landmarks
+from laanet_synth.quality import QualityAugment, degrade_pair, rescale_source
+
+ALWAYS = QualityAugment(p_rescale=1.0, p_sharpen=0.5, p_blur=0.5, p_noise=1.0, p_grey=0.5, p_jpeg=1.0)
+
+
+def _photo(seed: int, size: int = 96) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_degrade_pair_applies_the_same_draw_to_both(seed):
+    img = _photo(seed % 1000)
+    a, b = degrade_pair(img, img.copy(), np.random.default_rng(seed), ALWAYS)
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.uint8 and a.shape == img.shape
+
+
+def test_degrade_pair_keeps_the_difference_local():
+    real = _photo(3, 128)
+    fake = real.copy()
+    fake[56:72, 56:72] = 255 - fake[56:72, 56:72]
+    changed = 0
+    for seed in range(20):
+        a, b = degrade_pair(real, fake, np.random.default_rng(seed), ALWAYS)
+        diff = np.abs(a.astype(int) - b.astype(int)).max(axis=2)
+        outside = np.ones_like(diff, bool)
+        outside[40:88, 40:88] = False  # the blend region grown by two JPEG blocks
+        assert diff[outside].max() == 0, f"seed {seed}: the degradation leaked the difference out of the region"
+        changed += int(diff[60:68, 60:68].max() > 0)
+    assert changed == 20
+
+
+def test_degrade_pair_changes_the_images_and_rejects_mismatched_shapes():
+    img = _photo(5)
+    a, _ = degrade_pair(img, img, np.random.default_rng(0), ALWAYS)
+    assert np.abs(a.astype(int) - img.astype(int)).mean() > 0.5
+    with pytest.raises(ValueError, match="same shape"):
+        degrade_pair(img, img[:50], np.random.default_rng(0), ALWAYS)
+
+
+def test_rescale_source_moves_landmarks_with_the_image():
+    lms = template_landmarks(130, 110)
+    image = np.zeros((240, 260, 3), np.uint8)
+    for x, y in lms[[36, 45, 30, 8]]:
+        cv2.circle(image, (int(round(x)), int(round(y))), 4, (255, 255, 255), -1)
+    face = Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=1.0, landmarks=lms)
+    scales = []
+    for seed in range(12):
+        out, moved = rescale_source(image, face, np.random.default_rng(seed), QualityAugment(p_rescale=1.0))
+        scales.append(out.shape[1] / image.shape[1])
+        for x, y in moved.landmarks[[36, 45, 30, 8]]:
+            assert out[int(round(y)), int(round(x))].max() > 100, f"seed {seed}: landmark off its dot"
+        np.testing.assert_allclose(moved.box[2] / face.box[2], out.shape[1] / image.shape[1], rtol=1e-3)
+    assert min(scales) < 1 < max(scales), "both shrinking and enlarging must be drawn"
+    assert all(0.44 <= s <= 2.51 for s in scales)
+
+
+def test_rescale_source_is_identity_when_off():
+    image = _photo(1)
+    lms = template_landmarks(48, 40, 0.5)
+    face = Face(box=np.array([0, 0, 96, 96]), score=1.0, landmarks=lms)
+    out, same = rescale_source(image, face, np.random.default_rng(0), QualityAugment(p_rescale=0.0))
+    assert out is image and same is face
+
+
+def test_quality_config_is_validated():
+    with pytest.raises(ValueError, match="scale_range"):
+        QualityAugment(scale_range=(0.0, 2.0))
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        QualityAugment(jpeg_quality=(50, 101))
+    with pytest.raises(ValueError, match="p_noise"):
+        QualityAugment(p_noise=1.5)
+
+
+def test_antialiased_recipe_removes_aliasing_when_shrinking():
+    # a 1-pixel checkerboard photo with a large face: the plain bilinear shrink aliases it into a pattern,
+    # the area shrink averages it to flat grey
+    yy, xx = np.mgrid[0:1200, 0:1200]
+    image = np.repeat((((yy + xx) % 2) * 255).astype(np.uint8)[..., None], 3, axis=2)
+    lms = template_landmarks(600, 560, 7.0)
+    face = Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=1.0, landmarks=lms)
+    plain = crop_face(image, face, recipe_for_size(160, OFFICIAL_SBI)).image
+    smooth = crop_face(image, face, recipe_for_size(160, ANTIALIASED_SBI)).image
+    assert smooth[10:-10, 10:-10].std() < 3.0
+    assert plain[10:-10, 10:-10].std() > 20.0
+
+
+def test_antialiased_crop_matrix_maps_landmarks_onto_the_face():
+    lms = template_landmarks(400, 420, 5.0)
+    image = np.zeros((900, 800, 3), np.uint8)
+    for x, y in lms:
+        cv2.circle(image, (int(round(x)), int(round(y))), 9, (255, 255, 255), -1)
+    face = Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=1.0, landmarks=lms)
+    crop = crop_face(image, face, recipe_for_size(160, get_recipe("antialiased-sbi")))
+    assert crop.image.shape == (160, 160, 3)
+    for x, y in crop.landmarks:
+        if 1 <= x < 159 and 1 <= y < 159:
+            assert crop.image[int(round(y)), int(round(x))].max() > 60

@@ -1,0 +1,443 @@
+"""The real-image validation protocol: how a detector is chosen, calibrated and reported on real data.
+
+Everything goes through one :class:`~laanet_model.detector.Detector` and its ``predict_image`` /
+``predict_crops`` (face finder, the weights' crop recipe, flip test), the path the demo and the CLI use.
+The data come from the shared folder (``data/`` of the project's shared files):
+
+- **Calibration and selection** (never reported): the *selection half* of ``faces/portraits``, each photo as
+  it is and shrunk to a quarter of its side. The verdict bands come from these scores by :data:`BAND_RULE`;
+  checkpoints are compared on them (with the synthetic validation pairs).
+- **Specificity** (reported): the fraction of real images called fake (probability above ``fake_above``) on
+  the *reported half* of ``faces/portraits``, every face of ``faces/groups``, ``faces/realworld``, and LFW
+  faces of the ``peopleDevTest.txt`` identities that the synthetic validation does not use, each rendered at
+  three resolutions; and per-photo resolution consistency (the change in logit and probability when a
+  reported portrait is shrunk to a quarter of its side).
+- **Sensitivity** (reported): SBI and BI fakes of those held-out LFW faces against the same real faces
+  (AUC, AP, and the fraction called fake), and ``dfdc-crops`` (frame AUC and AP).
+
+The portrait halves are fixed by the SHA-1 of each file name (:func:`portrait_halves`), so they do not move
+when files are added. Faces found in an image are cached per face finder, so scoring several checkpoints
+costs one face search per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from laanet_bench.metrics import auc as roc_auc
+from laanet_bench.metrics import average_precision
+from laanet_model.scoring import sigmoid
+
+#: how the verdict bands are set from the calibration scores (probabilities of real photos)
+BAND_RULE = (
+    "fake above the 99th percentile and real below the 80th percentile of the fake probabilities of real "
+    "calibration photos (the selection half of faces/portraits, each as it is and shrunk to a quarter)"
+)
+FAKE_QUANTILE, REAL_QUANTILE = 0.99, 0.80
+#: LFW renderings for the specificity check: scale of the 250 px image and the interpolation used
+LFW_RENDERINGS = (("0.5x area", 0.5, cv2.INTER_AREA), ("1x", 1.0, None), ("4x cubic", 4.0, cv2.INTER_CUBIC))
+
+
+def _images(folder: Path) -> list[Path]:
+    from laanet_synth.media import is_image
+
+    return sorted(p for p in folder.iterdir() if is_image(p))
+
+
+def portrait_halves(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(selection, reported): the portraits ordered by SHA-1 of their file name, first half for selection."""
+    ordered = sorted(paths, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
+    k = (len(ordered) + 1) // 2
+    return sorted(ordered[:k]), sorted(ordered[k:])
+
+
+def quarter(image: np.ndarray) -> np.ndarray:
+    """The image shrunk to a quarter of its side with area averaging."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w / 4)), max(1, round(h / 4))), interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class FaceCache:
+    """Faces found per (image key), stored as JSON under ``folder`` for one face-finder name."""
+
+    folder: Path | None
+    finder_name: str
+
+    def __post_init__(self) -> None:
+        self._mem: dict[str, list[dict[str, Any]]] = {}
+        if self.path is not None and self.path.is_file():
+            self._mem = json.loads(self.path.read_text())
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.folder is None else Path(self.folder) / f"faces-{self.finder_name}.json"
+
+    def faces(self, key: str, image: np.ndarray, finder: Any) -> list[Any]:
+        from laanet_synth.faces import Face
+
+        if key not in self._mem:
+            self._mem[key] = [
+                {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist()}
+                for f in finder.find(image)
+            ]
+        return [Face(box=np.array(d["box"]), score=d["score"], landmarks=np.array(d["landmarks"]))
+                for d in self._mem[key]]
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        from laanet_synth.atomic import write_text
+
+        write_text(self.path, json.dumps(self._mem))
+
+
+class Scorer:
+    """Per-image frame logits (most fake face) and per-face logits through one detector, faces cached."""
+
+    def __init__(self, detector: Any, cache: FaceCache) -> None:
+        self.detector, self.cache = detector, cache
+
+    def face_logits(self, key: str, image: np.ndarray) -> list[float]:
+        faces = self.cache.faces(key, image, self.detector.face_finder)
+        return [f.logit for f in self.detector.predict_image(image, faces=faces).faces]
+
+    def frame_logit(self, key: str, image: np.ndarray) -> float | None:
+        logits = self.face_logits(key, image)
+        return max(logits) if logits else None
+
+
+def _sigmoid(x: Any) -> np.ndarray:
+    return sigmoid(np.asarray(x, dtype=np.float64))
+
+
+def bands_from_calibration(real_probs: np.ndarray) -> dict[str, Any]:
+    """Verdict bands from the fake probabilities of real calibration photos (:data:`BAND_RULE`)."""
+    p = np.asarray(real_probs, dtype=np.float64)
+    if p.size < 10:
+        raise ValueError(f"calibration needs at least 10 real scores, got {p.size}")
+    fake_above = float(np.quantile(p, FAKE_QUANTILE))
+    real_below = min(float(np.quantile(p, REAL_QUANTILE)), fake_above)
+    return {"real_below": round(real_below, 4), "fake_above": round(fake_above, 4), "rule": BAND_RULE,
+            "n_calibration": int(p.size)}
+
+
+def _rate(probs: Sequence[float], fake_above: float) -> dict[str, Any]:
+    p = np.asarray(probs, dtype=np.float64)
+    return {"n": int(p.size), "called_fake": int((p > fake_above).sum()),
+            "false_positive_rate": round(float((p > fake_above).mean()), 4) if p.size else None,
+            "median_prob": round(float(np.median(p)), 4) if p.size else None}
+
+
+def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
+    """Fake probabilities of the selection portraits, each as it is and at a quarter of its side."""
+    from laanet_synth.imageio import read_image
+
+    out = []
+    for path in selection:
+        image = read_image(path)
+        for tag, img in (("full", image), ("quarter", quarter(image))):
+            logit = scorer.frame_logit(f"portraits/{path.name}#{tag}", img)
+            if logit is not None:
+                out.append(logit)
+    return _sigmoid(np.asarray(out))
+
+
+def lfw_heldout(shared: Path, exclude: set[str], n: int = 60, seed: int = 0) -> Any:
+    """``n`` LFW faces of ``peopleDevTest.txt`` identities not in ``exclude`` (one per person, seeded)."""
+    from laanet_synth.dataset import FaceIndex
+
+    idx = FaceIndex.from_lfw(shared / "lfw", split="test")
+    keep = np.array([str(p) not in exclude for p in idx.paths])
+    idx = idx.subset(np.flatnonzero(keep))
+    rng = np.random.default_rng(seed)
+    _, first = np.unique(idx.groups, return_index=True)
+    chosen = np.sort(rng.permutation(first)[:n])
+    return idx.subset(chosen)
+
+
+def synthetic_sensitivity(detector: Any, index: Any, fake_above: float, seed: int = 7) -> dict[str, Any]:
+    """SBI and BI fakes of ``index``'s faces against the same real faces, cut with the detector's recipe."""
+    from laanet_synth.dataset import BIPairDataset, SBIPairDataset
+
+    out: dict[str, Any] = {}
+    recipe = detector.preprocessing.crop
+    for name, ds in (("sbi", SBIPairDataset(index, recipe, seed=seed, split="test")),
+                     ("bi", BIPairDataset(index, recipe, seed=seed, split="test", k=10, colour=None))):
+        reals, fakes = [], []
+        for i in range(len(ds)):
+            raw = ds.raw_item(i)
+            reals.append(raw["real"])
+            fakes.append(raw["fake"])
+        lr = np.array([p.logit for p in detector.predict_crops(reals)])
+        lf = np.array([p.logit for p in detector.predict_crops(fakes)])
+        y = np.r_[np.zeros(len(lr)), np.ones(len(lf))]
+        s = np.r_[lr, lf]
+        out[name] = {"auc": round(roc_auc(y, s), 4), "ap": round(average_precision(y, s), 4),
+                     "n_pairs": len(lr),
+                     "fakes_called_fake": round(float((_sigmoid(lf) > fake_above).mean()), 4)}
+    return out
+
+
+def run_protocol(
+    detector: Any,
+    shared: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    exclude_lfw: set[str] | None = None,
+    n_lfw: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Calibrate ``detector``'s bands on the selection portraits, then measure everything reported.
+
+    Returns ``{"thresholds": ..., "selection": ..., "metrics": {...}}``; the detector's thresholds are left
+    unchanged (the caller decides whether to adopt the calibrated bands).
+    """
+    from laanet_synth.imageio import read_image
+
+    from .evaluate import score_folder
+
+    say = progress or (lambda msg: None)
+    shared = Path(shared)
+    faces_dir = shared / "faces"
+    finder_name = str(detector.preprocessing.face_detector)
+    scorer = Scorer(detector, FaceCache(Path(cache_dir) if cache_dir else None, finder_name))
+    selection, reported = portrait_halves(_images(faces_dir / "portraits"))
+
+    say("calibration: selection half of the portraits")
+    cal = calibration_scores(scorer, selection)
+    bands = bands_from_calibration(cal)
+    fa = bands["fake_above"]
+
+    say("specificity: reported half of the portraits, with the quarter-size consistency")
+    rep_probs, deltas_logit, deltas_prob, no_face = [], [], [], 0
+    for path in reported:
+        image = read_image(path)
+        full = scorer.frame_logit(f"portraits/{path.name}#full", image)
+        small = scorer.frame_logit(f"portraits/{path.name}#quarter", quarter(image))
+        if full is None:
+            no_face += 1
+            continue
+        rep_probs.append(float(_sigmoid(full)))
+        if small is not None:
+            deltas_logit.append(abs(small - full))
+            deltas_prob.append(abs(float(_sigmoid(small)) - float(_sigmoid(full))))
+    portraits = {**_rate(rep_probs, fa), "no_face_found": no_face, "images": len(reported)}
+    consistency = {
+        "n": len(deltas_logit),
+        "median_abs_logit_change": round(float(np.median(deltas_logit)), 4),
+        "p90_abs_logit_change": round(float(np.quantile(deltas_logit, 0.9)), 4),
+        "median_abs_prob_change": round(float(np.median(deltas_prob)), 4),
+        "max_abs_prob_change": round(float(np.max(deltas_prob)), 4),
+    }
+
+    say("specificity: groups (every face) and realworld (every image)")
+    group_faces: list[float] = []
+    for path in _images(faces_dir / "groups"):
+        group_faces += [float(_sigmoid(v)) for v in scorer.face_logits(f"groups/{path.name}", read_image(path))]
+    realworld, rw_none = [], 0
+    for path in _images(faces_dir / "realworld"):
+        v = scorer.frame_logit(f"realworld/{path.name}", read_image(path))
+        if v is None:
+            rw_none += 1
+        else:
+            realworld.append(float(_sigmoid(v)))
+
+    say("specificity: held-out LFW faces at three resolutions")
+    lfw = lfw_heldout(shared, exclude_lfw or set(), n=n_lfw)
+    lfw_rates = {}
+    for tag, scale, interp in LFW_RENDERINGS:
+        probs, none = [], 0
+        for i in range(len(lfw)):
+            image = read_image(lfw.image_path(i))
+            if interp is not None:
+                h, w = image.shape[:2]
+                image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=interp)
+            v = scorer.frame_logit(f"lfw/{lfw.paths[i]}#{tag}", image)
+            if v is None:
+                none += 1
+            else:
+                probs.append(float(_sigmoid(v)))
+        lfw_rates[tag] = {**_rate(probs, fa), "no_face_found": none}
+    scorer.cache.save()
+
+    say("sensitivity: SBI and BI fakes of the held-out LFW faces")
+    synthetic = synthetic_sensitivity(detector, lfw, fa)
+    say("sensitivity: dfdc-crops")
+    dfdc = score_folder(detector, shared / "dfdc-crops")
+    m = dfdc.metrics()
+    dfdc_probs = dfdc.probs
+    pooled = rep_probs + group_faces + realworld
+    metrics = {
+        "real_photos": {
+            **_rate(pooled, fa),
+            "protocol": "fraction of real photos called fake (probability above fake_above): the reported half "
+                        "of faces/portraits, every face of faces/groups and every image of faces/realworld "
+                        "pooled; never used for calibration or selection",
+        },
+        "portraits_reported": portraits,
+        "groups_faces": _rate(group_faces, fa),
+        "realworld": {**_rate(realworld, fa), "no_face_found": rw_none},
+        "lfw_heldout_resolutions": lfw_rates,
+        "resolution_consistency": {
+            **consistency,
+            "protocol": "reported portraits: |change| of the frame logit and probability when the photo is "
+                        "shrunk to a quarter of its side (area averaging)",
+        },
+        "synthetic_test": {
+            **synthetic,
+            "protocol": f"{len(lfw)} LFW faces of peopleDevTest.txt identities not used by the synthetic "
+                        "validation, one per person; each with one SBI fake and one BI fake (donor from "
+                        "another of these people), crops from the card's recipe, flip test",
+        },
+        "dfdc_crops": {
+            "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "n_real": m["n_real"], "n_fake": m["n_fake"],
+            "no_face_found": m["no_face_found"],
+            "real_called_fake": round(float((dfdc_probs[dfdc.labels == 0] > fa).mean()), 4),
+            "fake_called_fake": round(float((dfdc_probs[dfdc.labels == 1] > fa).mean()), 4),
+            "protocol": "frame level: every image of dfdc-crops/real and dfdc-crops/fake through "
+                        "Detector.predict_image (the card's face finder and crop recipe, flip test); the frame "
+                        "logit is the most fake face; an image with no face found is warped whole to the input "
+                        "size and scored as one face. Never used for training, selection or calibration.",
+        },
+    }
+    selection_info = {
+        "portraits": [p.name for p in selection],
+        "calibration_median_prob": round(float(np.median(cal)), 4),
+    }
+    return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
+
+
+def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir: str | Path | None) -> dict[str, float]:
+    """What checkpoints are compared on: the AUC separating the selection portraits (as they are and at a
+    quarter size) from the synthetic validation fakes, and the synthetic validation AUC itself."""
+    selection, _ = portrait_halves(_images(Path(shared) / "faces" / "portraits"))
+    scorer = Scorer(detector, FaceCache(Path(cache_dir) if cache_dir else None, str(detector.preprocessing.face_detector)))
+    cal = calibration_scores(scorer, selection)
+    scorer.cache.save()
+    reals, fakes = val_pairs
+    lr = np.array([p.logit for p in detector.predict_crops(reals)])
+    lf = np.array([p.logit for p in detector.predict_crops(fakes)])
+    y = np.r_[np.zeros(len(lr)), np.ones(len(lf))]
+    photo_y = np.r_[np.zeros(len(cal)), np.ones(len(lf))]
+    photo_s = np.r_[np.log(cal / (1 - cal)), lf]
+    return {"synthetic_val_auc": round(roc_auc(y, np.r_[lr, lf]), 4),
+            "photos_vs_fakes_auc": round(roc_auc(photo_y, photo_s), 4),
+            "calibration_median_prob": round(float(np.median(cal)), 4)}
+
+
+def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
+    """A :class:`~laanet_model.detector.Detector` over one weights file of a training run (``best.pt``,
+    ``epoch_<k>.pt``), with the run's recipe (:func:`laanet_train.validation.run_preprocessing`)."""
+    import torch
+    from laanet_model.variants import create_model
+
+    from .export import load_run_config
+    from .validation import run_detector
+
+    cfg = load_run_config(run_dir)
+    model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
+    model.load_state_dict(torch.load(Path(run_dir) / weights_file, map_location="cpu", weights_only=True))
+    return run_detector(model, cfg, "cpu")
+
+
+def validation_pairs(run_dir: str | Path, lfw_dir: str | Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The uint8 (real, fake) crops of a run's synthetic validation, with the LFW folder at ``lfw_dir``."""
+    import dataclasses
+
+    from .data import build_datasets
+    from .export import load_run_config
+
+    cfg = load_run_config(run_dir)
+    _, val = build_datasets(dataclasses.replace(cfg.data, root=str(lfw_dir)), cfg.seed)
+    raws = [val.raw_item(i) for i in range(len(val))]
+    return [r["real"] for r in raws], [r["fake"] for r in raws]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m laanet_train.realval report WEIGHTS --shared DIR [--write-card]`` or
+    ``... select RUN_DIR --shared DIR``."""
+    p = argparse.ArgumentParser(prog="python -m laanet_train.realval",
+                                description="Real-image validation: compare a run's checkpoints on the selection "
+                                            "data, or calibrate a detector's verdict bands on real photos and "
+                                            "measure its specificity and sensitivity on the shared data.")
+    sub = p.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="calibrate the bands and measure everything reported")
+    rep.add_argument("weights", help="registered weights name or .safetensors file (with its card)")
+    rep.add_argument("--write-card", action="store_true",
+                     help="write the calibrated thresholds and the metrics into the weights' JSON card")
+    sel = sub.add_parser("select", help="selection scores of every epoch_<k>.pt (and best.pt) of a run")
+    sel.add_argument("run_dir")
+    for q in (rep, sel):
+        q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
+        q.add_argument("--out", default=None, help="write the result here as JSON")
+        q.add_argument("--cache", default=None, help="folder for the face cache")
+    args = p.parse_args(argv)
+    if args.command == "select":
+        pairs = validation_pairs(args.run_dir, Path(args.shared) / "lfw")
+        rows = {}
+        files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
+        for f in files:
+            det = checkpoint_detector(args.run_dir, f.name)
+            rows[f.name] = selection_score(det, args.shared, pairs, args.cache)
+            print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
+        report: dict[str, Any] = {"checkpoints": rows}
+    else:
+        report = _report(args)
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from laanet_model.checkpoints import card_path_for, read_card
+    from laanet_model.detector import Detector
+    from laanet_model.weights import get_weights, resolve_weights_file
+
+    det = Detector.from_weights(args.weights, device="cpu")
+    weights_file = Path(args.weights) if Path(args.weights).is_file() else resolve_weights_file(get_weights(args.weights))
+    exclude = set(validation_paths_of_card(read_card(weights_file), Path(args.shared) / "lfw"))
+    report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_lfw=exclude,
+                          progress=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.write_card:
+        from laanet_synth.atomic import write_text
+
+        card_file = card_path_for(weights_file)
+        card = json.loads(card_file.read_text())
+        bands = report["thresholds"]
+        card["thresholds"] = {"real_below": bands["real_below"], "fake_above": bands["fake_above"]}
+        card["thresholds_rule"] = bands["rule"]
+        card.setdefault("metrics", {}).update(report["metrics"])
+        card["real_image_validation"] = {"selection_portraits": report["selection"]["portraits"]}
+        write_text(card_file, json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+def validation_paths_of_card(card: dict[str, Any], lfw_dir: str | Path) -> list[str]:
+    """The LFW paths the synthetic validation of a card's training recipe used, with the LFW folder at
+    ``lfw_dir`` (empty without a recipe)."""
+    recipe = (card.get("training") or {}).get("recipe")
+    if not recipe:
+        return []
+    from .config import config_from_dict
+    from .data import face_splits
+
+    data = {**recipe.get("data", {}), "root": str(lfw_dir)}
+    cfg = config_from_dict({**recipe, "data": data})
+    _, val = face_splits(cfg.data, cfg.seed)
+    return [str(p) for p in val.paths]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
