@@ -183,7 +183,7 @@ def check_train(sizes: CheckSizes) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="laanet-gpu-check-") as out:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "1",
-               "-m", "laanet_model.train.cli", "-c", str(REPO / "packages/laanet-model/configs/efn4_sbi.yaml"),
+               "-m", "laanet_train.cli", "-c", str(REPO / "packages/laanet-train/configs/efn4_sbi.yaml"),
                "data.source=lfw", f"data.root={lfw}", f"train.steps_per_epoch={sizes.train_steps + 1}",
                f"train.stop_after_steps={sizes.train_steps}", "train.progress=false", f"train.output_dir={out}",
                *sizes.train_overrides]

@@ -50,8 +50,16 @@ def export_run(
     eval_name: str = "dfdc_crops",
     extra: dict[str, Any] | None = None,
     earlier_runs: tuple[str | Path, ...] = (),
+    checkpoint: str = BEST_FILE,
+    selection: str | None = None,
+    initialised_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Write the run's best weights (by validation AUC) as float16 safetensors and its card.
+
+    ``checkpoint`` picks another weights file of the run (``epoch_<k>.pt``, kept with
+    ``train.keep_epoch_weights``), chosen by the rule ``selection`` states (it goes on the card).
+    ``initialised_from`` is the card of exported weights the oldest run started from: its training section
+    is kept on the card, so the whole chain of training stays described.
 
     The synthetic validation is re-run on the best weights (for the verdict thresholds); with
     ``eval_folder`` the exported file is then loaded through :class:`~laanet_model.detector.Detector` and
@@ -65,10 +73,10 @@ def export_run(
 
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
-    best = json.loads((run_dir / "best.json").read_text())
+    best = json.loads((run_dir / (Path(checkpoint).stem + ".json")).read_text())
     state = load_state(run_dir / STATE_FILE)
     history = json.loads(state["history"])
-    sd = torch.load(run_dir / BEST_FILE, map_location="cpu", weights_only=True)
+    sd = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
     model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
     model.load_state_dict(sd)
 
@@ -91,6 +99,13 @@ def export_run(
             "history": json.loads(e_state["history"]),
             "best": json.loads((Path(earlier) / "best.json").read_text()),
         })
+    if initialised_from is not None:
+        origin = json.loads(Path(initialised_from).read_text())
+        tr = origin.get("training") or {}
+        stages.insert(0, {"exported_weights": origin.get("name"), "sha256": origin.get("sha256"),
+                          "steps_run": int(tr.get("steps_run", 0)), "epochs_run": int(tr.get("epochs_run", 0)),
+                          "wall_time_seconds": float(tr.get("wall_time_seconds", 0.0)), "history": [],
+                          "training": tr})
     pre = run_preprocessing(cfg)
     card: dict[str, Any] = {
         "name": name,
@@ -106,13 +121,13 @@ def export_run(
             "synthesis": cfg.data.synthesis,
             "recipe": config_to_dict(cfg),
             "earlier_stages": stages,
-            "epochs_run": len(history) + sum(len(st["history"]) for st in stages),
+            "epochs_run": len(history) + sum(st.get("epochs_run", len(st["history"])) for st in stages),
             "steps_run": int(state["global_step"]) + sum(st["steps_run"] for st in stages),
             "best_epoch": best["epoch"],
             "best_step": best["global_step"],
             "seed": cfg.seed,
             "wall_time_seconds": round(float(state["elapsed"]) + sum(st["wall_time_seconds"] for st in stages), 1),
-            "selection": "best synthetic-validation AUC (ties: lower validation loss); no test data used",
+            "selection": selection or "best synthetic-validation AUC (ties: lower validation loss); no test data used",
             "history": history,
         },
         "metrics": {
@@ -158,10 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-name", default="dfdc_crops")
     p.add_argument("--earlier-run", action="append", default=[],
                    help="a run this one was initialised from (repeat, oldest first)")
+    p.add_argument("--checkpoint", default=BEST_FILE, help="the run's weights file to export (default: %(default)s)")
+    p.add_argument("--selection", default=None, help="the rule that chose --checkpoint, for the card")
+    p.add_argument("--initialised-from", default=None,
+                   help="the JSON card of the exported weights the oldest run started from")
     args = p.parse_args(argv)
     card = export_run(args.run_dir, args.out, name=args.name, description=args.description,
                       eval_folder=args.eval_folder, eval_name=args.eval_name,
-                      earlier_runs=tuple(args.earlier_run))
+                      earlier_runs=tuple(args.earlier_run), checkpoint=args.checkpoint,
+                      selection=args.selection, initialised_from=args.initialised_from)
     print(json.dumps(card["metrics"], indent=2))
     return 0
 
