@@ -144,7 +144,7 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     # 5. training validation: the built-in recipe's run builds the same preprocessing around the same network,
     #    and its folder validation scores the same folder from the same per-image scores
     configs = Path(__file__).resolve().parents[1] / "packages" / "laanet-train" / "configs"
-    cfg = load_config(configs / "lite0_sbi_lfw.yaml")
+    cfg = load_config(configs / "lite0_sbi_lfw_v2.yaml")  # the built-in weights' recipe
     val_det = run_detector(det.model, cfg, "cpu", face_finder=det.face_finder)
     assert val_det.preprocessing == det.preprocessing
     for name, path in images.items():
@@ -178,9 +178,11 @@ def test_video_scores_agree(shared_data: Path, builtin_detector, tmp_path: Path)
     assert sum(v is not None for v in frame_logits) >= 2, "the sample video shows a face in most frames"
     direct = det.aggregate_video(frame_logits)
 
+    # the demo scores the faces of several frames in one batch: float32 sums over another batch composition
+    # may differ in the last bits, nothing more
     demo = analyse_video(det, video, N_FRAMES, DemoLimits())
-    assert [f.logit for f in demo.frames] == pytest.approx(frame_logits, abs=1e-9)
-    assert demo.prob == pytest.approx(direct, abs=1e-9)
+    assert [f.logit for f in demo.frames] == pytest.approx(frame_logits, abs=1e-5)
+    assert demo.prob == pytest.approx(direct, abs=1e-6)
 
     cli = _cli_records([video], tmp_path)[video.name]
     assert cli["n_frames"] == N_FRAMES

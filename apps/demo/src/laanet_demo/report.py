@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,12 +26,7 @@ def report_record(details: dict[str, Any], input_name: str | None) -> dict[str, 
 
 def write_report(folder: Path, record: dict[str, Any], stem: str) -> Path:
     """Write `record` as `<stem>-<unique>.json` in `folder`, atomically; returns the path."""
-    folder.mkdir(parents=True, exist_ok=True)
+    from laanet_synth.atomic import write_text
+
     target = folder / f"{stem}-{uuid.uuid4().hex[:12]}.json"
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+    return write_text(target, json.dumps(record, indent=2, ensure_ascii=False) + "\n")

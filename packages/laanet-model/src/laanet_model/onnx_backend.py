@@ -105,16 +105,13 @@ def export_onnx_bytes(model: LAANet, preprocessing: Preprocessing, *, weights_na
 
 def write_onnx(data: bytes, path: str | os.PathLike[str]) -> Path:
     """Write an exported model atomically (a temporary file beside it, then a rename)."""
+    from laanet_synth.atomic import write_bytes
+
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
+        return write_bytes(out, data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OnnxExportError(f"cannot write {out}: {exc}") from exc
-    return out
 
 
 def _session(source: str | os.PathLike[str] | bytes, what: str, providers: Sequence[str] = ("CPUExecutionProvider",),
