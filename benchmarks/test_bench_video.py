@@ -65,10 +65,13 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
     torch.set_num_threads(THREADS)
     retina = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=RetinaFaceFinder(num_threads=THREADS))
     hog = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=DlibFaceFinder())
+    onnx = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", backend="onnxruntime",
+                                 face_finder=RetinaFaceFinder(num_threads=THREADS))
     video_verdict(retina, clip)  # warm-up: models load, first forward passes
+    video_verdict(onnx, clip)
 
-    stages: dict[str, list[dict[str, float]]] = {"retinaface": [], "dlib": []}
-    walls: dict[str, list[float]] = {"retinaface": [], "dlib": []}
+    stages: dict[str, list[dict[str, float]]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
+    walls: dict[str, list[float]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
     preds = {}
 
     def run(name: str, det: Detector) -> object:
@@ -80,6 +83,8 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
         return pred
 
     run("dlib", hog)  # side by side in this run: the HOG path once (it is the slow one)
+    for _ in range(3):  # the same network on onnxruntime, alternating with the torch rounds below
+        run("retinaface+onnxruntime", onnx)
     benchmark.pedantic(run, args=("retinaface", retina), rounds=3, iterations=1)
 
     r, h = preds["retinaface"], preds["dlib"]
@@ -89,6 +94,8 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
     assert faces_r >= 3 * N_FRAMES - 2  # every person in (nearly) every frame
     assert faces_r >= faces_h
     assert len(r.people) == 3
+    o = preds["retinaface+onnxruntime"]
+    assert abs(o.prob - r.prob) < 1e-4  # the same verdict from either back end
 
     def median_stages(name: str) -> dict[str, float]:
         keys = stages[name][0]
@@ -102,6 +109,8 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
         "retinaface_s_per_video": round(wall_r, 2),
         "dlib_s_per_video": round(wall_h, 2),
         "speedup_retinaface_vs_dlib": round(wall_h / wall_r, 2),
+        "retinaface_onnxruntime_s_per_video": round(float(np.median(walls["retinaface+onnxruntime"])), 2),
+        "retinaface_onnxruntime_stages_ms": median_stages("retinaface+onnxruntime"),
         "retinaface_stages_ms": sr,
         "dlib_stages_ms": sh,
         "retinaface_ms_per_frame_detect_landmarks": round((sr["detect"] + sr["landmarks"]) / N_FRAMES, 1),
