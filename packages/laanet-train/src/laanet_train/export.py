@@ -26,6 +26,14 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     return config_from_dict(yaml.safe_load((Path(run_dir) / "config.yaml").read_text()))
 
 
+def load_run_model(run_dir: str | Path, weights_file: str = BEST_FILE) -> tuple[TrainConfig, Any]:
+    """A run's recipe and its network with the weights of ``weights_file`` (``best.pt``, ``epoch_<k>.pt``)."""
+    cfg = load_run_config(run_dir)
+    model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
+    model.load_state_dict(torch.load(Path(run_dir) / weights_file, map_location="cpu", weights_only=True))
+    return cfg, model
+
+
 def verdict_thresholds(labels: np.ndarray, probs: np.ndarray, rate: float = 0.05) -> dict[str, float]:
     """Verdict bands from validation scores: ``fake_above`` keeps the real false-alarm rate at ``rate``,
     ``real_below`` keeps the missed-fake rate at ``rate``; when the two cross, both become their midpoint."""
@@ -72,13 +80,10 @@ def export_run(
     from .evaluate import score_folder
 
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir)
+    cfg, model = load_run_model(run_dir, checkpoint)
     best = json.loads((run_dir / (Path(checkpoint).stem + ".json")).read_text())
     state = load_state(run_dir / STATE_FILE)
     history = json.loads(state["history"])
-    sd = torch.load(run_dir / checkpoint, map_location="cpu", weights_only=True)
-    model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
-    model.load_state_dict(sd)
 
     # re-score the synthetic validation through the Detector with the exported precision (fp16 weights cast
     # back to fp32) and the run's recipe: the card's metrics and verdict thresholds come from these scores

@@ -82,13 +82,13 @@ class FaceCache:
     def path(self) -> Path | None:
         return None if self.folder is None else Path(self.folder) / f"faces-{self.finder_name}.json"
 
-    def faces(self, key: str, image: np.ndarray, finder: Any) -> list[Any]:
+    def faces(self, key: str, image: np.ndarray, detector: Any) -> list[Any]:
         from laanet_synth.faces import Face
 
         if key not in self._mem:
             self._mem[key] = [
                 {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist()}
-                for f in finder.find(image)
+                for f in detector.find_faces(image)
             ]
         return [Face(box=np.array(d["box"]), score=d["score"], landmarks=np.array(d["landmarks"]))
                 for d in self._mem[key]]
@@ -102,22 +102,20 @@ class FaceCache:
 
 
 class Scorer:
-    """Per-image frame logits (most fake face) and per-face logits through one detector, faces cached."""
+    """Per-image predictions through one detector (its stages, flip test and frame rule), faces cached."""
 
     def __init__(self, detector: Any, cache: FaceCache) -> None:
         self.detector, self.cache = detector, cache
 
+    def predict(self, key: str, image: np.ndarray) -> Any:
+        return self.detector.predict_image(image, faces=self.cache.faces(key, image, self.detector))
+
     def face_logits(self, key: str, image: np.ndarray) -> list[float]:
-        faces = self.cache.faces(key, image, self.detector.face_finder)
-        return [f.logit for f in self.detector.predict_image(image, faces=faces).faces]
+        return [f.logit for f in self.predict(key, image).faces]
 
     def frame_logit(self, key: str, image: np.ndarray) -> float | None:
-        logits = self.face_logits(key, image)
-        return max(logits) if logits else None
-
-
-def _sigmoid(x: Any) -> np.ndarray:
-    return sigmoid(np.asarray(x, dtype=np.float64))
+        """The frame logit by the recipe's ``frame_policy``; ``None`` without a judged face."""
+        return self.predict(key, image).frame_logit()
 
 
 def bands_from_calibration(real_probs: np.ndarray) -> dict[str, Any]:
@@ -149,7 +147,7 @@ def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
             logit = scorer.frame_logit(f"portraits/{path.name}#{tag}", img)
             if logit is not None:
                 out.append(logit)
-    return _sigmoid(np.asarray(out))
+    return sigmoid(np.asarray(out, dtype=np.float64))
 
 
 def lfw_heldout(shared: Path, exclude: set[str], n: int = 60, seed: int = 0) -> Any:
@@ -184,7 +182,7 @@ def synthetic_sensitivity(detector: Any, index: Any, fake_above: float, seed: in
         s = np.r_[lr, lf]
         out[name] = {"auc": round(roc_auc(y, s), 4), "ap": round(average_precision(y, s), 4),
                      "n_pairs": len(lr),
-                     "fakes_called_fake": round(float((_sigmoid(lf) > fake_above).mean()), 4)}
+                     "fakes_called_fake": round(float((sigmoid(lf) > fake_above).mean()), 4)}
     return out
 
 
@@ -227,10 +225,10 @@ def run_protocol(
         if full is None:
             no_face += 1
             continue
-        rep_probs.append(float(_sigmoid(full)))
+        rep_probs.append(sigmoid(full))
         if small is not None:
             deltas_logit.append(abs(small - full))
-            deltas_prob.append(abs(float(_sigmoid(small)) - float(_sigmoid(full))))
+            deltas_prob.append(abs(sigmoid(small) - sigmoid(full)))
     portraits = {**_rate(rep_probs, fa), "no_face_found": no_face, "images": len(reported)}
     consistency = {
         "n": len(deltas_logit),
@@ -243,14 +241,14 @@ def run_protocol(
     say("specificity: groups (every face) and realworld (every image)")
     group_faces: list[float] = []
     for path in _images(faces_dir / "groups"):
-        group_faces += [float(_sigmoid(v)) for v in scorer.face_logits(f"groups/{path.name}", read_image(path))]
+        group_faces += [sigmoid(v) for v in scorer.face_logits(f"groups/{path.name}", read_image(path))]
     realworld, rw_none = [], 0
     for path in _images(faces_dir / "realworld"):
         v = scorer.frame_logit(f"realworld/{path.name}", read_image(path))
         if v is None:
             rw_none += 1
         else:
-            realworld.append(float(_sigmoid(v)))
+            realworld.append(sigmoid(v))
 
     say("specificity: held-out LFW faces at three resolutions")
     lfw = lfw_heldout(shared, exclude_lfw or set(), n=n_lfw)
@@ -266,7 +264,7 @@ def run_protocol(
             if v is None:
                 none += 1
             else:
-                probs.append(float(_sigmoid(v)))
+                probs.append(sigmoid(v))
         lfw_rates[tag] = {**_rate(probs, fa), "no_face_found": none}
     scorer.cache.save()
 
@@ -338,15 +336,10 @@ def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir
 def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
     """A :class:`~laanet_model.detector.Detector` over one weights file of a training run (``best.pt``,
     ``epoch_<k>.pt``), with the run's recipe (:func:`laanet_train.validation.run_preprocessing`)."""
-    import torch
-    from laanet_model.variants import create_model
-
-    from .export import load_run_config
+    from .export import load_run_model
     from .validation import run_detector
 
-    cfg = load_run_config(run_dir)
-    model = create_model(cfg.model.variant, pretrained=False, input_size=cfg.data.input_size, **cfg.model.kwargs)
-    model.load_state_dict(torch.load(Path(run_dir) / weights_file, map_location="cpu", weights_only=True))
+    cfg, model = load_run_model(run_dir, weights_file)
     return run_detector(model, cfg, "cpu")
 
 
@@ -403,10 +396,10 @@ def main(argv: list[str] | None = None) -> int:
 def _report(args: argparse.Namespace) -> dict[str, Any]:
     from laanet_model.checkpoints import card_path_for, read_card
     from laanet_model.detector import Detector
-    from laanet_model.weights import get_weights, resolve_weights_file
+    from laanet_model.provenance import identify_weights
 
     det = Detector.from_weights(args.weights, device="cpu")
-    weights_file = Path(args.weights) if Path(args.weights).is_file() else resolve_weights_file(get_weights(args.weights))
+    weights_file = identify_weights(args.weights).path
     exclude = set(validation_paths_of_card(read_card(weights_file), Path(args.shared) / "lfw"))
     report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_lfw=exclude,
                           progress=lambda m: print(m, file=sys.stderr, flush=True))
