@@ -50,13 +50,6 @@ def test_partial_records_survive_a_torn_line(tmp_path: Path) -> None:
     assert predict.load_partial(tmp_path / "none") == {}
 
 
-def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
-    out = tmp_path / "sub" / "r.csv"
-    predict.write_atomic(out, "one\n")
-    predict.write_atomic(out, "two\n")
-    assert out.read_text() == "two\n" and sorted(p.name for p in out.parent.iterdir()) == ["r.csv"]
-
-
 def test_usage_errors_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     img = tmp_path / "a.jpg"
     img.write_bytes(b"x")

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from laanet_synth.crops import ANTIALIASED_SBI, OFFICIAL_SBI, crop_face, get_recipe, recipe_for_size
 from laanet_synth.faces import Face
 from laanet_synth.landmarks import template_landmarks
-from laanet_synth.quality import QualityAugment, degrade_pair, rescale_source
+from laanet_synth.quality import QUALITY_RECIPES, QualityAugment, degrade_pair, quality_recipe, rescale_source
 
-ALWAYS = QualityAugment(p_rescale=1.0, p_sharpen=0.5, p_blur=0.5, p_noise=1.0, p_grey=0.5, p_jpeg=1.0)
+ALWAYS = QualityAugment(p_rescale=1.0, p_sharpen=0.5, p_blur=0.5, p_noise=1.0, p_grey=0.5, p_jpeg=1.0, p_smooth=0.5)
 
 
 def _photo(seed: int, size: int = 96) -> np.ndarray:
@@ -111,3 +111,32 @@ def test_antialiased_crop_matrix_maps_landmarks_onto_the_face():
     for x, y in crop.landmarks:
         if 1 <= x < 159 and 1 <= y < 159:
             assert crop.image[int(round(y)), int(round(x))].max() > 60
+
+
+def test_smoothing_preserves_edges_and_removes_texture():
+    rng = np.random.default_rng(0)
+    img = np.full((96, 96, 3), 60, np.float32)
+    img[:, 48:] = 190
+    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    only_smooth = QualityAugment(p_rescale=0.0, p_sharpen=0.0, p_blur=0.0, p_noise=0.0, p_grey=0.0, p_jpeg=0.0,
+                                 p_smooth=1.0, smooth_sigma_color=(40.0, 40.0), smooth_sigma_space=(3.0, 3.0))
+    a, b = degrade_pair(img, img.copy(), np.random.default_rng(1), only_smooth)
+    np.testing.assert_array_equal(a, b)
+    flat = (slice(10, 86), slice(5, 40))
+    assert a[flat].std() < 0.5 * img[flat].std()  # the texture is smoothed away
+    edge_before = img[:, 50:].mean() - img[:, :46].mean()
+    edge_after = a[:, 50:].mean() - a[:, :46].mean()
+    assert edge_after > 0.95 * edge_before  # the edge is kept
+    assert abs(int(a[40, 47, 0]) - int(a[40, 48, 0])) > 100
+
+
+def test_named_quality_recipes():
+    assert quality_recipe(False) is None
+    assert quality_recipe(True) is QUALITY_RECIPES["v2"] == QualityAugment()
+    assert QUALITY_RECIPES["v2"].p_smooth == 0.0 and QUALITY_RECIPES["v3"].p_smooth > 0
+    assert QUALITY_RECIPES["v3"] == QualityAugment(p_smooth=QUALITY_RECIPES["v3"].p_smooth)
+    with pytest.raises(ValueError, match="unknown quality recipe"):
+        quality_recipe("v9")
+    with pytest.raises(ValueError, match="smooth_sigma_color"):
+        QualityAugment(smooth_sigma_color=(50.0, 10.0))
+

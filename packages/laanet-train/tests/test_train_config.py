@@ -9,7 +9,7 @@ from laanet_train.cli import main
 from laanet_train.config import ConfigError, TrainConfig, config_from_dict, config_to_dict, load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-SHIPPED = ("efn4_sbi.yaml", "efn4_bi.yaml", "lite0_sbi_lfw.yaml")
+SHIPPED = ("efn4_sbi.yaml", "efn4_bi.yaml", "lite0_sbi_lfw.yaml", "lite0_sbi_lfw_v2.yaml", "lite0_sbi_lfw_v3.yaml")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -32,6 +32,17 @@ def test_official_recipes_match_the_spec() -> None:
         assert cfg.loss.cls == 1.0 and cfg.loss.cstency == 100.0
     assert (sbi.data.synthesis, sbi.loss.hm) == ("sbi", 100.0)
     assert (bi.data.synthesis, bi.loss.hm) == ("bi", 10.0)
+
+
+def test_quality_recipes_are_named_in_the_config() -> None:
+    from laanet_synth.quality import QUALITY_RECIPES, quality_recipe
+
+    v2, v3 = load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml"), load_config(CONFIGS / "lite0_sbi_lfw_v3.yaml")
+    assert quality_recipe(v2.data.quality) is QUALITY_RECIPES["v2"]
+    assert quality_recipe(v3.data.quality) is QUALITY_RECIPES["v3"]
+    assert quality_recipe(load_config(CONFIGS / "lite0_sbi_lfw.yaml").data.quality) is None
+    # v3 changes only the quality recipe (and its schedule) of v2
+    assert (v3.data.crop_recipe, v3.data.input_size, v3.loss) == (v2.data.crop_recipe, v2.data.input_size, v2.loss)
 
 
 def test_overrides_are_typed_and_nested() -> None:
@@ -60,6 +71,8 @@ def test_overrides_are_typed_and_nested() -> None:
         ("train.freeze_backbone_epochs=99", "train.freeze_backbone_epochs: expected 0..train.epochs"),
         ("data=3", "data: expected a mapping"),
         ("train.epochs", "expected KEY=VALUE"),
+        ("data.quality=v9", "data.quality: expected true, false or one of ['v2', 'v3']"),
+        ("data.quality=3", "data.quality: expected"),
     ],
 )
 def test_broken_configs_are_refused_with_the_key_named(override: str, message: str) -> None:

@@ -226,11 +226,6 @@ def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
     return "".join(json.dumps(r, sort_keys=False) + "\n" for r in records)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to `path` atomically (laanet_synth.atomic)."""
-    write_text(path, text)
-
-
 def partial_path(out: Path) -> Path:
     """Where finished records are appended while a run is in progress (kept for --resume)."""
     return out.with_name(f".{out.name}.partial.jsonl")
@@ -334,8 +329,8 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
         print(f"laanet predict: scored with {identity.weights} (sha256 {identity.weights_sha256})", file=sys.stderr)
     else:
         if out.suffix.lower() == ".csv":
-            write_atomic(sidecar_path(out), json.dumps(provenance(identity, args, detector), indent=1) + "\n")
-        write_atomic(out, text)
+            write_text(sidecar_path(out), json.dumps(provenance(identity, args, detector), indent=1) + "\n")
+        write_text(out, text)
         assert partial is not None
         partial.unlink(missing_ok=True)
     failed = [r for r in records if r.get("error")]

@@ -117,14 +117,10 @@ def write_onnx(data: bytes, path: str | os.PathLike[str]) -> Path:
 def _session(source: str | os.PathLike[str] | bytes, what: str, providers: Sequence[str] = ("CPUExecutionProvider",),
              threads: int = 0) -> Any:
     """An onnxruntime session, or a clear :class:`OnnxModelError` when the source is not a readable model."""
-    import onnxruntime as ort
+    from laanet_synth.onnx_session import make_session
 
-    opts = ort.SessionOptions()
-    if threads > 0:
-        opts.intra_op_num_threads = threads
     try:
-        return ort.InferenceSession(source if isinstance(source, bytes) else str(source), sess_options=opts,
-                                    providers=list(providers))
+        return make_session(source, threads=threads, providers=providers)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise OnnxModelError(f"{what}: not a readable ONNX model ({exc})") from exc
 

@@ -212,14 +212,9 @@ class RetinaFaceFinder:
     def _load(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
+        from .onnx_session import make_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(self.num_threads)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(load_network_bytes(), sess_options=opts,
-                                             providers=["CPUExecutionProvider"])
+        self._session = make_session(load_network_bytes(), threads=self.num_threads)
 
     @property
     def predictor(self) -> ShapePredictor68:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from laanet_synth.quality import QUALITY_RECIPES
 
 
 class ConfigError(ValueError):
@@ -49,7 +50,8 @@ class DataConfig:
     people lists) and splits identities with ``train_list`` / ``val_list``. ``source="index"`` reads a face
     index written by ``laanet-synth preprocess`` (``root`` is the index file or its folder) and splits its
     identities deterministically with ``val_fraction``. ``quality`` turns on the resolution and quality
-    invariance of training pairs (:class:`laanet_synth.quality.QualityAugment`, defaults). ``val_seed`` fixes the validation subset and its
+    invariance of training pairs: ``true`` or ``"v2"``, or ``"v3"`` (v2 plus edge-preserving smoothing), the
+    named recipes of :data:`laanet_synth.quality.QUALITY_RECIPES`. ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
@@ -69,7 +71,7 @@ class DataConfig:
     max_val_faces: int | None = 400
     val_seed: int | None = None
     val_fakes_dir: str | None = None
-    quality: bool = False
+    quality: bool | str = False
 
     def validation_seed(self, seed: int) -> int:
         """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
@@ -262,6 +264,8 @@ def _check(cfg: TrainConfig) -> None:
     need(d.num_workers >= 0, f"data.num_workers: expected >= 0, got {d.num_workers}")
     need(0.0 < d.val_fraction < 1.0, f"data.val_fraction: expected a number in (0, 1), got {d.val_fraction}")
     need(all(x > 0 for x in d.std), f"data.std: expected positive values, got {d.std}")
+    need(isinstance(d.quality, bool) or d.quality in QUALITY_RECIPES,
+         f"data.quality: expected true, false or one of {sorted(QUALITY_RECIPES)}, got {d.quality!r}")
     for name in ("max_train_faces", "max_val_faces"):
         v = getattr(d, name)
         need(v is None or v >= 1, f"data.{name}: expected null or >= 1, got {v}")

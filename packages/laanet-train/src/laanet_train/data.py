@@ -12,7 +12,7 @@ import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import BIPairDataset, FaceIndex, SBIPairDataset, read_lfw_people
 from laanet_synth.media import is_image
-from laanet_synth.quality import QualityAugment
+from laanet_synth.quality import quality_recipe
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -87,7 +87,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     train_idx, val_idx = face_splits(cfg, seed)
     recipe = crop_recipe(cfg)
     if cfg.synthesis == "sbi":
-        quality = QualityAugment() if cfg.quality else None
+        quality = quality_recipe(cfg.quality)
         train: Dataset = SBIPairDataset(
             train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality
         )

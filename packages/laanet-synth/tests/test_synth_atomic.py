@@ -1,0 +1,31 @@
+"""One atomic writer: a file is either its old content or its whole new content, never a torn mix, and no
+temporary file is left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from laanet_synth.atomic import write_atomic, write_text
+
+
+def test_write_text_replaces_the_whole_file_and_creates_folders(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "r.csv"
+    write_text(out, "one\n")
+    write_text(out, "two\n")
+    assert out.read_text() == "two\n"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.csv"]
+
+
+def test_a_failed_write_keeps_the_old_content(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    write_text(out, '{"ok": true}\n')
+
+    def torn(fh) -> None:
+        fh.write(b'{"half": ')
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_atomic(out, torn)
+    assert out.read_text() == '{"ok": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
