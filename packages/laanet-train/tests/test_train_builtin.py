@@ -49,7 +49,7 @@ def test_card_metrics_come_from_the_selected_epoch(card: dict) -> None:
     # the exported epoch is one of the run's epochs (chosen by the rule the card states, not necessarily the
     # best synthetic-validation epoch), and the exported synthetic-validation figures are that epoch's,
     # re-measured through the Detector with the float16 weights
-    assert "selection half of faces/portraits" in tr["selection"]
+    assert "selection halves of faces/portraits and faces/realworld" in tr["selection"]
     chosen = [row for row in tr["history"] if (row["epoch"], row["global_step"]) == (tr["best_epoch"], tr["best_step"])]
     assert len(chosen) == 1
     synth = m["synthetic_val"]

@@ -1,5 +1,5 @@
 """The built-in weights' real-image figures are reproduced from the shipped file: the verdict bands calibrated
-on the selection portraits, and every specificity and sensitivity figure on the card (the real-image
+on the selection photos, and every specificity and sensitivity figure on the card (the real-image
 validation protocol of :mod:`laanet_train.realval`, run through the registry's Detector)."""
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def test_lfw_resolutions_and_consistency_are_reproduced(report: dict, card: dict
         assert got["n"] == want["n"] and abs(got["called_fake"] - want["called_fake"]) <= 1, tag
     got, want = report["metrics"]["resolution_consistency"], card["metrics"]["resolution_consistency"]
     assert got["median_abs_logit_change"] == pytest.approx(want["median_abs_logit_change"], abs=0.05)
+    got, want = report["metrics"]["resolution_sweep"], card["metrics"]["resolution_sweep"]
+    assert got["n"] == want["n"]
+    assert got["within_tolerance"] == pytest.approx(want["within_tolerance"], abs=0.04)
+    assert got["median_prob_spread"] == pytest.approx(want["median_prob_spread"], abs=0.01)
 
 
 def test_sensitivity_is_reproduced(report: dict, card: dict) -> None:

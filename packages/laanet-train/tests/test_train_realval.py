@@ -1,4 +1,5 @@
-"""The real-image validation protocol's pure parts: portrait halves, quarter-size renders, verdict bands."""
+"""The real-image validation protocol's pure parts: the name-hash halves, quarter-size renders, calibration
+scores, verdict bands."""
 
 from __future__ import annotations
 
@@ -6,18 +7,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from laanet_train.realval import BAND_RULE, bands_from_calibration, portrait_halves, quarter
+from laanet_synth.imageio import write_image_atomic
+from laanet_train.realval import (
+    BAND_RULE,
+    SPLIT_FOLDERS,
+    SWEEP_HEIGHTS,
+    at_height,
+    bands_from_calibration,
+    calibration_scores,
+    choose_checkpoint,
+    hash_halves,
+    quarter,
+    split_folders,
+    sweep_summary,
+)
 
 
-def test_portrait_halves_are_disjoint_stable_and_complete():
+def test_hash_halves_are_disjoint_stable_and_complete():
     paths = [Path(f"/x/p{i:02d}.jpg") for i in range(63)]
-    sel, rep = portrait_halves(paths)
+    sel, rep = hash_halves(paths)
     assert len(sel) == 32 and len(rep) == 31
     assert not set(sel) & set(rep) and set(sel) | set(rep) == set(paths)
     # the split depends on names only: order and added files do not move a photo between halves
-    sel2, rep2 = portrait_halves(list(reversed(paths)))
+    sel2, rep2 = hash_halves(list(reversed(paths)))
     assert sel2 == sel and rep2 == rep
-    more_sel, more_rep = portrait_halves(paths + [Path("/x/new.jpg")])
+    more_sel, more_rep = hash_halves(paths + [Path("/x/new.jpg")])
     assert len(set(sel) - set(more_sel)) <= 1 and len(set(rep) - set(more_rep)) <= 1
     # not simply the alphabetical first half
     assert sel != sorted(paths)[:32]
@@ -44,3 +58,73 @@ def test_bands_follow_the_stated_quantiles():
 def test_bands_need_enough_calibration_photos():
     with pytest.raises(ValueError, match="at least 10"):
         bands_from_calibration(np.full(5, 0.1))
+
+
+def test_both_split_folders_give_calibration_and_reported_halves(tmp_path: Path):
+    img = np.full((40, 40, 3), 128, np.uint8)
+    for folder, n in (("portraits", 7), ("realworld", 6), ("groups", 3)):
+        (tmp_path / folder).mkdir()
+        for i in range(n):
+            write_image_atomic(tmp_path / folder / f"{folder[0]}{i}.png", img)
+        (tmp_path / folder / "notes.txt").write_text("not an image")
+    halves = split_folders(tmp_path)
+    assert tuple(halves) == SPLIT_FOLDERS == ("portraits", "realworld")
+    assert [(len(s), len(r)) for s, r in halves.values()] == [(4, 3), (3, 3)]
+    for sel, rep in halves.values():
+        assert not set(sel) & set(rep) and all(p.suffix == ".png" for p in sel + rep)
+
+
+class _RecordingScorer:
+    """Stands in for a detector: a logit per key, ``None`` (no judged face) for keys it is told to miss."""
+
+    def __init__(self, missing: set[str]) -> None:
+        self.keys: list[str] = []
+        self.shapes: list[tuple[int, ...]] = []
+        self.missing = missing
+
+    def frame_logit(self, key: str, image: np.ndarray) -> float | None:
+        self.keys.append(key)
+        self.shapes.append(image.shape)
+        return None if key in self.missing else float(len(self.keys))
+
+
+def test_calibration_scores_every_selection_photo_as_it_is_and_at_a_quarter(tmp_path: Path):
+    paths = []
+    for folder in ("portraits", "realworld"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "a.png")
+        write_image_atomic(paths[-1], np.zeros((80, 120, 3), np.uint8))
+    scorer = _RecordingScorer(missing={"realworld/a.png#quarter"})
+    probs = calibration_scores(scorer, paths)  # type: ignore[arg-type]
+    assert scorer.keys == ["portraits/a.png#full", "portraits/a.png#quarter", "realworld/a.png#full",
+                           "realworld/a.png#quarter"]
+    assert scorer.shapes[0] == (80, 120, 3) and scorer.shapes[1] == (20, 30, 3)
+    # the rendering without a judged face adds no score; the others are the sigmoid of their logits
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-np.array([1.0, 2.0, 3.0]))))
+
+
+def test_sweep_heights_resize_with_the_right_interpolation():
+    img = np.zeros((600, 400, 3), np.uint8)
+    img[::2] = 255  # a one-pixel stripe pattern: area averaging turns it grey, bicubic keeps the stripes
+    small, large = at_height(img, 240), at_height(img, 1080)
+    assert small.shape == (240, 160, 3) and large.shape == (1080, 720, 3)
+    assert small.min() >= 90 and small.max() <= 165  # averaged, not aliased to black or white rows
+    assert at_height(img, 600) is img
+    assert SWEEP_HEIGHTS == (240, 480, 720, 1080)
+
+
+def test_sweep_summary_counts_photos_within_the_tolerance():
+    s = sweep_summary([0.01, 0.05, 0.3, 0.9], images=5)
+    assert s == {"n": 4, "images": 5, "within_tolerance": 0.5, "median_prob_spread": 0.175, "max_prob_spread": 0.9}
+    assert sweep_summary([], images=2) == {"n": 0, "images": 2}
+
+
+def test_the_selection_rule_takes_the_best_mean_of_the_two_aucs():
+    rows = {
+        "epoch_0.pt": {"synthetic_val_auc": 0.95, "photos_vs_fakes_auc": 0.80},
+        "epoch_1.pt": {"synthetic_val_auc": 0.92, "photos_vs_fakes_auc": 0.93},
+        "epoch_2.pt": {"synthetic_val_auc": 0.93, "photos_vs_fakes_auc": 0.92},
+    }
+    assert choose_checkpoint(rows) == "epoch_1.pt"  # a tie goes to the first
+    with pytest.raises(ValueError, match="no checkpoints"):
+        choose_checkpoint({})

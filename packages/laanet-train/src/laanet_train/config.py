@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from laanet_synth.quality import QUALITY_RECIPES
 
 
 class ConfigError(ValueError):
@@ -252,6 +251,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
 
 def _check(cfg: TrainConfig) -> None:
     """Reject values that parse but cannot work."""
+    from laanet_synth.quality import QUALITY_RECIPES  # here, so that `laanet-train --help` stays light
 
     def need(ok: bool, msg: str) -> None:
         if not ok:

@@ -4,19 +4,20 @@ Everything goes through one :class:`~laanet_model.detector.Detector` and its ``p
 ``predict_crops`` (face finder, the weights' crop recipe, flip test), the path the demo and the CLI use.
 The data come from the shared folder (``data/`` of the project's shared files):
 
-- **Calibration and selection** (never reported): the *selection half* of ``faces/portraits``, each photo as
-  it is and shrunk to a quarter of its side. The verdict bands come from these scores by :data:`BAND_RULE`;
-  checkpoints are compared on them (with the synthetic validation pairs).
+- **Calibration and selection** (never reported): the *selection halves* of ``faces/portraits`` and of
+  ``faces/realworld``, each photo as it is and shrunk to a quarter of its side. The verdict bands come from
+  these scores by :data:`BAND_RULE`; checkpoints are compared on them (with the synthetic validation pairs).
 - **Specificity** (reported): the fraction of real images called fake (probability above ``fake_above``) on
-  the *reported half* of ``faces/portraits``, every face of ``faces/groups``, ``faces/realworld``, and LFW
+  the *reported halves* of ``faces/portraits`` and ``faces/realworld``, every face of ``faces/groups``, and LFW
   faces of the ``peopleDevTest.txt`` identities that the synthetic validation does not use, each rendered at
-  three resolutions; and per-photo resolution consistency (the change in logit and probability when a
-  reported portrait is shrunk to a quarter of its side).
+  three resolutions; per-photo resolution consistency (the change in logit and probability when a
+  reported portrait is shrunk to a quarter of its side); and the resolution sweep (each reported portrait
+  saved at 240p, 480p, 720p and 1080p: the spread of its probability).
 - **Sensitivity** (reported): SBI and BI fakes of those held-out LFW faces against the same real faces
   (AUC, AP, and the fraction called fake), and ``dfdc-crops`` (frame AUC and AP).
 
-The portrait halves are fixed by the SHA-1 of each file name (:func:`portrait_halves`), so they do not move
-when files are added. Faces found in an image are cached per face finder, so scoring several checkpoints
+The halves are fixed by the SHA-1 of each file name (:func:`hash_halves`), so they do not move when files are
+added. The groups (three images) are not split: all their faces are reported. Faces found in an image are cached per face finder, so scoring several checkpoints
 costs one face search per image.
 """
 
@@ -40,11 +41,22 @@ from laanet_model.scoring import sigmoid
 #: how the verdict bands are set from the calibration scores (probabilities of real photos)
 BAND_RULE = (
     "fake above the 99th percentile and real below the 80th percentile of the fake probabilities of real "
-    "calibration photos (the selection half of faces/portraits, each as it is and shrunk to a quarter)"
+    "calibration photos (the selection halves of faces/portraits and faces/realworld, each photo as it is and "
+    "shrunk to a quarter)"
 )
+#: how a run's checkpoints are compared (:func:`choose_checkpoint`)
+SELECTION_RULE = (
+    "highest mean of two AUCs through the Detector with the flip test: the synthetic validation, and the selection "
+    "photos (selection halves of faces/portraits and faces/realworld, as they are and at a quarter) against the "
+    "synthetic validation fakes"
+)
+#: the shared folders split into a selection-and-calibration half and a reported half
+SPLIT_FOLDERS = ("portraits", "realworld")
 FAKE_QUANTILE, REAL_QUANTILE = 0.99, 0.80
 #: LFW renderings for the specificity check: scale of the 250 px image and the interpolation used
 LFW_RENDERINGS = (("0.5x area", 0.5, cv2.INTER_AREA), ("1x", 1.0, None), ("4x cubic", 4.0, cv2.INTER_CUBIC))
+#: image heights of the resolution sweep (240p to 1080p) and the largest probability spread called consistent
+SWEEP_HEIGHTS, SWEEP_TOLERANCE = (240, 480, 720, 1080), 0.2
 
 
 def _images(folder: Path) -> list[Path]:
@@ -53,11 +65,33 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if is_image(p))
 
 
-def portrait_halves(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """(selection, reported): the portraits ordered by SHA-1 of their file name, first half for selection."""
+def hash_halves(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """(selection, reported): ``paths`` ordered by SHA-1 of their file name, the first half (rounded up) for
+    selection and calibration."""
     ordered = sorted(paths, key=lambda p: hashlib.sha1(p.name.encode()).hexdigest())
     k = (len(ordered) + 1) // 2
     return sorted(ordered[:k]), sorted(ordered[k:])
+
+
+def at_height(image: np.ndarray, height: int) -> np.ndarray:
+    """The image resized to ``height`` rows (aspect kept): area averaging when it shrinks, bicubic when it
+    enlarges, as a photo would be saved at 240p ... 1080p."""
+    h, w = image.shape[:2]
+    if h == height:
+        return image
+    interp = cv2.INTER_AREA if height < h else cv2.INTER_CUBIC
+    return cv2.resize(image, (max(1, round(w * height / h)), height), interpolation=interp)
+
+
+def sweep_summary(spreads: Sequence[float], images: int) -> dict[str, Any]:
+    """Per-photo probability spreads (max - min over :data:`SWEEP_HEIGHTS`) summarised."""
+    d = np.asarray(spreads, dtype=np.float64)
+    if not d.size:
+        return {"n": 0, "images": images}
+    return {"n": int(d.size), "images": images,
+            "within_tolerance": round(float((d <= SWEEP_TOLERANCE).mean()), 4),
+            "median_prob_spread": round(float(np.median(d)), 4),
+            "max_prob_spread": round(float(d.max()), 4)}
 
 
 def quarter(image: np.ndarray) -> np.ndarray:
@@ -136,15 +170,21 @@ def _rate(probs: Sequence[float], fake_above: float) -> dict[str, Any]:
             "median_prob": round(float(np.median(p)), 4) if p.size else None}
 
 
+def split_folders(faces_dir: Path) -> dict[str, tuple[list[Path], list[Path]]]:
+    """``{folder: (selection, reported)}`` for each of :data:`SPLIT_FOLDERS` under ``faces_dir``."""
+    return {name: hash_halves(_images(faces_dir / name)) for name in SPLIT_FOLDERS}
+
+
 def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
-    """Fake probabilities of the selection portraits, each as it is and at a quarter of its side."""
+    """Fake probabilities of the selection photos (keyed ``<folder>/<name>``), each as it is and at a quarter
+    of its side; a rendering with no judged face adds no score."""
     from laanet_synth.imageio import read_image
 
     out = []
     for path in selection:
         image = read_image(path)
         for tag, img in (("full", image), ("quarter", quarter(image))):
-            logit = scorer.frame_logit(f"portraits/{path.name}#{tag}", img)
+            logit = scorer.frame_logit(f"{path.parent.name}/{path.name}#{tag}", img)
             if logit is not None:
                 out.append(logit)
     return sigmoid(np.asarray(out, dtype=np.float64))
@@ -209,9 +249,11 @@ def run_protocol(
     faces_dir = shared / "faces"
     finder_name = str(detector.preprocessing.face_detector)
     scorer = Scorer(detector, FaceCache(Path(cache_dir) if cache_dir else None, finder_name))
-    selection, reported = portrait_halves(_images(faces_dir / "portraits"))
+    halves = split_folders(faces_dir)
+    selection = [p for sel, _ in halves.values() for p in sel]
+    reported = halves["portraits"][1]
 
-    say("calibration: selection half of the portraits")
+    say("calibration: selection halves of the portraits and the realworld photos")
     cal = calibration_scores(scorer, selection)
     bands = bands_from_calibration(cal)
     fa = bands["fake_above"]
@@ -230,6 +272,16 @@ def run_protocol(
             deltas_logit.append(abs(small - full))
             deltas_prob.append(abs(sigmoid(small) - sigmoid(full)))
     portraits = {**_rate(rep_probs, fa), "no_face_found": no_face, "images": len(reported)}
+
+    say("resolution sweep: reported portraits at 240p, 480p, 720p and 1080p")
+    spreads = []
+    for path in reported:
+        image = read_image(path)
+        probs = [scorer.frame_logit(f"portraits/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
+        if all(v is not None for v in probs):
+            p = sigmoid(np.asarray(probs, dtype=np.float64))
+            spreads.append(float(p.max() - p.min()))
+    sweep = sweep_summary(spreads, len(reported))
     consistency = {
         "n": len(deltas_logit),
         "median_abs_logit_change": round(float(np.median(deltas_logit)), 4),
@@ -238,13 +290,13 @@ def run_protocol(
         "max_abs_prob_change": round(float(np.max(deltas_prob)), 4),
     }
 
-    say("specificity: groups (every face) and realworld (every image)")
+    say("specificity: groups (every face) and the reported half of realworld (every image)")
     group_faces: list[float] = []
     for path in _images(faces_dir / "groups"):
         group_faces += [sigmoid(v) for v in scorer.face_logits(f"groups/{path.name}", read_image(path))]
     realworld, rw_none = [], 0
-    for path in _images(faces_dir / "realworld"):
-        v = scorer.frame_logit(f"realworld/{path.name}", read_image(path))
+    for path in halves["realworld"][1]:
+        v = scorer.frame_logit(f"realworld/{path.name}#full", read_image(path))
         if v is None:
             rw_none += 1
         else:
@@ -278,18 +330,25 @@ def run_protocol(
     metrics = {
         "real_photos": {
             **_rate(pooled, fa),
-            "protocol": "fraction of real photos called fake (probability above fake_above): the reported half "
-                        "of faces/portraits, every face of faces/groups and every image of faces/realworld "
-                        "pooled; never used for calibration or selection",
+            "protocol": "fraction of real photos called fake (probability above fake_above): the reported "
+                        "halves of faces/portraits and faces/realworld (every image) and every face of "
+                        "faces/groups, pooled; never used for calibration or selection",
         },
         "portraits_reported": portraits,
         "groups_faces": _rate(group_faces, fa),
-        "realworld": {**_rate(realworld, fa), "no_face_found": rw_none},
+        "realworld": {**_rate(realworld, fa), "no_face_found": rw_none, "images": len(halves["realworld"][1])},
         "lfw_heldout_resolutions": lfw_rates,
         "resolution_consistency": {
             **consistency,
             "protocol": "reported portraits: |change| of the frame logit and probability when the photo is "
                         "shrunk to a quarter of its side (area averaging)",
+        },
+        "resolution_sweep": {
+            **sweep,
+            "protocol": f"reported portraits, each saved at {', '.join(f'{h}p' for h in SWEEP_HEIGHTS)} (area "
+                        "averaging when shrinking, bicubic when enlarging): the spread (max - min) of its fake "
+                        f"probability; within_tolerance is the share of photos with a spread of at most "
+                        f"{SWEEP_TOLERANCE} (photos with no judged face at some height are left out)",
         },
         "synthetic_test": {
             **synthetic,
@@ -309,16 +368,20 @@ def run_protocol(
         },
     }
     selection_info = {
-        "portraits": [p.name for p in selection],
+        "portraits": [p.name for p in halves["portraits"][0]],
+        "realworld": [p.name for p in halves["realworld"][0]],
+        "n_calibration_scores": int(cal.size),
         "calibration_median_prob": round(float(np.median(cal)), 4),
     }
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
 
 
 def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir: str | Path | None) -> dict[str, float]:
-    """What checkpoints are compared on: the AUC separating the selection portraits (as they are and at a
-    quarter size) from the synthetic validation fakes, and the synthetic validation AUC itself."""
-    selection, _ = portrait_halves(_images(Path(shared) / "faces" / "portraits"))
+    """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
+    portraits and the realworld photos, as they are and at a quarter size) from the synthetic validation fakes,
+    and the synthetic validation AUC itself; with, for information, the band the calibration rule would set and
+    the share of the synthetic validation fakes above it."""
+    selection = [p for sel, _ in split_folders(Path(shared) / "faces").values() for p in sel]
     scorer = Scorer(detector, FaceCache(Path(cache_dir) if cache_dir else None, str(detector.preprocessing.face_detector)))
     cal = calibration_scores(scorer, selection)
     scorer.cache.save()
@@ -328,9 +391,19 @@ def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir
     y = np.r_[np.zeros(len(lr)), np.ones(len(lf))]
     photo_y = np.r_[np.zeros(len(cal)), np.ones(len(lf))]
     photo_s = np.r_[np.log(cal / (1 - cal)), lf]
+    band = bands_from_calibration(cal)["fake_above"]
     return {"synthetic_val_auc": round(roc_auc(y, np.r_[lr, lf]), 4),
             "photos_vs_fakes_auc": round(roc_auc(photo_y, photo_s), 4),
-            "calibration_median_prob": round(float(np.median(cal)), 4)}
+            "calibration_median_prob": round(float(np.median(cal)), 4),
+            "fake_above": band,
+            "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4)}
+
+
+def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
+    """The checkpoint :data:`SELECTION_RULE` picks from :func:`selection_score` rows (first one on a tie)."""
+    if not rows:
+        raise ValueError("no checkpoints to choose from")
+    return max(rows, key=lambda k: (rows[k]["synthetic_val_auc"] + rows[k]["photos_vs_fakes_auc"]) / 2)
 
 
 def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
@@ -383,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             det = checkpoint_detector(args.run_dir, f.name)
             rows[f.name] = selection_score(det, args.shared, pairs, args.cache)
             print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
-        report: dict[str, Any] = {"checkpoints": rows}
+        report: dict[str, Any] = {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
     else:
         report = _report(args)
     text = json.dumps(report, indent=2)
@@ -412,7 +485,8 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
         card["thresholds"] = {"real_below": bands["real_below"], "fake_above": bands["fake_above"]}
         card["thresholds_rule"] = bands["rule"]
         card.setdefault("metrics", {}).update(report["metrics"])
-        card["real_image_validation"] = {"selection_portraits": report["selection"]["portraits"]}
+        card["real_image_validation"] = {"selection_portraits": report["selection"]["portraits"],
+                                         "selection_realworld": report["selection"]["realworld"]}
         write_text(card_file, json.dumps(card, indent=2, sort_keys=True) + "\n")
     return report
 
