@@ -124,12 +124,6 @@ def frame_logit(faces: Sequence[FaceView], rule: str) -> float | None:
     return scoring.frame_score([f.logit for f in faces], rule, [f.area for f in faces])
 
 
-def found_faces_logit(detector: Any, faces: Sequence[Any], rule: str | None = None) -> float | None:
-    """The frame's logit over every judged face found, also those beyond the `max_faces` shown, by the
-    detector's frame rule (or `rule`); None without a judged face."""
-    return detector.aggregate([f.logit for f in faces], [f.area for f in faces], rule)
-
-
 def video_prob(frame_logits: Sequence[float | None]) -> float | None:
     """The video score (`laanet_model.scoring.video_score`: sigmoid of the mean frame logit over frames with a
     face); None when no frame had a face."""
@@ -182,8 +176,7 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
     t2 = time.perf_counter()
     bands = bands_for(detector)
     faces = to_face_views(pred.faces, bands, limits.max_faces)
-    logit = found_faces_logit(detector, pred.faces)
-    prob = None if logit is None else sigmoid(logit)
+    prob = pred.prob()  # over every judged face found, also those beyond the `max_faces` shown
     timings = {"decode": round(decode_ms, 1), "detect_align_infer": round((t2 - t1) * 1000.0, 1)}
     return ImageAnalysis(
         image=image, faces=faces, n_faces_found=len(pred.faces), prob=prob, timings_ms=timings,
@@ -227,13 +220,11 @@ def analyse_video(
 
     timer = StageTimer({"decode": time.perf_counter() - t0})
     bands = bands_for(detector)
-    rule = frame_rule_for(detector)
     t1 = time.perf_counter()
     pred = detector.predict_video(frames, progress=progress, timer=timer)
     out: list[FrameAnalysis] = []
-    for (number, frame), frame_pred in zip(frames, pred.frames, strict=True):
+    for (number, frame), frame_pred, logit in zip(frames, pred.frames, pred.frame_logits, strict=True):
         faces = to_face_views(frame_pred.faces, bands, limits.max_faces)
-        logit = found_faces_logit(detector, frame_pred.faces, rule)
         scale = display_scale(frame.shape[0], frame.shape[1], display_max_side)
         out.append(FrameAnalysis(
             frame_number=int(number), faces=faces, logit=logit,
@@ -243,8 +234,8 @@ def analyse_video(
         ))
     infer_ms = (time.perf_counter() - t1) * 1000.0
     return VideoAnalysis(
-        frames=out, n_frames_total=n_total, prob=video_prob([f.logit for f in out]),
-        timings_ms={**timer.milliseconds(), "detect_align_infer": round(infer_ms, 1),
+        frames=out, n_frames_total=n_total, prob=pred.prob,
+        timings_ms={**pred.timings_ms, "detect_align_infer": round(infer_ms, 1),
                     "per_frame": round(infer_ms / len(out), 1)},
         people=person_views(pred.people, bands),
     )

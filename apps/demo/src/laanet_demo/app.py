@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 from laanet_synth.atomic import write_atomic
+from laanet_synth.imageio import write_image_atomic
 from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 from laanet_demo import analysis, preview, render, report
@@ -300,11 +301,14 @@ class OutputImages:
 
     def write(self, image: Any, stem: str) -> str:
         """Save an RGB uint8 array atomically; returns the file path."""
-        from PIL import Image
-
         target = self.folder() / f"{stem}-{uuid.uuid4().hex}.jpg"
-        picture = Image.fromarray(image)
-        write_atomic(target, lambda fh: picture.save(fh, format="JPEG", quality=self._quality))
+        write_image_atomic(target, image, quality=self._quality)
+        return str(target)
+
+    def keep(self, path: Path, stem: str, suffix: str) -> str:
+        """A served copy of a file that is about to be deleted (e.g. a decoded `data:` URL upload)."""
+        target = self.folder() / f"{stem}-{uuid.uuid4().hex}{suffix}"
+        write_atomic(target, lambda fh: fh.write(path.read_bytes()))
         return str(target)
 
 
@@ -470,9 +474,13 @@ class DemoHandlers:
             return (*hidden, "")
         try:
             with uploaded_file(video, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
-                playable, codec = preview.browser_playable(path, Path(upload_name(video) or path).suffix)
+                suffix = Path(upload_name(video) or path).suffix
+                playable, codec = preview.browser_playable(path, suffix)
                 if playable:
-                    return gr.Video(value=str(path), visible=True), hidden[1], ""
+                    # a decoded `data:` URL is deleted on leaving this block: serve a copy of it
+                    served = str(path) if isinstance(payload_path(video, "video"), Path) else \
+                        self.images.keep(path, "preview", suffix or ".mp4")
+                    return gr.Video(value=served, visible=True), hidden[1], ""
                 strip = self.images.write(preview.frame_strip(path), "preview")
         except (InputRejected, preview.PreviewError) as err:
             return (*hidden, html.escape(f"No preview: {err}", quote=False))
@@ -576,6 +584,8 @@ def build_demo(
     limits = limits or DemoLimits()
     handlers = DemoHandlers(DetectorPool(detector, checkpoint_loader), limits, tmp_dir=tmp_dir)
     model_queue = {"concurrency_limit": limits.concurrency_limit, "concurrency_id": "model"}
+    # previews decode frames but never touch the model: their own queue, so they neither wait for nor block analyses
+    preview_queue = {"concurrency_limit": limits.concurrency_limit, "concurrency_id": "preview"}
     private = {"api_visibility": "private"}
     image_examples = _example_files(examples_dir, IMAGE_SUFFIXES)
     video_examples = _example_files(examples_dir, VIDEO_EXAMPLE_SUFFIXES)
@@ -681,7 +691,7 @@ def build_demo(
                             queue=False, **private)
             video_in.change(handlers.video_preview, inputs=[video_in],
                             outputs=[video_player, video_preview, video_preview_note],
-                            preprocess=False, **private, **model_queue)
+                            preprocess=False, **private, **preview_queue)
             video_btn.click(
                 analysing(len(video_outputs)), outputs=video_outputs, queue=False, **private,
             ).then(

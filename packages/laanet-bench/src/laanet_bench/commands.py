@@ -14,10 +14,10 @@ from laanet_synth.shards import (
     ShardError,
     TorchrunEnv,
     barrier,
+    multi_process_run,
     parse_shard,
     process_group,
     rank_device,
-    torchrun_env,
 )
 from tabulate import tabulate
 
@@ -99,8 +99,9 @@ def select_items(args: argparse.Namespace) -> Selection:
                           layout=args.layout, skip_missing=args.skip_missing, keep_missing=True)
     notes: dict[str, str] = {}
     if args.csv is not None:
-        listed = load_csv(args.csv, options)
-        notes["csv_columns"] = read_rows(args.csv).describe()
+        rows = read_rows(args.csv)
+        listed = load_csv(args.csv, options, rows)
+        notes["csv_columns"] = rows.describe()
         info = RunInfo(dataset=args.csv.stem, split=args.split, layout="csv", notes=notes)
     else:
         if args.root is None:
@@ -150,17 +151,6 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _torchrun(args: argparse.Namespace) -> TorchrunEnv | None:
-    """The torchrun environment of a multi-process run, or ``None``; ``--shard`` and torchrun exclude each other."""
-    ctx = torchrun_env()
-    if ctx is None or ctx.world_size == 1:
-        return None
-    if args.shard:
-        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
-                         "shard there; leave --shard out")
-    return ctx
-
-
 def _score_shard_only(args: argparse.Namespace, items: Sequence[MediaItem], scorer: DetectorScorer,
                       settings: Sequence[EvalSettings], ctx: TorchrunEnv | None, device: str) -> bool:
     """Score this process's shard into the cache. Returns whether this process writes the records now:
@@ -181,7 +171,7 @@ def _score_shard_only(args: argparse.Namespace, items: Sequence[MediaItem], scor
 
 
 def _load_scorer_for_shards(args: argparse.Namespace) -> tuple[DetectorScorer, TorchrunEnv | None, str | None]:
-    ctx = _torchrun(args)
+    ctx = multi_process_run(args.shard)
     device = rank_device(ctx, args.device) if ctx is not None else args.device
     if args.shard:
         parse_shard(args.shard)  # a malformed --shard fails before the weights are loaded

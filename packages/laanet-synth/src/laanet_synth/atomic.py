@@ -12,9 +12,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["write_atomic", "write_bytes", "write_text", "write_json", "write_npz", "write_torch"]
 
@@ -53,6 +54,8 @@ def write_json(path: str | os.PathLike[str], obj: Any, indent: int = 1) -> Path:
 
 def write_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
     """Atomically replace ``path`` with a compressed ``.npz`` of ``arrays``."""
+    import numpy as np  # here, so that command lines importing this module start without numpy
+
     return write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 

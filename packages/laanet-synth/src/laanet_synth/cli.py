@@ -81,6 +81,7 @@ def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, al
     import numpy as np
 
     from .crops import CropError, crop_face, margin_crop_recipe
+    from .faces import find_faces_batch
     from .imageio import read_image, write_image_atomic
     from .video import read_frames
 
@@ -92,8 +93,8 @@ def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, al
         group = str(src.rel.parent) if str(src.rel.parent) != "." else src.rel.stem
     stage = margin_crop_recipe(recipe)
     entries = []
-    for idx, frame in frames:
-        faces = finder.find(frame)
+    found = find_faces_batch(finder, [frame for _, frame in frames])  # the frames of a video detected in batches
+    for (idx, frame), faces in zip(frames, found, strict=True):
         for k, face in enumerate(faces if all_faces else faces[:1]):
             try:
                 crop = crop_face(frame, face, stage)
@@ -187,7 +188,7 @@ def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse
 def cmd_preprocess(args: argparse.Namespace) -> int:
     from .crops import CropError, get_recipe
     from .faces import FaceFinderError, make_face_finder
-    from .shards import ShardError, barrier, parse_shard, process_group, torchrun_env
+    from .shards import barrier, multi_process_run, parse_shard, process_group
 
     if args.frames < 1:
         raise UsageError(f"--frames {args.frames}: expected a whole number of frames >= 1")
@@ -200,11 +201,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     rec_dir = out_dir / "records"
     sources = collect_sources(args.inputs)
-    ctx = torchrun_env()
-    ctx = ctx if ctx is not None and ctx.world_size > 1 else None
-    if ctx is not None and args.shard:
-        raise ShardError(f"--shard {args.shard} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
-                         "shard there; leave --shard out")
+    ctx = multi_process_run(args.shard)
     shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
     mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
     desc = "preprocess" if shard is None else f"preprocess [{shard}]"

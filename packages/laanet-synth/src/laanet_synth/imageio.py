@@ -81,11 +81,13 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, source: str 
     return _decode(bytes(data), source, max_pixels)
 
 
-def write_image_atomic(path: str | os.PathLike[str], image_rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image (format from the suffix) atomically (:mod:`laanet_synth.atomic`)."""
+def write_image_atomic(path: str | os.PathLike[str], image_rgb: np.ndarray, quality: int | None = None) -> None:
+    """Write an RGB uint8 image (format from the suffix) atomically (:mod:`laanet_synth.atomic`); ``quality``
+    is the JPEG / WebP quality (Pillow's default when ``None``)."""
     from .atomic import write_atomic
 
     p = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}.get(p.suffix.lower(), "PNG")
     image = Image.fromarray(np.ascontiguousarray(image_rgb))
-    write_atomic(p, lambda fh: image.save(fh, format=fmt))
+    options = {} if quality is None else {"quality": int(quality)}
+    write_atomic(p, lambda fh: image.save(fh, format=fmt, **options))

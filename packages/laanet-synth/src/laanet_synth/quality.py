@@ -18,6 +18,7 @@ filters do to every photo: smooth skin, sharp edges. A model trained without it 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -91,7 +92,7 @@ def rescale_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg:
     scale = np.array([sx, sy], np.float32)
     lms = (np.asarray(face.landmarks, np.float32) + 0.5) * scale - 0.5
     box = np.asarray(face.box, np.float32) * np.array([sx, sy, sx, sy], np.float32)
-    return out, Face(box=box, score=face.score, landmarks=lms)
+    return out, dataclasses.replace(face, box=box, landmarks=lms)
 
 
 def _unsharp(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:

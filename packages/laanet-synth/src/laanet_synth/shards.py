@@ -102,6 +102,18 @@ def torchrun_env(env: Mapping[str, str] | None = None) -> TorchrunEnv | None:
     return TorchrunEnv(rank, world, local)
 
 
+def multi_process_run(shard_arg: str | None, env: Mapping[str, str] | None = None) -> TorchrunEnv | None:
+    """The torchrun environment of a run with more than one process, or ``None``. ``--shard`` (``shard_arg``)
+    and torchrun exclude each other: under torchrun the rank picks the shard."""
+    ctx = torchrun_env(env)
+    if ctx is None or ctx.world_size == 1:
+        return None
+    if shard_arg:
+        raise ShardError(f"--shard {shard_arg} under torchrun (WORLD_SIZE={ctx.world_size}): the rank picks the "
+                         "shard there; leave --shard out")
+    return ctx
+
+
 def rank_device(ctx: TorchrunEnv, requested: str | None) -> str:
     """The device a rank scores on: what was asked for, else its own GPU (``cuda:LOCAL_RANK``) when there
     are GPUs, else the CPU."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import yaml
 from laanet_model.variants import create_model
 from laanet_synth.atomic import write_text
 from laanet_synth.dataset import collate_pairs
+from laanet_synth.shards import torchrun_env
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -88,7 +88,8 @@ def pick_device(name: str) -> torch.device:
     """``auto`` -> the local CUDA device when there is one, else CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            ctx = torchrun_env()
+            return torch.device("cuda", ctx.local_rank if ctx is not None else 0)
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -100,7 +101,7 @@ def _dist_info() -> tuple[int, int]:
     """(rank, world size) when launched by torchrun (``WORLD_SIZE`` and ``RANK`` set), else (0, 1).
 
     Under torchrun the process group is joined (NCCL on CUDA, Gloo on CPU), even with one process."""
-    if "WORLD_SIZE" not in os.environ or "RANK" not in os.environ:
+    if torchrun_env() is None:
         return 0, 1
     import torch.distributed as dist
 

@@ -86,13 +86,14 @@ def read_rows(csv_path: Path) -> CsvRows:
     return CsvRows(rows, header, ignored)
 
 
-def load_csv(csv_path: Path, options: LoadOptions) -> list[MediaItem]:
+def load_csv(csv_path: Path, options: LoadOptions, rows: CsvRows | None = None) -> list[MediaItem]:
     """Videos and frame folders are one unit each; images sharing a ``group`` form one unit (a "video"),
-    images without a group are units of their own. Relative paths are resolved against the CSV's folder."""
+    images without a group are units of their own. Relative paths are resolved against the CSV's folder.
+    ``rows`` is the file as :func:`read_rows` read it, when the caller already has it."""
     base = csv_path.parent
     items: list[MediaItem] = []
     groups: dict[str, list[tuple[Path, int]]] = defaultdict(list)
-    for rel, label, group in read_rows(csv_path).rows:
+    for rel, label, group in (rows or read_rows(csv_path)).rows:
         path = Path(rel) if Path(rel).is_absolute() else base / rel
         if path.is_dir():
             images = list_images(path)
