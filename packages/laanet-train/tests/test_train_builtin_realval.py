@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from laanet_model.detector import Detector
 from laanet_model.weights import BUILTIN_WEIGHTS, assets_dir, get_weights
-from laanet_train.realval import run_protocol, validation_paths_of_card
+from laanet_train.realval import run_protocol, validation_identities_of_card
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,7 @@ def report(shared_data: Path, card: dict) -> dict:
         if not (shared_data / sub).exists():
             pytest.skip(f"{shared_data / sub} is absent")
     det = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
-    return run_protocol(det, shared_data, exclude_lfw=set(validation_paths_of_card(card, shared_data / "lfw")))
+    return run_protocol(det, shared_data, exclude_identities=validation_identities_of_card(card, shared_data / "lfw"))
 
 
 def test_bands_are_the_calibrated_ones(report: dict, card: dict) -> None:

@@ -128,3 +128,52 @@ def test_the_selection_rule_takes_the_best_mean_of_the_two_aucs():
     assert choose_checkpoint(rows) == "epoch_1.pt"  # a tie goes to the first
     with pytest.raises(ValueError, match="no checkpoints"):
         choose_checkpoint({})
+
+
+class _CountingFinder:
+    """A detector stand-in whose ``find_faces`` returns one RetinaFace-convention face and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def find_faces(self, image: np.ndarray) -> list:
+        from laanet_synth.faces import Face
+
+        self.calls += 1
+        lms = np.stack([np.linspace(10, 50, 68), np.linspace(12, 52, 68)], axis=1)
+        return [Face(box=np.array([5, 6, 55, 60]), score=0.99, landmarks=lms, box_convention="retinaface")]
+
+
+def test_face_cache_keeps_the_box_convention_across_a_save(tmp_path: Path):
+    from laanet_train.realval import FaceCache
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    finder = _CountingFinder()
+    cache = FaceCache(tmp_path, "retinaface")
+    first = cache.faces("a", image, finder)
+    cache.save()
+    again = FaceCache(tmp_path, "retinaface").faces("a", image, finder)
+    assert finder.calls == 1  # the second cache read the file
+    for f in first + again:
+        assert f.box_convention == "retinaface"  # so the crop uses the box as the Detector would
+    np.testing.assert_allclose(again[0].box, [5, 6, 55, 60])
+    # an entry written without the convention is found again rather than guessed
+    import json
+
+    stale = json.loads(cache.path.read_text())
+    for d in stale["a"]:
+        d.pop("box_convention")
+    cache.path.write_text(json.dumps(stale))
+    assert FaceCache(tmp_path, "retinaface").faces("a", image, finder)[0].box_convention == "retinaface"
+    assert finder.calls == 2
+
+
+def test_held_out_lfw_faces_exclude_whole_identities(lfw_dir: Path):
+    from laanet_synth.dataset import FaceIndex
+    from laanet_train.realval import lfw_heldout
+
+    test_people = np.unique(FaceIndex.from_lfw(lfw_dir, split="test").groups)
+    excluded = set(test_people[::3].tolist())  # a third of the dev-test people, e.g. the validation's
+    held = lfw_heldout(lfw_dir.parent, excluded, n=40)
+    assert len(held) == 40 and len(set(held.groups.tolist())) == 40  # one face per person
+    assert not set(held.groups.tolist()) & excluded  # no other photo of an excluded person slips in

@@ -171,9 +171,9 @@ def preprocessing_from_dict(d: dict[str, Any]) -> Preprocessing:
 #: How folder evaluation scores images (``laanet_train.evaluate.score_folder``), as cards record it.
 FOLDER_PROTOCOL = (
     "frame level: every image of dfdc-crops/real and dfdc-crops/fake through Detector.predict_image "
-    "(RetinaFace face finder, the card's crop recipe, flip test); the frame logit is the most fake face; "
-    "an image with no face found is warped whole to the input size and scored as one face. Never used for "
-    "training or model selection."
+    "(the card's face finder and crop recipe, flip test); the frame logit is the most fake face; an image "
+    "with no face found is warped whole to the input size and scored as one face. Never used for training, "
+    "selection or calibration."
 )
 
 _OFFICIAL_NOTE = "video-level, %, trained on FF++ c0 (raw); 'CDF' is Celeb-DF v2, 'DFDC' is DFDC-Preview"
@@ -229,9 +229,9 @@ WEIGHTS: dict[str, WeightSpec] = {
         source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
         licence="MIT (weights); trained on LFW images, which are for research use",
         file_name=f"{BUILTIN_WEIGHTS}.safetensors",
-        sha256="04a1140c9171398092caa45392e1df0e4a7cfc5e21ea228896598521fe6be36f",
+        sha256="84854214345fa58513d09bf1c41117fa555a94d274809363a6faa9498e668bb4",
         metrics=BUILTIN_METRICS,
-        thresholds=Thresholds(real_below=0.0669, fake_above=0.9636),
+        thresholds=Thresholds(real_below=0.0123, fake_above=0.962),
         description=(
             "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on "
             "LFW faces (peopleDevTrain identities) with self-blended images at 160 px on 2 CPU cores, with "

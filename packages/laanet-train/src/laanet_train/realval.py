@@ -34,9 +34,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from laanet_bench.datasets.base import list_images
 from laanet_bench.metrics import auc as roc_auc
 from laanet_bench.metrics import average_precision
 from laanet_model.scoring import sigmoid
+from laanet_model.weights import FOLDER_PROTOCOL
 
 #: how the verdict bands are set from the calibration scores (probabilities of real photos)
 BAND_RULE = (
@@ -57,12 +59,6 @@ FAKE_QUANTILE, REAL_QUANTILE = 0.99, 0.80
 LFW_RENDERINGS = (("0.5x area", 0.5, cv2.INTER_AREA), ("1x", 1.0, None), ("4x cubic", 4.0, cv2.INTER_CUBIC))
 #: image heights of the resolution sweep (240p to 1080p) and the largest probability spread called consistent
 SWEEP_HEIGHTS, SWEEP_TOLERANCE = (240, 480, 720, 1080), 0.2
-
-
-def _images(folder: Path) -> list[Path]:
-    from laanet_synth.media import is_image
-
-    return sorted(p for p in folder.iterdir() if is_image(p))
 
 
 def hash_halves(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
@@ -119,13 +115,16 @@ class FaceCache:
     def faces(self, key: str, image: np.ndarray, detector: Any) -> list[Any]:
         from laanet_synth.faces import Face
 
-        if key not in self._mem:
-            self._mem[key] = [
-                {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist()}
+        entry = self._mem.get(key)
+        if entry is None or any("box_convention" not in d for d in entry):  # absent, or cached without it
+            entry = self._mem[key] = [
+                {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist(),
+                 "box_convention": f.box_convention}
                 for f in detector.find_faces(image)
             ]
-        return [Face(box=np.array(d["box"]), score=d["score"], landmarks=np.array(d["landmarks"]))
-                for d in self._mem[key]]
+        # the box convention decides the crop (a RetinaFace box is used as it is), so it travels with the face
+        return [Face(box=np.array(d["box"]), score=d["score"], landmarks=np.array(d["landmarks"]),
+                     box_convention=d["box_convention"]) for d in entry]
 
     def save(self) -> None:
         if self.path is None:
@@ -172,7 +171,7 @@ def _rate(probs: Sequence[float], fake_above: float) -> dict[str, Any]:
 
 def split_folders(faces_dir: Path) -> dict[str, tuple[list[Path], list[Path]]]:
     """``{folder: (selection, reported)}`` for each of :data:`SPLIT_FOLDERS` under ``faces_dir``."""
-    return {name: hash_halves(_images(faces_dir / name)) for name in SPLIT_FOLDERS}
+    return {name: hash_halves(list(list_images(faces_dir / name))) for name in SPLIT_FOLDERS}
 
 
 def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
@@ -191,11 +190,12 @@ def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
 
 
 def lfw_heldout(shared: Path, exclude: set[str], n: int = 60, seed: int = 0) -> Any:
-    """``n`` LFW faces of ``peopleDevTest.txt`` identities not in ``exclude`` (one per person, seeded)."""
+    """``n`` LFW faces of ``peopleDevTest.txt`` identities not in ``exclude`` (identity names; one face per
+    person, seeded)."""
     from laanet_synth.dataset import FaceIndex
 
     idx = FaceIndex.from_lfw(shared / "lfw", split="test")
-    keep = np.array([str(p) not in exclude for p in idx.paths])
+    keep = ~np.isin(idx.groups, sorted(exclude))
     idx = idx.subset(np.flatnonzero(keep))
     rng = np.random.default_rng(seed)
     _, first = np.unique(idx.groups, return_index=True)
@@ -231,11 +231,11 @@ def run_protocol(
     shared: str | Path,
     *,
     cache_dir: str | Path | None = None,
-    exclude_lfw: set[str] | None = None,
+    exclude_identities: set[str] | None = None,
     n_lfw: int = 60,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Calibrate ``detector``'s bands on the selection portraits, then measure everything reported.
+    """Calibrate ``detector``'s bands on the selection photos, then measure everything reported.
 
     Returns ``{"thresholds": ..., "selection": ..., "metrics": {...}}``; the detector's thresholds are left
     unchanged (the caller decides whether to adopt the calibrated bands).
@@ -258,10 +258,14 @@ def run_protocol(
     bands = bands_from_calibration(cal)
     fa = bands["fake_above"]
 
-    say("specificity: reported half of the portraits, with the quarter-size consistency")
-    rep_probs, deltas_logit, deltas_prob, no_face = [], [], [], 0
+    say("specificity: reported half of the portraits, with the quarter-size change and the 240p-1080p sweep")
+    rep_probs, deltas_logit, deltas_prob, spreads, no_face = [], [], [], [], 0
     for path in reported:
         image = read_image(path)
+        sweep_logits = [scorer.frame_logit(f"portraits/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
+        if all(v is not None for v in sweep_logits):
+            p = sigmoid(np.asarray(sweep_logits, dtype=np.float64))
+            spreads.append(float(p.max() - p.min()))
         full = scorer.frame_logit(f"portraits/{path.name}#full", image)
         small = scorer.frame_logit(f"portraits/{path.name}#quarter", quarter(image))
         if full is None:
@@ -272,15 +276,6 @@ def run_protocol(
             deltas_logit.append(abs(small - full))
             deltas_prob.append(abs(sigmoid(small) - sigmoid(full)))
     portraits = {**_rate(rep_probs, fa), "no_face_found": no_face, "images": len(reported)}
-
-    say("resolution sweep: reported portraits at 240p, 480p, 720p and 1080p")
-    spreads = []
-    for path in reported:
-        image = read_image(path)
-        probs = [scorer.frame_logit(f"portraits/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
-        if all(v is not None for v in probs):
-            p = sigmoid(np.asarray(probs, dtype=np.float64))
-            spreads.append(float(p.max() - p.min()))
     sweep = sweep_summary(spreads, len(reported))
     consistency = {
         "n": len(deltas_logit),
@@ -292,7 +287,7 @@ def run_protocol(
 
     say("specificity: groups (every face) and the reported half of realworld (every image)")
     group_faces: list[float] = []
-    for path in _images(faces_dir / "groups"):
+    for path in list_images(faces_dir / "groups"):
         group_faces += [sigmoid(v) for v in scorer.face_logits(f"groups/{path.name}", read_image(path))]
     realworld, rw_none = [], 0
     for path in halves["realworld"][1]:
@@ -303,7 +298,7 @@ def run_protocol(
             realworld.append(sigmoid(v))
 
     say("specificity: held-out LFW faces at three resolutions")
-    lfw = lfw_heldout(shared, exclude_lfw or set(), n=n_lfw)
+    lfw = lfw_heldout(shared, exclude_identities or set(), n=n_lfw)
     lfw_rates = {}
     for tag, scale, interp in LFW_RENDERINGS:
         probs, none = [], 0
@@ -361,10 +356,7 @@ def run_protocol(
             "no_face_found": m["no_face_found"],
             "real_called_fake": round(float((dfdc_probs[dfdc.labels == 0] > fa).mean()), 4),
             "fake_called_fake": round(float((dfdc_probs[dfdc.labels == 1] > fa).mean()), 4),
-            "protocol": "frame level: every image of dfdc-crops/real and dfdc-crops/fake through "
-                        "Detector.predict_image (the card's face finder and crop recipe, flip test); the frame "
-                        "logit is the most fake face; an image with no face found is warped whole to the input "
-                        "size and scored as one face. Never used for training, selection or calibration.",
+            "protocol": FOLDER_PROTOCOL,
         },
     }
     selection_info = {
@@ -376,21 +368,19 @@ def run_protocol(
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
 
 
-def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache_dir: str | Path | None) -> dict[str, float]:
+def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache: FaceCache) -> dict[str, float]:
     """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
     portraits and the realworld photos, as they are and at a quarter size) from the synthetic validation fakes,
     and the synthetic validation AUC itself; with, for information, the band the calibration rule would set and
     the share of the synthetic validation fakes above it."""
     selection = [p for sel, _ in split_folders(Path(shared) / "faces").values() for p in sel]
-    scorer = Scorer(detector, FaceCache(Path(cache_dir) if cache_dir else None, str(detector.preprocessing.face_detector)))
-    cal = calibration_scores(scorer, selection)
-    scorer.cache.save()
+    cal = calibration_scores(Scorer(detector, cache), selection)
     reals, fakes = val_pairs
     lr = np.array([p.logit for p in detector.predict_crops(reals)])
     lf = np.array([p.logit for p in detector.predict_crops(fakes)])
     y = np.r_[np.zeros(len(lr)), np.ones(len(lf))]
     photo_y = np.r_[np.zeros(len(cal)), np.ones(len(lf))]
-    photo_s = np.r_[np.log(cal / (1 - cal)), lf]
+    photo_s = np.r_[cal, sigmoid(lf)]
     band = bands_from_calibration(cal)["fake_above"]
     return {"synthetic_val_auc": round(roc_auc(y, np.r_[lr, lf]), 4),
             "photos_vs_fakes_auc": round(roc_auc(photo_y, photo_s), 4),
@@ -452,10 +442,16 @@ def main(argv: list[str] | None = None) -> int:
         pairs = validation_pairs(args.run_dir, Path(args.shared) / "lfw")
         rows = {}
         files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
+        from .export import load_run_config
+        from .validation import run_preprocessing
+
+        finder = str(run_preprocessing(load_run_config(args.run_dir)).face_detector)
+        cache = FaceCache(Path(args.cache) if args.cache else None, finder)  # one face search per photo
         for f in files:
             det = checkpoint_detector(args.run_dir, f.name)
-            rows[f.name] = selection_score(det, args.shared, pairs, args.cache)
+            rows[f.name] = selection_score(det, args.shared, pairs, cache)
             print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
+        cache.save()
         report: dict[str, Any] = {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
     else:
         report = _report(args)
@@ -473,37 +469,36 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
 
     det = Detector.from_weights(args.weights, device="cpu")
     weights_file = identify_weights(args.weights).path
-    exclude = set(validation_paths_of_card(read_card(weights_file), Path(args.shared) / "lfw"))
-    report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_lfw=exclude,
+    card = read_card(weights_file)
+    exclude = validation_identities_of_card(card, Path(args.shared) / "lfw")
+    report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_identities=exclude,
                           progress=lambda m: print(m, file=sys.stderr, flush=True))
     if args.write_card:
-        from laanet_synth.atomic import write_text
+        from laanet_synth.atomic import write_json
 
-        card_file = card_path_for(weights_file)
-        card = json.loads(card_file.read_text())
         bands = report["thresholds"]
         card["thresholds"] = {"real_below": bands["real_below"], "fake_above": bands["fake_above"]}
         card["thresholds_rule"] = bands["rule"]
         card.setdefault("metrics", {}).update(report["metrics"])
         card["real_image_validation"] = {"selection_portraits": report["selection"]["portraits"],
                                          "selection_realworld": report["selection"]["realworld"]}
-        write_text(card_file, json.dumps(card, indent=2, sort_keys=True) + "\n")
+        write_json(card_path_for(weights_file), card, indent=2)
     return report
 
 
-def validation_paths_of_card(card: dict[str, Any], lfw_dir: str | Path) -> list[str]:
-    """The LFW paths the synthetic validation of a card's training recipe used, with the LFW folder at
+def validation_identities_of_card(card: dict[str, Any], lfw_dir: str | Path) -> set[str]:
+    """The LFW identities the synthetic validation of a card's training recipe used, with the LFW folder at
     ``lfw_dir`` (empty without a recipe)."""
     recipe = (card.get("training") or {}).get("recipe")
     if not recipe:
-        return []
+        return set()
     from .config import config_from_dict
     from .data import face_splits
 
     data = {**recipe.get("data", {}), "root": str(lfw_dir)}
     cfg = config_from_dict({**recipe, "data": data})
     _, val = face_splits(cfg.data, cfg.seed)
-    return [str(p) for p in val.paths]
+    return {str(g) for g in val.groups}
 
 
 if __name__ == "__main__":  # pragma: no cover
