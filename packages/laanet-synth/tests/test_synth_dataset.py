@@ -123,3 +123,46 @@ def test_lfw_index(lfw_dir):
     assert item["hm"].amax() == 1.0 and item["mask"].amax() > 0.9
     with pytest.raises(FaceIndexError, match="unknown LFW split"):
         FaceIndex.from_lfw(lfw_dir, "dev")
+
+
+def test_mixed_pairs_draw_bi_at_the_given_share_and_reproducibly(tiny_index):
+    from laanet_synth.dataset import BIPairDataset, MixedPairDataset
+    from laanet_synth.quality import QualityAugment
+
+    quality = QualityAugment(p_rescale=1.0, p_grey=1.0)
+    sbi = SBIPairDataset(tiny_index, 64, seed=2, quality=quality)
+    bi = BIPairDataset(tiny_index, 64, seed=2, k=2, quality=quality)
+    mixed = MixedPairDataset(sbi, bi, 0.5, seed=2)
+    draws = []
+    for epoch in range(40):
+        mixed.set_epoch(epoch)
+        assert sbi.epoch == bi.epoch == epoch
+        draws += [mixed.is_bi(i) for i in range(len(mixed))]
+    assert 0.35 < np.mean(draws) < 0.65  # 160 draws at share 0.5
+    mixed.set_epoch(3)
+    for i in range(len(mixed)):
+        item, again = mixed.raw_item(i), mixed.raw_item(i)
+        source = bi if mixed.is_bi(i) else sbi
+        np.testing.assert_array_equal(item["fake"], source.raw_item(i)["fake"])
+        np.testing.assert_array_equal(item["fake"], again["fake"])
+        assert ("donor" in item) == mixed.is_bi(i)
+        # p_grey = 1: the quality recipe reached both kinds of pair, identically for the real and the fake
+        for key in ("real", "fake"):
+            assert np.array_equal(item[key][..., 0], item[key][..., 1])
+    assert not any(MixedPairDataset(sbi, bi, 0.0).is_bi(i) for i in range(4))
+    assert all(MixedPairDataset(sbi, bi, 1.0).is_bi(i) for i in range(4))
+    with pytest.raises(ValueError, match="bi_share"):
+        MixedPairDataset(sbi, bi, 1.5)
+
+
+def test_bi_quality_is_for_training_only(tiny_index):
+    from laanet_synth.dataset import BIPairDataset
+    from laanet_synth.quality import QualityAugment
+
+    assert BIPairDataset(tiny_index, 64, k=2, split="val", quality=QualityAugment()).quality is None
+    plain = BIPairDataset(tiny_index, 64, seed=4, k=2)
+    graded = BIPairDataset(tiny_index, 64, seed=4, k=2, quality=QualityAugment(p_rescale=0.0, p_noise=1.0))
+    a, b = plain.raw_item(1), graded.raw_item(1)
+    assert int(a["donor"]) == int(b["donor"])  # the quality draws do not move the synthesis draws
+    np.testing.assert_array_equal(a["mask"], b["mask"])
+    assert not np.array_equal(a["fake"], b["fake"])

@@ -268,6 +268,10 @@ class BIPairDataset(_PairDataset):
 
     ``donors`` (N, k) may be given (e.g. computed once and saved); otherwise it is computed at
     construction with :func:`laanet_synth.bi.nearest_donors` on box-normalised landmarks.
+
+    ``quality`` (training only) works as in :class:`SBIPairDataset`: the real face (not the donor) is
+    rendered at a random effective resolution before its crop, and the pair is degraded identically after
+    blending, from a random stream of its own.
     """
 
     def __init__(
@@ -282,6 +286,7 @@ class BIPairDataset(_PairDataset):
         colour: ColourAugment | None = DEFAULT_COLOUR,
         mean: Sequence[float] = MEAN,
         std: Sequence[float] = STD,
+        quality: QualityAugment | None = None,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
@@ -289,6 +294,7 @@ class BIPairDataset(_PairDataset):
         self.recipe = dataset_recipe(index, recipe)
         self.seed, self.split, self.config, self.colour = int(seed), split, config, colour
         self.mean, self.std = tuple(mean), tuple(std)
+        self.quality = quality if split == "train" else None
         self.epoch = 0
         if donors is None:
             donors = nearest_donors(normalise_landmarks(index.landmarks), index.groups, k=k, rng=np.random.default_rng(seed))
@@ -299,7 +305,11 @@ class BIPairDataset(_PairDataset):
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         rng = self.rng_for(i)
-        crop = crop_face(read_image(self.index.image_path(i)), self.index.face(i), self.recipe)
+        image, face = read_image(self.index.image_path(i)), self.index.face(i)
+        qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1]) if self.quality else None
+        if self.quality is not None:
+            image, face = rescale_source(image, face, qrng, self.quality)
+        crop = crop_face(image, face, self.recipe)
         valid = self.donors[i][self.donors[i] >= 0]
         if valid.size == 0:
             raise ValueError(f"face {i} ({self.index.paths[i]}) has no donor from another group")
@@ -309,8 +319,37 @@ class BIPairDataset(_PairDataset):
         real, fake = pair.real, pair.fake
         if self.colour is not None and self.split != "test":
             real, fake = self.colour([real, fake], rng)
+        if self.quality is not None:
+            real, fake = degrade_pair(real, fake, qrng, self.quality)
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
+
+
+class MixedPairDataset(_PairDataset):
+    """SBI and BI pairs over one face index: for each (epoch, face) a draw from a stream of its own picks BI
+    with probability ``bi_share``, else SBI. Both datasets must hold the same index; items carry the keys
+    they share (BI items keep their ``donor``)."""
+
+    def __init__(self, sbi: SBIPairDataset, bi: BIPairDataset, bi_share: float, seed: int = 0) -> None:
+        if not 0.0 <= bi_share <= 1.0:
+            raise ValueError(f"bi_share must lie in [0, 1], got {bi_share}")
+        if sbi.index is not bi.index and len(sbi.index) != len(bi.index):
+            raise ValueError("the SBI and BI datasets must hold the same faces")
+        self.sbi, self.bi, self.bi_share = sbi, bi, float(bi_share)
+        self.index, self.seed, self.epoch = sbi.index, int(seed), 0
+        self.mean, self.std = sbi.mean, sbi.std
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.sbi.set_epoch(epoch)
+        self.bi.set_epoch(epoch)
+
+    def is_bi(self, i: int) -> bool:
+        """Whether face ``i`` becomes a BI pair in the current epoch."""
+        return bool(np.random.default_rng([self.seed, self.epoch, int(i), 2]).random() < self.bi_share)
+
+    def raw_item(self, i: int) -> dict[str, np.ndarray]:
+        return (self.bi if self.is_bi(i) else self.sbi).raw_item(i)
 
 
 

@@ -50,7 +50,9 @@ class DataConfig:
     index written by ``laanet-synth preprocess`` (``root`` is the index file or its folder) and splits its
     identities deterministically with ``val_fraction``. ``quality`` turns on the resolution and quality
     invariance of training pairs: ``true`` or ``"v2"``, or ``"v3"`` (v2 plus edge-preserving smoothing), the
-    named recipes of :data:`laanet_synth.quality.QUALITY_RECIPES`. ``val_seed`` fixes the validation subset and its
+    named recipes of :data:`laanet_synth.quality.QUALITY_RECIPES`. ``bi_share`` (with ``synthesis="sbi"``) makes that
+    share of the *training* pairs BI pairs instead (a donor from another identity, same quality recipe); the
+    validation pairs stay SBI, so runs with and without it are compared on the same pairs. ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
@@ -71,6 +73,7 @@ class DataConfig:
     val_seed: int | None = None
     val_fakes_dir: str | None = None
     quality: bool | str = False
+    bi_share: float = 0.0
 
     def validation_seed(self, seed: int) -> int:
         """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
