@@ -16,9 +16,10 @@ import torch
 from laanet_bench.cache import EvalCache, item_fingerprint
 from laanet_bench.datasets import LoadOptions, load_csv, load_dataset
 from laanet_bench.evaluation import RunInfo, run_evaluation
+from laanet_bench.frames import load_frames
 from laanet_bench.metrics import BootstrapConfig
 from laanet_bench.perturbations import Perturbation
-from laanet_bench.pipeline import EvalSettings, crop_tag, evaluate_items, score_tag
+from laanet_bench.pipeline import EvalSettings, crop_tag, evaluate_items, extract_crops, score_tag
 from laanet_bench.records import read_records
 from laanet_bench.scorer import DetectorScorer
 from laanet_model import Detector
@@ -128,6 +129,26 @@ def test_cache_reuse_across_settings(tmp_path, build, clips, scorer):
     mirrored = scorer.crop_logits(np.ascontiguousarray(crops.crops[:, :, ::-1]))
     stored = cache.load_scores(score_tag(scorer, flip), item_fingerprint(item)).logits
     np.testing.assert_allclose(stored, (plain + mirrored) / 2, rtol=1e-5, atol=1e-6)
+
+
+def test_an_items_frames_are_detected_together_with_the_faces_of_each_frame(tmp_path, build, clips, scorer,
+                                                                             monkeypatch):
+    item = load_dataset("dfd", build.dfd(tmp_path / "d", clips))[0]
+    calls = []
+    batched = scorer.find_faces_batch
+
+    def counting(images):
+        calls.append(len(images))
+        return batched(images)
+
+    monkeypatch.setattr(scorer, "find_faces_batch", counting)
+    entry = extract_crops(item, scorer, EvalSettings(n_frames=FRAMES))
+    assert calls == [FRAMES]
+    # the same crops and boxes as finding the faces frame by frame
+    cuts = [scorer.crop_faces(im, scorer.find_faces(im)) for im in load_frames(item, FRAMES).images]
+    np.testing.assert_array_equal(entry.crops, np.stack([c for cut in cuts for c in cut.images]))
+    np.testing.assert_array_equal(entry.boxes, np.stack([b for cut in cuts for b in cut.boxes]))
+    np.testing.assert_array_equal(entry.frame_of_face, [j for j, cut in enumerate(cuts) for _ in cut.images])
 
 
 class LeftRightNet(torch.nn.Module):

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from laanet_model.detector import Detector
 from laanet_model.scoring import sigmoid
+from laanet_synth.boxes import iou_matrix
 from laanet_synth.imageio import read_image
 from laanet_synth.sbi import self_blend
 from laanet_synth.stages import StageTimer
-from laanet_synth.tracks import iou_matrix, link_tracks
+from laanet_synth.tracks import link_tracks
 
 NAME = "laanet-lite0-sbi-lfw"
 N_SAMPLES = 10

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
-from laanet_synth.cli import collect_sources, main
+from laanet_synth.cli import PreprocessSettings, collect_sources, main
 from laanet_synth.crops import OFFICIAL_SBI, crop_face, pre_cropped, whole_image_face
 from laanet_synth.dataset import FaceIndex, SBIPairDataset
 from laanet_synth.imageio import read_image
@@ -118,6 +121,40 @@ def test_changed_settings_are_not_resumed(inputs, tmp_path, capsys):
     assert main(["preprocess", str(clip), "--out", str(out), "--frames", "8", "--quiet"]) == 1
     changed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert changed["resumed"] == 0 and changed["failed"] == 1 and changed["settings_changed"] == 1
+
+
+def test_each_record_file_is_read_at_most_once(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (src / name).write_bytes(b"not a jpeg " + name.encode())
+    out = tmp_path / "out"
+    assert main(["preprocess", str(src), "--out", str(out), "--quiet"]) == 1
+    capsys.readouterr()
+    # a record of a source no longer among the inputs (same settings): it stays in the whole index
+    settings = asdict(PreprocessSettings(32, "official-sbi", "retinaface", False))
+    entry = {"path": "crops/gone/00000_0.png", "group": "gone", "frame": 0, "landmarks": [[1.0, 2.0]] * 68,
+             "box": [0.0, 0.0, 256.0, 256.0], "score": 0.9}
+    (out / "records" / "0000gone.json").write_text(json.dumps(
+        {"source": "gone.jpg", "status": "ok", "frames": 1, "entries": [entry], "settings": settings}))
+    reads: Counter[str] = Counter()
+    read_text = Path.read_text
+
+    def counting_read_text(self, *args, **kwargs):
+        if self.parent == out / "records":
+            reads[self.name] += 1
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting_read_text)
+    # resumed, retried, and one shard of one (its own index only: the old record is not read)
+    for extra, n_read in (([], 3), (["--retry-errors"], 3), (["--shard", "0/1"], 2)):
+        reads.clear()
+        assert main(["preprocess", str(src), "--out", str(out), "--quiet", *extra]) == 1
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["failed_total"] == 2 and summary.get("faces", 1) == 1, extra
+        assert len(reads) == n_read and max(reads.values()) == 1, (extra, reads)
+    assert FaceIndex.load(out / "index.npz").paths.tolist() == [entry["path"]]
+    assert len(FaceIndex.load(out / "index.shard-0-of-1.npz")) == 0
 
 
 @pytest.mark.parametrize("args, words", [

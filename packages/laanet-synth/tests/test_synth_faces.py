@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from laanet_synth.faces import (
     DlibFaceFinder,
     Face,
     FaceAlignmentFinder,
+    FaceDescriber,
     FaceFinder,
     FaceFinderError,
     InvalidImageError,
+    ShapePredictor68,
     make_face_finder,
 )
 from laanet_synth.imageio import read_image
@@ -48,6 +52,31 @@ def test_face_alignment_missing_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(FaceFinderError, match=r"face-alignment|2DFAN4"):
         FaceAlignmentFinder().find(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_dlib_model_files_missing_are_clear(tmp_path):
+    missing = tmp_path / "nope.dat"
+    image = np.zeros((32, 32, 3), np.uint8)
+    face = Face(box=np.array([0, 0, 20, 20]), score=1.0, landmarks=np.full((68, 2), 10.0))
+    calls = [
+        (lambda: ShapePredictor68(missing).predict(image, face.box), ShapePredictor68),
+        (lambda: FaceDescriber(missing).describe(image, face), FaceDescriber),
+        (lambda: DlibFaceFinder(predictor_path=str(missing)).find(image), ShapePredictor68),
+    ]
+    for call, cls in calls:
+        message = f"{cls.what} not found at .*nope.dat; expected {cls.file_name}"
+        with pytest.raises(FaceFinderError, match=message):
+            call()
+    assert (ShapePredictor68.what, FaceDescriber.what) == ("68-point predictor", "face descriptor model")
+
+
+def test_dlib_model_files_default_and_pickle_without_the_model():
+    predictor, describer = ShapePredictor68(), FaceDescriber()
+    assert predictor.path.name == "shape_predictor_68_face_landmarks.dat" and predictor.path.is_file()
+    assert describer.path.name == "dlib_face_recognition_resnet_model_v1.dat" and describer.path.is_file()
+    assert predictor.model() is predictor.model()  # loaded once
+    clone = pickle.loads(pickle.dumps(predictor))
+    assert clone.path == predictor.path and clone._model is None
 
 
 @pytest.fixture(scope="module")

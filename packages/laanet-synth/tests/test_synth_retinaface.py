@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from laanet_synth.boxes import iou_matrix
 from laanet_synth.crops import OFFICIAL_SBI, calibrate_box, crop_box
 from laanet_synth.faces import (
     BOX_HOG,
@@ -90,6 +91,20 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     scores = np.array([0.9, 0.95, 0.5, 0.1], np.float32)
     assert nms(boxes, scores, 0.4).tolist() == [1, 2]
     assert nms(boxes, scores, 0.99).tolist() == [1, 0, 2, 3]
+
+
+@given(xy=st.lists(st.tuples(*[st.integers(0, 40)] * 4), min_size=1, max_size=12),
+       threshold=st.sampled_from([0.0, 0.3, 0.4, 0.7]))
+@settings(max_examples=200, deadline=None)
+def test_nms_keeps_no_overlapping_pair_and_drops_only_overlapped_boxes(xy, threshold):
+    boxes = np.array([[x, y, x + w + 1, y + h + 1] for x, y, w, h in xy], np.float32)
+    scores = np.linspace(1.0, 0.1, len(boxes), dtype=np.float32)[::-1].copy()
+    keep = nms(boxes, scores, threshold)
+    iou = iou_matrix(boxes, boxes)
+    assert list(keep) == sorted(keep, key=lambda i: -scores[i])
+    assert all(iou[i, j] <= threshold for i in keep for j in keep if i != j)
+    for j in set(range(len(boxes))) - set(keep.tolist()):
+        assert any(iou[i, j] > threshold and scores[i] >= scores[j] for i in keep)
 
 
 def test_select_detections_thresholds_suppresses_and_maps_back():

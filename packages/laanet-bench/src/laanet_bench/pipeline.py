@@ -95,13 +95,12 @@ def extract_crops(item: MediaItem, scorer: FaceScorer, settings: EvalSettings) -
     frames = load_frames(item, settings.n_frames)
     images = perturb_frames(frames.images, settings.perturbation, key=item.key, fps=frames.fps)
     size = scorer.recipe.input_size
+    if item.pre_cropped:
+        found = [[whole_image_face(im.shape[1], im.shape[0], np.zeros((68, 2), np.float32))] for im in images]
+    else:
+        found = scorer.find_faces_batch(images)  # the frames of an item detected in batches
     crops, owners, boxes = [], [], []
-    for j, image in enumerate(images):
-        if item.pre_cropped:
-            h, w = image.shape[:2]
-            faces = [whole_image_face(w, h, np.zeros((68, 2), np.float32))]
-        else:
-            faces = scorer.find_faces(image)
+    for j, (image, faces) in enumerate(zip(images, found, strict=True)):
         cut = scorer.crop_faces(image, faces, pre_cropped=item.pre_cropped)
         crops += cut.images
         owners += [j] * len(cut.images)

@@ -1,12 +1,14 @@
 """What the pipeline needs from a model: the :class:`laanet_model.Detector` stages, and what identifies them.
 
 The harness never re-implements a stage: :class:`DetectorScorer` hands each call to the detector's
-``find_faces``, ``crop_faces``, ``predict_crops`` (normalise + network with the flip test) and ``aggregate``,
-and adds the names and hashes the cache keys are made of. The pipeline takes the scorer as a parameter.
+``find_faces_batch``, ``crop_faces``, ``predict_crops`` (normalise + network with the flip test) and
+``aggregate``, and adds the names and hashes the cache keys are made of. The pipeline takes the scorer as a
+parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -26,8 +28,8 @@ class FaceScorer(Protocol):
     recipe: CropRecipe
     finder_tag: str
 
-    def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
-        """Faces in an RGB uint8 frame."""
+    def find_faces_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Faces in each RGB uint8 frame (frames of one size detected together where the finder can)."""
 
     def crop_faces(self, image_rgb: np.ndarray, faces: list[Face], pre_cropped: bool = False) -> Any:
         """The faces cut by the recipe (``laanet_model.detector.FaceCrops``)."""
@@ -71,6 +73,9 @@ class DetectorScorer:
 
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
         return self.detector.find_faces(image_rgb)
+
+    def find_faces_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
+        return self.detector.find_faces_batch(images)
 
     def crop_faces(self, image_rgb: np.ndarray, faces: list[Face], pre_cropped: bool = False) -> Any:
         return self.detector.crop_faces(image_rgb, faces, pre_cropped=pre_cropped)

@@ -300,6 +300,14 @@ class Detector:
         """Stage 1: every face the recipe's face finder sees (``laanet_synth.faces.Face``, largest first)."""
         return list(self.face_finder.find(self.check_image(image_rgb)))
 
+    def find_faces_batch(self, images: Sequence[np.ndarray], timer: Any = None) -> list[list[Any]]:
+        """:meth:`find_faces` for several images: frames of one size are detected together when the face
+        finder detects in batches (``laanet_synth.faces.find_faces_batch``; ``timer`` collects the time of
+        its "detect" and "landmarks" stages)."""
+        from laanet_synth.faces import find_faces_batch
+
+        return find_faces_batch(self.face_finder, [self.check_image(im) for im in images], timer)
+
     def crop_faces(self, image_rgb: np.ndarray, faces: Sequence[Any], *, pre_cropped: bool = False) -> FaceCrops:
         """Stage 2: cut each face with the recipe's crop (``pre_cropped``: the image is already the recipe's
         margin crop, so only its second stage runs). Faces narrower than the recipe's ``min_face_size`` are
@@ -425,11 +433,8 @@ class Detector:
         the face finder detects in batches) and every face of every frame is scored in batches of
         ``batch_size``. ``timer`` (a ``laanet_synth.stages.StageTimer``) collects the time of the
         "detect", "landmarks", "crop" and "network" stages."""
-        from laanet_synth.faces import find_faces_batch
-
         checked = [self.check_image(im) for im in images]
-        found = find_faces_batch(self.face_finder, checked, timer)
-        return self._score_faces(checked, found, timer)
+        return self._score_faces(checked, self.find_faces_batch(checked, timer), timer)
 
     def predict_video(
         self, frames: Sequence[tuple[int, np.ndarray]], *, people: bool = True, chunk: int = 8,

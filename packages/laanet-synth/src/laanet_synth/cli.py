@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -138,13 +138,16 @@ def shard_index_name(shard) -> str:
     return f"index.shard-{shard.index}-of-{shard.count}.npz"
 
 
-def _read_records(rec_dir: Path, names: set[str] | None = None, settings: dict | None = None) -> list[dict]:
-    """The per-source records in file-name order (the order of the index), all of them or only ``names``,
-    and only those made with ``settings`` when given."""
-    if not rec_dir.is_dir():
-        return []
-    records = [json.loads(p.read_text()) for p in sorted(rec_dir.glob("*.json")) if names is None or p.name in names]
-    return [r for r in records if settings is None or r.get("settings") == settings]
+def _read_records(rec_dir: Path, known: Mapping[str, dict]) -> dict[str, dict]:
+    """Every per-source record in ``rec_dir`` by file name: those in ``known`` as they are there, the others
+    read from their files (records of other shards, or of sources no longer among the inputs)."""
+    names = sorted(p.name for p in rec_dir.glob("*.json")) if rec_dir.is_dir() else []
+    return {n: known[n] if n in known else json.loads((rec_dir / n).read_text()) for n in names}
+
+
+def _index_records(records: Mapping[str, dict], settings: dict) -> list[dict]:
+    """The records made with ``settings``, in file-name order (the order of the index)."""
+    return [records[n] for n in sorted(records) if records[n].get("settings") == settings]
 
 
 @dataclass
@@ -156,22 +159,27 @@ class _Tally:
 
 
 def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse.Namespace, desc: str,
-                        settings: PreprocessSettings, recipe, finder) -> tuple[_Tally, list[str]]:
+                        settings: PreprocessSettings, recipe, finder
+                        ) -> tuple[_Tally, list[str], dict[str, dict]]:
     """Process each source not done yet with these settings (resumable: one record per source, written
-    atomically; a record made with other settings is redone); returns the tally and the errors."""
+    atomically; a record made with other settings is redone); returns the tally, the errors and every
+    source's record (resumed or new) by record file name."""
     from tqdm import tqdm
 
     rec_dir = out_dir / "records"
     tally = _Tally()
     errors: list[str] = []
+    records: dict[str, dict] = {}
     for src in tqdm(sources, desc=desc, unit="file", disable=args.quiet):
-        rec_path = rec_dir / _record_name(src)
+        name = _record_name(src)
+        rec_path = rec_dir / name
         if rec_path.is_file():
             prev = json.loads(rec_path.read_text())
             if prev.get("settings") != asdict(settings):
                 tally.settings_changed += 1
             elif prev.get("status") == "ok" or not args.retry_errors:
                 tally.resumed += 1
+                records[name] = prev
                 continue
         try:
             rec = process_source(src, out_dir, finder, recipe, args.frames, args.all_faces)
@@ -182,7 +190,8 @@ def _preprocess_sources(sources: Sequence[Source], out_dir: Path, args: argparse
             tally.failed += 1
         rec["settings"] = asdict(settings)
         write_text(rec_path, json.dumps(rec))
-    return tally, errors
+        records[name] = rec
+    return tally, errors, records
 
 
 def cmd_preprocess(args: argparse.Namespace) -> int:
@@ -205,16 +214,15 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
     mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
     desc = "preprocess" if shard is None else f"preprocess [{shard}]"
-    tally, errors = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
+    tally, errors, records = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
     for e in errors:
         print(f"skipped (unreadable): {e}", file=sys.stderr)
-    mine_names = {_record_name(s) for s in mine}
-    still_failed = sum(r.get("status") != "ok" for r in _read_records(rec_dir, mine_names))
+    still_failed = sum(r.get("status") != "ok" for r in records.values())
     summary = {"sources": len(sources), "processed": tally.processed, "resumed": tally.resumed,
                "failed": tally.failed, "settings_changed": tally.settings_changed, "failed_total": still_failed,
                "recipe": recipe.name}
     if shard is not None:
-        shard_index = build_index(out_dir, _read_records(rec_dir, mine_names, asdict(settings)))
+        shard_index = build_index(out_dir, _index_records(records, asdict(settings)))
         shard_path = out_dir / shard_index_name(shard)
         shard_index.save(shard_path)
         summary.update(shard=str(shard), shard_sources=len(mine), shard_faces=len(shard_index),
@@ -223,7 +231,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
         with process_group(ctx, "cpu"):
             barrier("cpu")
     if shard is None or (ctx is not None and ctx.is_writer):
-        index = build_index(out_dir, _read_records(rec_dir, None, asdict(settings)))
+        index = build_index(out_dir, _index_records(_read_records(rec_dir, records), asdict(settings)))
         index.save(out_dir / "index.npz")
         summary.update(faces=len(index), index=str(out_dir / "index.npz"))
     elif ctx is None:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -119,59 +119,88 @@ def detection_scale(height: int, width: int, max_pixels: int, min_scale: float) 
     return float(min(1.0, max(by_area, min_scale)))
 
 
-class ShapePredictor68:
-    """dlib's 68-point shape predictor (``face-recognition-models``), loaded on first use."""
+class DlibModelFile:
+    """A dlib model file, by default :attr:`file_name` of ``face-recognition-models``, loaded on first
+    use by :meth:`build` (never pickled). A missing file is a :class:`FaceFinderError` naming the file
+    expected."""
+
+    #: the file's name in the ``face-recognition-models`` folder
+    file_name: ClassVar[str]
+    #: what the file holds, for the error message
+    what: ClassVar[str]
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path else face_recognition_models_dir() / "shape_predictor_68_face_landmarks.dat"
-        self._predictor: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_predictor": None}
-
-    def predict(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """68 landmarks (68, 2) float32 predicted inside ``box`` (x1, y1, x2, y2) in dlib HOG convention."""
-        import dlib
-
-        if self._predictor is None:
-            if not self.path.is_file():
-                raise FaceFinderError(
-                    f"68-point predictor not found at {self.path}; expected shape_predictor_68_face_landmarks.dat"
-                )
-            self._predictor = dlib.shape_predictor(str(self.path))
-        rect = dlib.rectangle(*(int(round(float(v))) for v in np.asarray(box).reshape(4)))
-        shape = self._predictor(image_rgb, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-
-
-class FaceDescriber:
-    """dlib's 128-d face descriptor (``dlib_face_recognition_resnet_model_v1.dat`` of
-    ``face-recognition-models``), loaded on first use. Descriptors of one person lie within about 0.6
-    (Euclidean) of each other."""
-
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path else face_recognition_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"
+        self.path = Path(path) if path else face_recognition_models_dir() / self.file_name
         self._model: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "_model": None}
 
+    def check_file(self) -> None:
+        """Raise :class:`FaceFinderError` unless :attr:`path` is a file."""
+        if not self.path.is_file():
+            raise FaceFinderError(f"{self.what} not found at {self.path}; expected {self.file_name}")
+
+    def model(self) -> Any:
+        """The loaded dlib model (loaded on the first call)."""
+        if self._model is None:
+            self.check_file()
+            self._model = self.build(str(self.path))
+        return self._model
+
+    @staticmethod
+    def build(path: str) -> Any:
+        """The dlib model read from ``path``."""
+        raise NotImplementedError
+
+
+class ShapePredictor68(DlibModelFile):
+    """dlib's 68-point shape predictor (``face-recognition-models``), loaded on first use."""
+
+    file_name = "shape_predictor_68_face_landmarks.dat"
+    what = "68-point predictor"
+
+    @staticmethod
+    def build(path: str) -> Any:
+        import dlib
+
+        return dlib.shape_predictor(path)
+
+    def predict(self, image_rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """68 landmarks (68, 2) float32 predicted inside ``box`` (x1, y1, x2, y2) in dlib HOG convention."""
+        import dlib
+
+        predictor = self.model()
+        rect = dlib.rectangle(*(int(round(float(v))) for v in np.asarray(box).reshape(4)))
+        shape = predictor(image_rgb, rect)
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+
+
+class FaceDescriber(DlibModelFile):
+    """dlib's 128-d face descriptor (``dlib_face_recognition_resnet_model_v1.dat`` of
+    ``face-recognition-models``), loaded on first use. Descriptors of one person lie within about 0.6
+    (Euclidean) of each other."""
+
+    file_name = "dlib_face_recognition_resnet_model_v1.dat"
+    what = "face descriptor model"
+
+    @staticmethod
+    def build(path: str) -> Any:
+        import dlib
+
+        return dlib.face_recognition_model_v1(path)
+
     def describe(self, image_rgb: np.ndarray, face: Face) -> np.ndarray:
         """The (128,) float64 descriptor of ``face`` (its 68 landmarks place dlib's aligned face chip)."""
         import dlib
 
-        if self._model is None:
-            if not self.path.is_file():
-                raise FaceFinderError(
-                    f"face descriptor model not found at {self.path}; expected dlib_face_recognition_resnet_model_v1.dat"
-                )
-            self._model = dlib.face_recognition_model_v1(str(self.path))
+        model = self.model()
         image = check_rgb_uint8(image_rgb)
         lms = np.asarray(face.landmarks, dtype=np.float64)
         (x1, y1), (x2, y2) = lms.min(0), lms.max(0)
         rect = dlib.rectangle(int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2)))
         shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in lms])
-        return np.asarray(self._model.compute_face_descriptor(image, shape), dtype=np.float64)
+        return np.asarray(model.compute_face_descriptor(image, shape), dtype=np.float64)
 
 
 #: smallest face (pixels) the HOG detector's 80 px window finds without upsampling
@@ -204,10 +233,7 @@ class DlibFaceFinder:
         import dlib
 
         self._predictor = ShapePredictor68(self.predictor_path)
-        if not self._predictor.path.is_file():
-            raise FaceFinderError(
-                f"68-point predictor not found at {self._predictor.path}; expected shape_predictor_68_face_landmarks.dat"
-            )
+        self._predictor.check_file()
         self._detector = dlib.get_frontal_face_detector()
 
     def __getstate__(self) -> dict[str, Any]:

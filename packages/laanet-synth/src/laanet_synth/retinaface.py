@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .boxes import iou_matrix
 from .faces import (
     BOX_RETINAFACE,
     Face,
@@ -28,6 +29,7 @@ from .faces import (
     ShapePredictor68,
     check_rgb_uint8,
     detection_scale,
+    find_faces_batch,
     sort_largest_first,
 )
 
@@ -89,18 +91,12 @@ def decode_points(lms: np.ndarray, prior: np.ndarray) -> np.ndarray:
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression, highest score first."""
     order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
     keep = []
     while order.size:
         i = order[0]
         keep.append(int(i))
         rest = order[1:]
-        iw = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]))
-        ih = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]))
-        inter = iw * ih
-        iou = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[iou <= iou_threshold]
+        order = rest[iou_matrix(boxes[i], boxes[rest])[0] <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -276,8 +272,9 @@ class RetinaFaceFinder:
         return sort_largest_first(faces)
 
     def find_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
-        """:meth:`find` for several images, detecting same-size images in batches."""
-        return [self.align(im, dets) for im, dets in zip(images, self.detect_batch(images), strict=True)]
+        """:meth:`find` for several images, detecting same-size images in batches
+        (:func:`laanet_synth.faces.find_faces_batch`)."""
+        return find_faces_batch(self, images)
 
     def find(self, image_rgb: np.ndarray) -> list[Face]:
         """Faces with their 68 landmarks, largest first."""
