@@ -56,6 +56,27 @@ def test_builtin_entry_agrees_with_its_card(card: dict) -> None:
     assert spec_from_card(spec, card) == spec
 
 
+def test_builtin_card_module_is_generated_from_the_card(card: dict, tmp_path: Path) -> None:
+    from laanet_model.builtin_card_source import (
+        builtin_card_module_path,
+        builtin_card_source,
+        write_builtin_card_module,
+    )
+
+    shipped = builtin_card_module_path().read_text()
+    assert shipped == builtin_card_source(card), (
+        "laanet_model/builtin_card.py is not the rendering of the shipped card: regenerate it with "
+        "'python -m laanet_train.realval report laanet-lite0-sbi-lfw --shared ../shared/data --write-card' "
+        "or laanet_model.builtin_card_source.write_builtin_card_module(card)"
+    )
+    # the rendering is a function of the card: a recalibrated card gives another module, which still imports
+    changed = {**card, "thresholds": {"real_below": 0.01, "fake_above": 0.9}}
+    namespace: dict = {}
+    exec(compile(write_builtin_card_module(changed, tmp_path / "m.py").read_text(), "m.py", "exec"), namespace)
+    assert (namespace["BUILTIN_REAL_BELOW"], namespace["BUILTIN_FAKE_ABOVE"]) == (0.01, 0.9)
+    assert namespace["BUILTIN_METRICS"] == card["metrics"] and namespace["BUILTIN_SHA256"] == card["sha256"]
+
+
 def test_builtin_card_is_consistent_with_its_file_and_training(card: dict) -> None:
     spec = get_weights(BUILTIN_WEIGHTS)
     assert file_sha256(spec.path()) == card["sha256"]

@@ -81,3 +81,14 @@ def test_dfdc_crops_auc_is_reproduced(detector: Detector, card: dict, shared_dat
     assert metrics["auc"] == pytest.approx(card["metrics"]["dfdc_crops"]["auc"], abs=0.01)
     assert metrics["ap"] == pytest.approx(card["metrics"]["dfdc_crops"]["ap"], abs=0.01)
     assert metrics["no_face_found"] == card["metrics"]["dfdc_crops"]["no_face_found"]
+
+
+def test_builtin_recipe_is_the_one_its_run_was_selected_with(card: dict) -> None:
+    """Checkpoint selection and calibration score through ``run_preprocessing`` of the run's config; the
+    registry entry must judge faces by that same recipe (crop, flip test, smallest judged face)."""
+    from laanet_train.config import config_from_dict
+    from laanet_train.validation import RUN_MIN_FACE_SIZE, run_preprocessing
+
+    recipe = config_from_dict(card["training"]["recipe"])
+    assert run_preprocessing(recipe) == get_weights(NAME).preprocessing
+    assert card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE

@@ -8,8 +8,9 @@ Official checkpoints are never downloaded: the user fetches them from the source
 ``$LAANET_WEIGHTS_DIR`` or ``~/.cache/laanet/weights`` (or passes the path). Their sha256 is ``None`` until
 the released files are available to hash; they are loaded strictly instead. The built-in model ships in
 ``laanet_model/assets`` as ``<name>.safetensors`` + ``<name>.json``; its entry repeats what the card says
-(recipe, metrics, thresholds, hash), and a test checks that the two agree. When the built-in weights are
-replaced, this entry is updated from the new card.
+(recipe, metrics, thresholds, hash), and a test checks that the two agree. What calibration and measurement
+change (hash, bands, figures) comes from :mod:`laanet_model.builtin_card`, which is generated from the card
+(:mod:`laanet_model.builtin_card_source`); the recipe and description are written here.
 
 For other ``.safetensors`` files the card is the only description; :func:`spec_from_card` reads it
 (``variant`` / ``config``, ``preprocessing`` as written by :func:`preprocessing_to_dict`, or ``crop_recipe`` +
@@ -33,7 +34,7 @@ from laanet_synth.crops import (
     recipe_for_size,
 )
 
-from .builtin_metrics import BUILTIN_METRICS
+from .builtin_card import BUILTIN_FAKE_ABOVE, BUILTIN_METRICS, BUILTIN_REAL_BELOW, BUILTIN_SHA256
 from .checkpoints import CheckpointError
 from .paper import PAPER_RESULTS
 
@@ -224,14 +225,14 @@ WEIGHTS: dict[str, WeightSpec] = {
         variant="laanet_efficientnet_lite0",
         preprocessing=Preprocessing(
             face_detector="retinaface", crop=recipe_for_size(160, ANTIALIASED_SBI), flip_test=True,
-            video_aggregation="mean_logit", frames_per_video=32, frame_policy="max",
+            video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=32,
         ),
         source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
         licence="MIT (weights); trained on LFW images, which are for research use",
         file_name=f"{BUILTIN_WEIGHTS}.safetensors",
-        sha256="84854214345fa58513d09bf1c41117fa555a94d274809363a6faa9498e668bb4",
+        sha256=BUILTIN_SHA256,
         metrics=BUILTIN_METRICS,
-        thresholds=Thresholds(real_below=0.0123, fake_above=0.962),
+        thresholds=Thresholds(real_below=BUILTIN_REAL_BELOW, fake_above=BUILTIN_FAKE_ABOVE),
         description=(
             "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on "
             "LFW faces (peopleDevTrain identities) with self-blended images at 160 px on 2 CPU cores, with "

@@ -463,9 +463,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:
+    from laanet_model.builtin_card_source import write_builtin_card_module
     from laanet_model.checkpoints import card_path_for, read_card
     from laanet_model.detector import Detector
     from laanet_model.provenance import identify_weights
+    from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
 
     det = Detector.from_weights(args.weights, device="cpu")
     weights_file = identify_weights(args.weights).path
@@ -483,6 +485,9 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
         card["real_image_validation"] = {"selection_portraits": report["selection"]["portraits"],
                                          "selection_realworld": report["selection"]["realworld"]}
         write_json(card_path_for(weights_file), card, indent=2)
+        if weights_file.resolve() == get_weights(BUILTIN_WEIGHTS).path().resolve():
+            # the built-in registry entry reads the hash, bands and figures from a module generated from its card
+            print(f"wrote {write_builtin_card_module(card)}", file=sys.stderr)
     return report
 
 

@@ -1,13 +1,16 @@
-"""The measured figures of the built-in weights, as their card states them (``assets/<name>.json``).
+"""What the built-in weights' card (``assets/<name>.json``) measures: the file's sha256, the verdict bands
+calibrated on real photos and the reported figures, each naming its data in its ``protocol``.
 
-Written out here so that the registry entry is complete without reading a file; the registry tests check that
-they agree with the card field by field. Every figure names its data in its ``protocol``.
+Generated from the card by :func:`laanet_model.builtin_card_source.write_builtin_card_module`; do not edit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+BUILTIN_SHA256 = '84854214345fa58513d09bf1c41117fa555a94d274809363a6faa9498e668bb4'
+BUILTIN_REAL_BELOW = 0.0123
+BUILTIN_FAKE_ABOVE = 0.962
 BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6555,
                 'auc': 0.6248,
                 'fake_called_fake': 0.1212,
