@@ -1,5 +1,5 @@
 """Fixtures every test folder shares (package tests, cross-package tests, benchmarks): where the shared
-sample data lives, skipping with a reason when it is absent."""
+sample data lives, skipping with a reason when it is absent, and the built-in weights' card and detector."""
 
 from __future__ import annotations
 
@@ -33,6 +33,27 @@ def lfw_dir(shared_data: Path) -> Path:
     if not (lfw / "landmarks68_dlib.npz").is_file():
         pytest.skip(f"LFW with landmarks68_dlib.npz not found under {lfw}")
     return lfw
+
+
+@pytest.fixture(scope="session")
+def shipped_card() -> dict:
+    """The card shipped beside the built-in weights, as read from its JSON file (shared: do not modify)."""
+    import json
+
+    from laanet_model.weights import BUILTIN_WEIGHTS, WEIGHTS, assets_dir
+
+    card = assets_dir() / Path(WEIGHTS[BUILTIN_WEIGHTS].file_name).with_suffix(".json").name
+    return json.loads(card.read_text())
+
+
+@pytest.fixture(scope="session")
+def builtin_detector():
+    """The built-in weights' ``Detector`` on the CPU. There is no fallback: when the shipped weights do not
+    load, every test that uses it fails with the loader's error."""
+    from laanet_model.detector import Detector
+    from laanet_model.weights import BUILTIN_WEIGHTS
+
+    return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
 
 
 @pytest.fixture()

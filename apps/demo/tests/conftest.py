@@ -1,4 +1,5 @@
-"""Fixtures of the demo tests (shared data comes from the root conftest): bad inputs made on the fly, a detector and a running app."""
+"""Fixtures of the demo tests (shared data and the built-in detector come from the root conftest): bad inputs made
+on the fly, the detector on few threads and a running app."""
 
 from __future__ import annotations
 
@@ -73,21 +74,13 @@ def bad_inputs(tmp_path_factory: pytest.TempPathFactory, portrait: Path, dfdc_vi
     return out
 
 
-def make_test_detector():
-    """The built-in detector from its shipped weights. There is no fallback: when the shipped weights do not
-    load, every test that uses it fails with the loader's error."""
+@pytest.fixture(scope="session")
+def detector(builtin_detector):
+    """The built-in detector of the root conftest (the shipped weights must load), run on at most two threads."""
     import torch
-    from laanet_model.detector import Detector
-    from laanet_model.weights import BUILTIN_WEIGHTS
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    return Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
-
-
-@pytest.fixture(scope="session")
-def detector():
-    """The built-in detector (the shipped weights must load)."""
-    return make_test_detector()
+    return builtin_detector
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ from laanet_demo.app import (
     OutputImages,
     cleared,
     decoded_size_bound,
-    errors_in_panel,
+    panel_error,
     payload_path,
     pick_checkpoint_files,
     upload_name,
@@ -105,9 +105,9 @@ def test_errors_go_into_the_result_panel_and_clear_the_other_outputs() -> None:
     def crashes() -> tuple[str, ...]:
         raise RuntimeError("secret detail")
 
-    out = errors_in_panel(rejects, "Not analysed", cleared(3))(7)
+    out = user_errors(rejects, panel_error("Not analysed", cleared(3)))(7)
     assert out == ("### Not analysed\n\nbad &lt;input&gt; 7", None, None, None)
-    out = errors_in_panel(crashes, "Not analysed", cleared(1))()
+    out = user_errors(crashes, panel_error("Not analysed", cleared(1)))()
     assert out[0].endswith(GENERIC_ERROR) and "secret" not in out[0] and out[1:] == (None,)
 
 

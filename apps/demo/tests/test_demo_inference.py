@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from laanet_demo.analysis import frame_logit, to_face_views, video_prob
+from laanet_demo.analysis import to_face_views
 from laanet_demo.inference import (
     FaceView,
     UnjudgedView,
@@ -86,31 +86,6 @@ def test_label_value_never_contradicts_its_number(p: float, lo: float, width: fl
 def test_label_value_without_score() -> None:
     assert label_value(None, VerdictBands()) == "no face"
     assert label_value(None, VerdictBands(), unjudged=2) == "not judged"
-
-
-def test_frame_logit_rules() -> None:
-    small_hot = view(1, 3.0, box=(0, 0, 10, 10))
-    big_cold = view(2, -1.0, box=(0, 0, 100, 100))
-    assert frame_logit([small_hot, big_cold], "max") == 3.0
-    assert frame_logit([small_hot, big_cold], "largest") == -1.0
-    assert frame_logit([], "max") is None
-
-
-@given(st.lists(st.one_of(st.none(), st.floats(-20, 20)), max_size=40))
-def test_video_prob_is_sigmoid_of_mean_logit(logits: list[float | None]) -> None:
-    vals = [v for v in logits if v is not None]
-    got = video_prob(logits)
-    if not vals:
-        assert got is None
-    else:
-        assert got is not None and math.isclose(got, sigmoid(float(np.mean(vals))), abs_tol=1e-12)
-
-
-def test_video_prob_is_not_mean_of_probabilities() -> None:
-    # mean of logits (0) -> 0.5; the mean of the probabilities would be about 0.5 too, so use a skewed case
-    logits = [4.0, -1.0, -1.0]
-    assert math.isclose(video_prob(logits), sigmoid(2.0 / 3.0))
-    assert not math.isclose(video_prob(logits), float(np.mean([sigmoid(v) for v in logits])), abs_tol=1e-3)
 
 
 @given(st.lists(st.one_of(st.none(), probs), max_size=30), st.integers(0, 10))

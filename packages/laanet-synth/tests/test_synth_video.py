@@ -34,7 +34,7 @@ def test_read_frames_generated(tmp_path):
     p = tmp_path / "v.avi"
     _write_video(p)
     info = video_info(p)
-    assert (info.width, info.height, info.n_frames) == (64, 48, 30)
+    assert (info.width, info.height, info.n_frames, info.fourcc) == (64, 48, 30, "mjpg")
     frames = read_frames(p, 4)
     assert [i for i, _ in frames] == [0, 9, 19, 29]
     for i, f in frames:

@@ -3,7 +3,6 @@ honest, and the card's dfdc-crops AUC is reproduced by the evaluation code."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -15,35 +14,23 @@ from laanet_train.evaluate import score_folder
 NAME = "laanet-lite0-sbi-lfw"
 
 
-@pytest.fixture(scope="module")
-def card() -> dict:
-    spec = get_weights(NAME)
-    path = spec.path()
-    return {"path": path, **json.loads(path.with_suffix(".json").read_text())}
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return Detector.from_weights(NAME, device="cpu")
-
-
-def test_builtin_file_is_small_and_stored_in_float16(card: dict) -> None:
-    path: Path = card["path"]
+def test_builtin_file_is_small_and_stored_in_float16(shipped_card: dict) -> None:
+    path = get_weights(NAME).path()
     assert BUILTIN_WEIGHTS == NAME
     assert path.stat().st_size <= 30 * 1024 * 1024
-    assert file_sha256(path) == card["sha256"]
-    assert card["storage_dtype"].startswith("float16")
+    assert file_sha256(path) == shipped_card["sha256"]
+    assert shipped_card["storage_dtype"].startswith("float16")
 
 
-def test_card_metrics_come_from_the_selected_epoch(card: dict) -> None:
-    tr = card["training"]
+def test_card_metrics_come_from_the_selected_epoch(shipped_card: dict) -> None:
+    tr = shipped_card["training"]
     for key in ("data", "validation", "recipe", "epochs_run", "steps_run", "seed", "wall_time_seconds"):
         assert key in tr, key
     assert "peopleDevTrain" in tr["data"] and "peopleDevTest" in tr["validation"]
-    pre = card["preprocessing"]
-    assert pre["crop"]["input_size"] == tr["recipe"]["data"]["input_size"] == card["config"]["input_size"]
+    pre, size = shipped_card["preprocessing"], shipped_card["config"]["input_size"]
+    assert pre["crop"]["input_size"] == tr["recipe"]["data"]["input_size"] == size
     assert pre["flip_test"] is True and pre["face_detector"] == "retinaface"
-    m = card["metrics"]
+    m = shipped_card["metrics"]
     d = m["dfdc_crops"]
     assert (d["n_real"], d["n_fake"]) == (34, 33)
     # the exported epoch is one of the run's epochs (chosen by the rule the card states, not necessarily the
@@ -59,36 +46,38 @@ def test_card_metrics_come_from_the_selected_epoch(card: dict) -> None:
     # the training chain is described back to the first stage: steps add up over every stage
     stages = tr["earlier_stages"]
     assert tr["steps_run"] == sum(st["steps_run"] for st in stages) + tr["history"][-1]["global_step"]
-    th = card["thresholds"]
+    th = shipped_card["thresholds"]
     assert th["real_below"] < th["fake_above"]
 
 
-def test_builtin_loads_through_the_registry_and_detector(detector: Detector, card: dict) -> None:
+def test_builtin_loads_through_the_registry_and_detector(builtin_detector: Detector,
+                                                         shipped_card: dict) -> None:
     spec = get_weights(NAME)
-    assert detector.spec == spec
-    assert detector.input_size == card["preprocessing"]["crop"]["input_size"]
-    assert detector.thresholds.fake_above == pytest.approx(card["thresholds"]["fake_above"])
-    assert str(next(detector.model.parameters()).dtype) == "torch.float32"
+    assert builtin_detector.spec == spec
+    assert builtin_detector.input_size == shipped_card["preprocessing"]["crop"]["input_size"]
+    assert builtin_detector.thresholds.fake_above == pytest.approx(shipped_card["thresholds"]["fake_above"])
+    assert str(next(builtin_detector.model.parameters()).dtype) == "torch.float32"
 
 
-def test_dfdc_crops_auc_is_reproduced(detector: Detector, card: dict, shared_data: Path) -> None:
+def test_dfdc_crops_auc_is_reproduced(builtin_detector: Detector, shipped_card: dict,
+                                      shared_data: Path) -> None:
     folder = shared_data / "dfdc-crops"
     if not (folder / "real").is_dir():
         pytest.skip(f"{folder} is absent")
-    metrics = score_folder(detector, folder).metrics()
-    d = card["metrics"]["dfdc_crops"]
+    metrics = score_folder(builtin_detector, folder).metrics()
+    d = shipped_card["metrics"]["dfdc_crops"]
     assert (metrics["n_real"], metrics["n_fake"]) == (d["n_real"], d["n_fake"])
-    assert metrics["auc"] == pytest.approx(card["metrics"]["dfdc_crops"]["auc"], abs=0.01)
-    assert metrics["ap"] == pytest.approx(card["metrics"]["dfdc_crops"]["ap"], abs=0.01)
-    assert metrics["no_face_found"] == card["metrics"]["dfdc_crops"]["no_face_found"]
+    assert metrics["auc"] == pytest.approx(shipped_card["metrics"]["dfdc_crops"]["auc"], abs=0.01)
+    assert metrics["ap"] == pytest.approx(shipped_card["metrics"]["dfdc_crops"]["ap"], abs=0.01)
+    assert metrics["no_face_found"] == shipped_card["metrics"]["dfdc_crops"]["no_face_found"]
 
 
-def test_builtin_recipe_is_the_one_its_run_was_selected_with(card: dict) -> None:
+def test_builtin_recipe_is_the_one_its_run_was_selected_with(shipped_card: dict) -> None:
     """Checkpoint selection and calibration score through ``run_preprocessing`` of the run's config; the
     registry entry must judge faces by that same recipe (crop, flip test, smallest judged face)."""
     from laanet_train.config import config_from_dict
     from laanet_train.validation import RUN_MIN_FACE_SIZE, run_preprocessing
 
-    recipe = config_from_dict(card["training"]["recipe"])
+    recipe = config_from_dict(shipped_card["training"]["recipe"])
     assert run_preprocessing(recipe) == get_weights(NAME).preprocessing
-    assert card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE
+    assert shipped_card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE

@@ -4,64 +4,58 @@ validation protocol of :mod:`laanet_train.realval`, run through the registry's D
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from laanet_model.detector import Detector
-from laanet_model.weights import BUILTIN_WEIGHTS, assets_dir, get_weights
+from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
 from laanet_train.realval import run_protocol, validation_identities_of_card
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def card() -> dict:
-    return json.loads((assets_dir() / f"{BUILTIN_WEIGHTS}.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def report(shared_data: Path, card: dict) -> dict:
+def report(shared_data: Path, shipped_card: dict, builtin_detector: Detector) -> dict:
     for sub in ("faces/portraits", "faces/realworld", "faces/groups", "dfdc-crops", "lfw"):
         if not (shared_data / sub).exists():
             pytest.skip(f"{shared_data / sub} is absent")
-    det = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu")
-    return run_protocol(det, shared_data, exclude_identities=validation_identities_of_card(card, shared_data / "lfw"))
+    people = validation_identities_of_card(shipped_card, shared_data / "lfw")
+    return run_protocol(builtin_detector, shared_data, exclude_identities=people)
 
 
-def test_bands_are_the_calibrated_ones(report: dict, card: dict) -> None:
-    spec = get_weights(BUILTIN_WEIGHTS)
-    assert report["thresholds"]["fake_above"] == pytest.approx(card["thresholds"]["fake_above"], abs=2e-3)
-    assert report["thresholds"]["real_below"] == pytest.approx(card["thresholds"]["real_below"], abs=2e-3)
-    assert spec.thresholds.fake_above == card["thresholds"]["fake_above"]
-    assert card["thresholds_rule"] == report["thresholds"]["rule"]
+def test_bands_are_the_calibrated_ones(report: dict, shipped_card: dict) -> None:
+    spec, want = get_weights(BUILTIN_WEIGHTS), shipped_card["thresholds"]
+    assert report["thresholds"]["fake_above"] == pytest.approx(want["fake_above"], abs=2e-3)
+    assert report["thresholds"]["real_below"] == pytest.approx(want["real_below"], abs=2e-3)
+    assert spec.thresholds.fake_above == want["fake_above"]
+    assert shipped_card["thresholds_rule"] == report["thresholds"]["rule"]
 
 
 @pytest.mark.parametrize("key", ["real_photos", "portraits_reported", "groups_faces", "realworld"])
-def test_specificity_is_reproduced(report: dict, card: dict, key: str) -> None:
-    got, want = report["metrics"][key], card["metrics"][key]
+def test_specificity_is_reproduced(report: dict, shipped_card: dict, key: str) -> None:
+    got, want = report["metrics"][key], shipped_card["metrics"][key]
     assert got["n"] == want["n"]
     assert abs(got["called_fake"] - want["called_fake"]) <= 1, key
     assert got["median_prob"] == pytest.approx(want["median_prob"], abs=0.01)
 
 
-def test_lfw_resolutions_and_consistency_are_reproduced(report: dict, card: dict) -> None:
-    for tag, want in card["metrics"]["lfw_heldout_resolutions"].items():
+def test_lfw_resolutions_and_consistency_are_reproduced(report: dict, shipped_card: dict) -> None:
+    for tag, want in shipped_card["metrics"]["lfw_heldout_resolutions"].items():
         got = report["metrics"]["lfw_heldout_resolutions"][tag]
         assert got["n"] == want["n"] and abs(got["called_fake"] - want["called_fake"]) <= 1, tag
-    got, want = report["metrics"]["resolution_consistency"], card["metrics"]["resolution_consistency"]
+    got, want = report["metrics"]["resolution_consistency"], shipped_card["metrics"]["resolution_consistency"]
     assert got["median_abs_logit_change"] == pytest.approx(want["median_abs_logit_change"], abs=0.05)
-    got, want = report["metrics"]["resolution_sweep"], card["metrics"]["resolution_sweep"]
+    got, want = report["metrics"]["resolution_sweep"], shipped_card["metrics"]["resolution_sweep"]
     assert got["n"] == want["n"]
     assert got["within_tolerance"] == pytest.approx(want["within_tolerance"], abs=0.04)
     assert got["median_prob_spread"] == pytest.approx(want["median_prob_spread"], abs=0.01)
 
 
-def test_sensitivity_is_reproduced(report: dict, card: dict) -> None:
+def test_sensitivity_is_reproduced(report: dict, shipped_card: dict) -> None:
     for kind in ("sbi", "bi"):
-        got, want = report["metrics"]["synthetic_test"][kind], card["metrics"]["synthetic_test"][kind]
+        got, want = report["metrics"]["synthetic_test"][kind], shipped_card["metrics"]["synthetic_test"][kind]
         assert got["auc"] == pytest.approx(want["auc"], abs=0.01), kind
-    got, want = report["metrics"]["dfdc_crops"], card["metrics"]["dfdc_crops"]
+    got, want = report["metrics"]["dfdc_crops"], shipped_card["metrics"]["dfdc_crops"]
     assert (got["n_real"], got["n_fake"]) == (34, 33)
     assert got["auc"] == pytest.approx(want["auc"], abs=0.01)
     assert got["ap"] == pytest.approx(want["ap"], abs=0.01)

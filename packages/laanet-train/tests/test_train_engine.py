@@ -106,7 +106,12 @@ def test_validation_scores_through_the_detector_with_the_flip_test(lfw_dir: Path
     from laanet_synth.dataset import collate_pairs
 
     trainer = Trainer(tiny_config(lfw_dir, tmp_path, "data.max_val_faces=4"))
+    passes = []
+    hook = trainer.model.register_forward_hook(lambda *_: passes.append(1))
     res = trainer.validate()
+    hook.remove()
+    # per batch, one pass for the loss and the plain scores, one for the mirror
+    assert len(passes) == 2 * -(-len(trainer.val_set) // trainer.cfg.data.batch_pairs)
     det = trainer.detector
     assert det.model is trainer.model and det.preprocessing.flip_test
     assert det.input_size == trainer.cfg.data.input_size

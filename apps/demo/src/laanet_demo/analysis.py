@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from laanet_model import scoring
 
 from laanet_demo.inference import FaceView, UnjudgedView, VerdictBands, most_suspicious, sigmoid
 from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header
@@ -117,19 +116,6 @@ def bands_for(detector: Any) -> VerdictBands:
 def frame_rule_for(detector: Any) -> str:
     """Name of the weight's frame rule: "max" (highest-scoring face) or "largest" (largest face)."""
     return str(detector.preprocessing.frame_policy)
-
-
-def frame_logit(faces: Sequence[FaceView], rule: str) -> float | None:
-    """The frame's logit by `rule` (`laanet_model.scoring.frame_score`); None without a face."""
-    return scoring.frame_score([f.logit for f in faces], rule, [f.area for f in faces])
-
-
-def video_prob(frame_logits: Sequence[float | None]) -> float | None:
-    """The video score (`laanet_model.scoring.video_score`: sigmoid of the mean frame logit over frames with a
-    face); None when no frame had a face."""
-    if all(v is None for v in frame_logits):
-        return None
-    return scoring.video_score(frame_logits)
 
 
 def person_views(people: Sequence[Any], bands: VerdictBands) -> list[PersonAnalysis]:

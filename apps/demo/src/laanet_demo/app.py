@@ -49,10 +49,13 @@ VIDEO_EXAMPLE_SUFFIXES = (".mp4", ".webm")
 VIDEO_UPLOAD_SUFFIXES = tuple(sorted(VIDEO_SUFFIXES))
 
 
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn InputRejected into a gr.Error with its message, and anything unexpected into a generic gr.Error.
+def user_errors(fn: Callable[..., Any], in_panel: Callable[[str], Any] | None = None) -> Callable[..., Any]:
+    """`fn` with the errors a user may see: an InputRejected's message, anything unexpected as a generic
+    message (its traceback goes to the server log only, never to the user).
 
-    The traceback of an unexpected error goes to the server log only, never to the user.
+    Without `in_panel` the message is raised as a gr.Error (API clients read it as plain text); with it,
+    `in_panel(message)` is returned instead, as the browser tabs show errors in their result panel (see
+    `panel_error`).
     """
 
     @functools.wraps(fn)
@@ -62,11 +65,13 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except gr.Error:
             raise
         except InputRejected as err:
-            # plain text: API clients read it as it is, and the browser never shows these (see errors_in_panel)
-            raise gr.Error(str(err), print_exception=False) from None
+            message = str(err)
         except Exception:
             log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
+            message = GENERIC_ERROR
+        if in_panel is None:
+            raise gr.Error(message, print_exception=False)
+        return in_panel(message)
 
     return wrapper
 
@@ -76,24 +81,10 @@ def error_markdown(title: str, message: str) -> str:
     return f"### {title}\n\n{html.escape(message, quote=False)}"
 
 
-def errors_in_panel(fn: Callable[..., Any], title: str, rest: Callable[[], tuple[Any, ...]]) -> Callable[..., Any]:
-    """For the browser: errors go into the first output (the result panel) instead of a fading toast, and the
-    other outputs get `rest()` (cleared, or left as they are with `gr.skip()`).
-
-    The traceback of an unexpected error goes to the server log only.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except InputRejected as err:
-            return (error_markdown(title, str(err)), *rest())
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            return (error_markdown(title, GENERIC_ERROR), *rest())
-
-    return wrapper
+def panel_error(title: str, rest: Callable[[], tuple[Any, ...]]) -> Callable[[str], tuple[Any, ...]]:
+    """For `user_errors`: the message goes into the first output (the result panel) instead of a fading
+    toast, and the other outputs get `rest()` (cleared, or left as they are with `gr.skip()`)."""
+    return lambda message: (error_markdown(title, message), *rest())
 
 
 def cleared(n: int) -> Callable[[], tuple[Any, ...]]:
@@ -629,7 +620,8 @@ def build_demo(
                 image_details = gr.JSON(label="Details")
             image_outputs = [image_summary, image_label, image_overlay, image_gallery, image_table, image_details,
                              image_report]
-            in_panel = errors_in_panel(handlers.predict_image, "Not analysed", cleared(len(image_outputs) - 1))
+            in_panel = user_errors(handlers.predict_image,
+                                   panel_error("Not analysed", cleared(len(image_outputs) - 1)))
             image_in.change(lambda v: gr.Button(interactive=v is not None), inputs=[image_in], outputs=[image_btn],
                             queue=False, **private)
             image_btn.click(
@@ -695,7 +687,8 @@ def build_demo(
             video_btn.click(
                 analysing(len(video_outputs)), outputs=video_outputs, queue=False, **private,
             ).then(
-                errors_in_panel(handlers.predict_video, "Not analysed", cleared(len(video_outputs) - 1)),
+                user_errors(handlers.predict_video,
+                            panel_error("Not analysed", cleared(len(video_outputs) - 1))),
                 inputs=[video_in, video_frames, session_key], outputs=video_outputs, preprocess=False,
                 api_name="show_video_analysis", **private, **model_queue,
             )
@@ -719,7 +712,8 @@ def build_demo(
                     ckpt_btn = gr.Button("Load checkpoint for this session")
                     builtin_btn = gr.Button("Use the built-in model")
                 ckpt_btn.click(
-                    errors_in_panel(handlers.load_checkpoint, "Not loaded", lambda: (gr.skip(), gr.skip())),
+                    user_errors(handlers.load_checkpoint,
+                                panel_error("Not loaded", lambda: (gr.skip(), gr.skip()))),
                     inputs=[ckpt_in], outputs=[ckpt_status, card, session_key],
                     preprocess=False, **private, **model_queue,
                 )

@@ -75,11 +75,6 @@ class RunIdentity:
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def kind_of(path: Path) -> str | None:
-    """"image", "video" or None, from the file suffix (laanet_synth.media)."""
-    return media_kind(path)
-
-
 def _walk(folder: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
     files: list[tuple[Path, str]] = []
     problems: list[Problem] = []
@@ -92,7 +87,7 @@ def _walk(folder: Path) -> tuple[list[tuple[Path, str]], list[Problem]]:
     for dirpath, _dirs, names in os.walk(folder, onerror=unreadable):
         for name in names:
             q = Path(dirpath) / name
-            k = kind_of(q)
+            k = media_kind(q)
             if k is None:
                 continue
             if q.is_symlink() and not q.exists():
@@ -116,7 +111,7 @@ def expand_inputs(paths: Iterable[str | Path]) -> Inputs:
             items, problems = _walk(p)
             out.problems.extend(problems)
         elif p.is_file():
-            k = kind_of(p)
+            k = media_kind(p)
             if k is None:
                 raise CliError(
                     f"{p}: unknown file type '{p.suffix}'; expected an image ({', '.join(sorted(IMAGE_SUFFIXES))}) "

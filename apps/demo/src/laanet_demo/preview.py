@@ -25,22 +25,15 @@ class PreviewError(ValueError):
     """No preview can be made (the video cannot be opened or has no decodable frame)."""
 
 
-def fourcc_of(path: str | Path) -> str:
-    """The video's FourCC code as OpenCV reports it, lower case ("" when unknown)."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            raise PreviewError("the video cannot be opened")
-        code = int(cap.get(cv2.CAP_PROP_FOURCC))
-    finally:
-        cap.release()
-    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ").lower() if code > 0 else ""
-
-
 def browser_playable(path: str | Path, container_suffix: str | None = None) -> tuple[bool, str]:
     """(whether a browser can play the video, the codec's name). `container_suffix` overrides the file's own
     suffix (uploads may be stored under another name)."""
-    fourcc = fourcc_of(path)
+    from laanet_synth.video import VideoReadError, video_info
+
+    try:
+        fourcc = video_info(path).fourcc
+    except VideoReadError as err:
+        raise PreviewError("the video cannot be opened") from err
     name = BROWSER_CODECS.get(fourcc) or OTHER_CODECS.get(fourcc) or (fourcc.upper() or "unknown codec")
     suffix = (container_suffix or Path(path).suffix).lower()
     return fourcc in BROWSER_CODECS and suffix in BROWSER_CONTAINERS, name

@@ -22,7 +22,7 @@ from laanet_synth.shards import (
 from tabulate import tabulate
 
 from .cache import EvalCache
-from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, load_csv, load_dataset
+from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, list_csv, list_dataset
 from .datasets.base import check_missing
 from .datasets.generic import read_rows
 from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
@@ -96,21 +96,21 @@ def select_items(args: argparse.Namespace) -> Selection:
     """The items to evaluate and what the records say about them (how many the dataset lists, why some are
     left out, how a CSV's columns were read)."""
     options = LoadOptions(split=args.split, compression=args.compression, methods=_split_list(args.methods),
-                          layout=args.layout, skip_missing=args.skip_missing, keep_missing=True)
+                          layout=args.layout, skip_missing=args.skip_missing)
     notes: dict[str, str] = {}
     if args.csv is not None:
         rows = read_rows(args.csv)
-        listed = load_csv(args.csv, options, rows)
+        listed = list_csv(args.csv, rows)
         notes["csv_columns"] = rows.describe()
         info = RunInfo(dataset=args.csv.stem, split=args.split, layout="csv", notes=notes)
     else:
         if args.root is None:
             raise DatasetLayoutError(f"--root is needed with --dataset {args.dataset} "
                                      f"(expected layout: {DATASETS[args.dataset].layout})")
-        listed = load_dataset(args.dataset, args.root, options)
+        listed = list_dataset(args.dataset, args.root, options)
         compression = args.compression if args.dataset in ("ffpp", "dfd") and args.layout == "published" else ""
         info = RunInfo(dataset=args.dataset, split=args.split, layout=args.layout, compression=compression)
-    present = check_missing(listed, replace(options, keep_missing=False), info.dataset)
+    present = check_missing(listed, options, info.dataset)
     if args.pre_cropped:
         present = [replace(it, pre_cropped=True) for it in present]
     return Selection(listed, present, balanced_limit(present, args.limit), info, args.limit)

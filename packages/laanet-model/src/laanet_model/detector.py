@@ -380,11 +380,14 @@ class Detector:
         return np.stack(arr)
 
     @torch.inference_mode()
-    def predict_logits(self, x: torch.Tensor, flip_test: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_logits(
+        self, x: torch.Tensor, flip_test: bool | None = None, outputs: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Stage 4, the network: class logits (B,) and heatmap logits (B, h, w) for normalised inputs. With the
         flip test (the recipe's setting unless ``flip_test`` says otherwise) each is the mean over the input
-        and its mirror."""
-        out = self.model(x, heads=self._heads)
+        and its mirror. ``outputs`` are the network's outputs for ``x`` when the caller has already run it
+        (as training validation has, for its loss); only the mirror is then run."""
+        out = self.model(x, heads=self._heads) if outputs is None else outputs
         cls = out["cls"].reshape(-1)
         hm = out["hm"][:, 0] if "hm" in out else None
         if self.preprocessing.flip_test if flip_test is None else flip_test:

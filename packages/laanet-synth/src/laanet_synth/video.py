@@ -16,12 +16,14 @@ class VideoReadError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """Container metadata: frame count (as reported), frames per second, width and height."""
+    """Container metadata: frame count (as reported), frames per second, width, height and the codec's FourCC
+    code as OpenCV reports it (lower case, "" when unknown)."""
 
     n_frames: int
     fps: float
     width: int
     height: int
+    fourcc: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -55,6 +57,10 @@ def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
     return cap
 
 
+def _fourcc_text(code: int) -> str:
+    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ").lower() if code > 0 else ""
+
+
 def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     """Metadata of a video file; raises :class:`VideoReadError` when it cannot be opened."""
     cap = _open(path)
@@ -64,6 +70,7 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
             fps=float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
             width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
             height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            fourcc=_fourcc_text(int(cap.get(cv2.CAP_PROP_FOURCC))),
         )
     finally:
         cap.release()

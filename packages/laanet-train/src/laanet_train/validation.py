@@ -71,19 +71,20 @@ class ValidationScores:
     probs: np.ndarray
 
 
-def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
-    if bf16 and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _autocast(mixed: bool) -> contextlib.AbstractContextManager[Any]:
+    return torch.autocast("cuda", dtype=torch.bfloat16) if mixed else contextlib.nullcontext()
 
 
 @torch.no_grad()
 def synthetic_validation(detector: Detector, val_set: Dataset, cfg: TrainConfig, *, bf16: bool = False,
                          progress: bool = False) -> ValidationScores:
     """Loss on the validation pairs (one pass of the network, all heads) and the detector's scores for them
-    (the network stage with the recipe's flip test). The pairs are those of epoch 0, in index order."""
+    (the network stage with the recipe's flip test). The pairs are those of epoch 0, in index order. The
+    loss's pass is also the scores' plain pass, so only the mirror is run again; under bfloat16 (``bf16`` on
+    CUDA) the loss's pass is not the full-precision one the detector scores with, and the scores run both."""
     model = detector.model.eval()
     device = detector.device
+    mixed = bf16 and device.type == "cuda"
     if hasattr(val_set, "set_epoch"):
         val_set.set_epoch(0)
     n, bs = len(val_set), cfg.data.batch_pairs
@@ -98,17 +99,16 @@ def synthetic_validation(detector: Detector, val_set: Dataset, cfg: TrainConfig,
     logits, labels, count = [], [], 0
     for batch in tqdm(loader, desc="val", leave=False, disable=not progress):
         x = batch["image"].to(device=device, dtype=detector.dtype)
-        with _autocast(device, bf16):
+        with _autocast(mixed):
             outputs = model(x)
-        outputs = {k: v.float() for k, v in outputs.items()}
         targets = {"hm": batch["hm"].to(device), "cstency": batch["cst"].to(device),
                    "label": batch["label"].to(device)}
-        parts = laanet_loss(outputs, targets, weights)
+        parts = laanet_loss({k: v.float() for k, v in outputs.items()}, targets, weights)
         b = x.shape[0]
         for k in sums:
             sums[k] += float(parts[k]) * b
         count += b
-        cls, _ = detector.predict_logits(x)
+        cls, _ = detector.predict_logits(x, outputs=None if mixed else outputs)
         logits.append(cls.double().cpu().numpy())
         labels.append(batch["label"].reshape(-1).numpy())
     y = np.concatenate(labels).astype(np.int64)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DatasetLayoutError, DatasetSpec, LoadOptions, MediaItem, official_frames
+from .base import DatasetLayoutError, DatasetSpec, LoadOptions, MediaItem, check_missing, official_frames
 from .celebdf import load_celebdf
 from .dfdc import load_dfdc, load_dfdcp
 from .ffpp import load_dfd, load_ffpp
-from .generic import load_csv
+from .generic import list_csv, load_csv
 from .wilddeepfake import load_wilddeepfake
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -61,7 +61,14 @@ def get_dataset(name: str) -> DatasetSpec:
 
 
 def load_dataset(name: str, root: Path, options: LoadOptions | None = None) -> list[MediaItem]:
-    """Load the evaluation units of a dataset from its published layout or the official frames layout."""
+    """Load the evaluation units of a dataset from its published layout or the official frames layout;
+    listed files that do not exist are reported (or, with ``skip_missing``, dropped)."""
+    options = options or LoadOptions()
+    return check_missing(list_dataset(name, root, options), options, get_dataset(name).title)
+
+
+def list_dataset(name: str, root: Path, options: LoadOptions | None = None) -> list[MediaItem]:
+    """Every evaluation unit a dataset lists (see :func:`load_dataset`), whether or not its files exist."""
     spec = get_dataset(name)
     options = options or LoadOptions()
     root = Path(root)
@@ -78,4 +85,4 @@ def load_dataset(name: str, root: Path, options: LoadOptions | None = None) -> l
 
 
 __all__ = ["DATASETS", "DatasetLayoutError", "DatasetSpec", "LoadOptions", "MediaItem", "get_dataset",
-           "load_csv", "load_dataset"]
+           "list_csv", "list_dataset", "load_csv", "load_dataset"]

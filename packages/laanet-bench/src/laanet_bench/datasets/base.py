@@ -49,8 +49,6 @@ class LoadOptions:
     methods: tuple[str, ...] = ()
     layout: Literal["published", "official-frames"] = "published"
     skip_missing: bool = False
-    keep_missing: bool = False
-    """Return listed items whose files are missing too (the caller counts and checks them)."""
 
 
 Loader = Callable[[Path, LoadOptions], list[MediaItem]]
@@ -96,11 +94,8 @@ def frame_folders(root: Path) -> list[Path]:
 
 
 def check_missing(items: Iterable[MediaItem], options: LoadOptions, dataset: str) -> list[MediaItem]:
-    """Drop (with ``skip_missing``) or report items whose files do not exist; ``keep_missing`` returns
-    every listed item unchecked."""
+    """Drop (with ``skip_missing``) or report items whose files do not exist."""
     items = list(items)
-    if options.keep_missing:
-        return items
     missing = [it for it in items if not all(p.exists() for p in it.paths)]
     if missing and not options.skip_missing:
         shown = ", ".join(str(it.paths[0]) for it in missing[:3])

@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from .base import DatasetLayoutError, LoadOptions, MediaItem, check_missing, require_file
+from .base import DatasetLayoutError, LoadOptions, MediaItem, require_file
 
 
 def load_dfdcp(root: Path, options: LoadOptions) -> list[MediaItem]:
@@ -30,7 +30,7 @@ def load_dfdcp(root: Path, options: LoadOptions) -> list[MediaItem]:
                                paths=(root / rel,), subset=subset))
     if not items:
         raise DatasetLayoutError(f"{path} has no entries with set == {options.split!r}")
-    return check_missing(items, options, "DFDC-Preview")
+    return items
 
 
 def load_dfdc(root: Path, options: LoadOptions) -> list[MediaItem]:
@@ -56,4 +56,4 @@ def load_dfdc(root: Path, options: LoadOptions) -> list[MediaItem]:
                                    subset="fake" if label else "real"))
     if not items:
         raise DatasetLayoutError(f"{labels} lists no videos")
-    return check_missing(items, options, "DFDC")
+    return items

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .base import DatasetLayoutError, LoadOptions, MediaItem, check_missing, require_dir, require_file
+from .base import DatasetLayoutError, LoadOptions, MediaItem, require_dir, require_file
 
 FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
 COMPRESSIONS = ("raw", "c23", "c40")
@@ -58,7 +58,7 @@ def load_ffpp(root: Path, options: LoadOptions) -> list[MediaItem]:
             for name in (f"{a}_{b}", f"{b}_{a}"):
                 items.append(MediaItem(key=f"{method}/{name}", label=1, kind="video",
                                        paths=(fake_dir / f"{name}.mp4",), subset=method))
-    return check_missing(items, options, "FaceForensics++")
+    return items
 
 
 def load_dfd(root: Path, options: LoadOptions) -> list[MediaItem]:

@@ -87,9 +87,16 @@ def read_rows(csv_path: Path) -> CsvRows:
 
 
 def load_csv(csv_path: Path, options: LoadOptions, rows: CsvRows | None = None) -> list[MediaItem]:
-    """Videos and frame folders are one unit each; images sharing a ``group`` form one unit (a "video"),
-    images without a group are units of their own. Relative paths are resolved against the CSV's folder.
-    ``rows`` is the file as :func:`read_rows` read it, when the caller already has it."""
+    """The units :func:`list_csv` reads, with listed files that do not exist reported (or, with
+    ``skip_missing``, dropped)."""
+    return check_missing(list_csv(csv_path, rows), options, f"CSV {csv_path.name}")
+
+
+def list_csv(csv_path: Path, rows: CsvRows | None = None) -> list[MediaItem]:
+    """Every unit a CSV lists, whether or not its files exist. Videos and frame folders are one unit each;
+    images sharing a ``group`` form one unit (a "video"), images without a group are units of their own.
+    Relative paths are resolved against the CSV's folder. ``rows`` is the file as :func:`read_rows` read it,
+    when the caller already has it."""
     base = csv_path.parent
     items: list[MediaItem] = []
     groups: dict[str, list[tuple[Path, int]]] = defaultdict(list)
@@ -118,4 +125,4 @@ def load_csv(csv_path: Path, options: LoadOptions, rows: CsvRows | None = None) 
     keys = [it.key for it in items]
     if len(set(keys)) != len(keys):
         raise DatasetLayoutError(f"{csv_path}: some paths are listed twice")
-    return check_missing(items, options, f"CSV {csv_path.name}")
+    return items
