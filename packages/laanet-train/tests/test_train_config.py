@@ -137,9 +137,13 @@ def test_defaults_hold_no_machine_paths_and_name_a_real_recipe() -> None:
     assert get_recipe(cfg.data.crop_recipe).name == cfg.data.crop_recipe
     with pytest.raises(DataError, match="data.root: not set"):
         face_splits(cfg.data, cfg.seed)
-    for name in ("lite0_sbi_lfw", "efn4_sbi", "efn4_bi"):
-        shipped = load_config(CONFIGS / f"{name}.yaml")
-        assert shipped.data.root is None and shipped.train.output_dir is None, name
+    shipped_files = sorted(CONFIGS.glob("*.yaml"))
+    assert len(shipped_files) >= 6
+    for path in shipped_files:
+        shipped = load_config(path)
+        assert shipped.data.root is None and shipped.train.output_dir is None, path.name
+        assert shipped.model.init_from is None, path.name
+        assert get_recipe(shipped.data.crop_recipe).name == shipped.data.crop_recipe, path.name
 
 
 def test_bi_share_config_mixes_training_pairs_only() -> None:
