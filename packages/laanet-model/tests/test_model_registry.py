@@ -107,3 +107,34 @@ def test_laanet_model_imports_without_training_code_or_tensorboard() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_detector_records_its_weights_file_hashing_it_once(monkeypatch, tmp_path: Path) -> None:
+    """``Detector.from_weights`` keeps the file behind a name and its sha256 (checked against the registry
+    while loading), so callers that record provenance do not hash the file a second time."""
+    import shutil
+
+    from laanet_bench.scorer import load_scorer
+    from laanet_model import checkpoints, detector
+
+    calls = []
+
+    def counting(path, *args, **kwargs):
+        calls.append(Path(path))
+        return file_sha256(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "file_sha256", counting)
+    monkeypatch.setattr(detector, "file_sha256", counting)
+    spec = get_weights(BUILTIN_WEIGHTS)
+    scorer = load_scorer(BUILTIN_WEIGHTS, device="cpu")
+    assert len(calls) == 1 and calls[0] == spec.path()
+    ident = scorer.detector.weights
+    assert ident is not None and (ident.name, ident.path, ident.sha256) == (BUILTIN_WEIGHTS, spec.path(), spec.sha256)
+    # a copied file is named by its file name, and its hash is the file's (checked against its card)
+    copy = tmp_path / "copy.safetensors"
+    shutil.copy(spec.path(), copy)
+    shutil.copy(spec.path().with_suffix(".json"), copy.with_suffix(".json"))
+    calls.clear()
+    ident = detector.Detector.from_weights(copy, device="cpu").weights
+    assert ident is not None and (ident.name, ident.path, ident.sha256) == ("copy.safetensors", copy, spec.sha256)
+    assert calls == [copy]

@@ -241,15 +241,13 @@ def load_partial(path: Path) -> dict[str, dict[str, Any]]:
 
 def run_identity(detector: Any, weights: str, frames: int) -> RunIdentity:
     """The identity of this run's results: weights name and sha256, recipe, verdict bands, frames."""
-    from laanet_model.provenance import identify_weights
     from laanet_model.weights import preprocessing_to_dict
 
-    spec = getattr(detector, "spec", None)
-    try:
-        ident = identify_weights(weights)
+    ident = getattr(detector, "weights", None)  # set by Detector.from_weights: the file and its checked hash
+    if ident is not None:
         name, sha = ident.name, ident.sha256
-    except Exception:  # noqa: BLE001 - a detector given in code may have no file behind its name
-        name, sha = weights, getattr(spec, "sha256", None) or "unknown"
+    else:  # a detector built in code has no file behind it
+        name, sha = weights, getattr(getattr(detector, "spec", None), "sha256", None) or "unknown"
     recipe = preprocessing_to_dict(detector.preprocessing)
     recipe["thresholds"] = vars(analysis.bands_for(detector))
     return RunIdentity(name, sha, recipe, frames)

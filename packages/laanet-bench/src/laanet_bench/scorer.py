@@ -100,12 +100,11 @@ def load_scorer(weights: str | Path, device: str | None = None, official_float64
     (on ``device``, in float64 like the official evaluation with ``official_float64``); the sha256 recorded
     is that of the weights file."""
     from laanet_model import CheckpointError, Detector
-    from laanet_model.provenance import identify_weights
 
     try:
         detector = Detector.from_weights(weights, device=device, official_float64=official_float64,
                                          batch_size=batch_size)
-        identity = identify_weights(weights)
     except (CheckpointError, FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
         raise ScorerError(f"cannot load weights {str(weights)!r}: {exc}") from exc
-    return DetectorScorer(detector, identity.name, identity.sha256)
+    assert detector.weights is not None  # from_weights records the file and its hash
+    return DetectorScorer(detector, detector.weights.name, detector.weights.sha256)

@@ -124,13 +124,17 @@ def load_state_dict_checked(model: LAANet, state_dict: Mapping[str, Any], *, wha
         model.load_state_dict(dict(state_dict), strict=True)
 
 
-def _check_sha(path: Path, sha256: str | None) -> None:
-    if sha256:
-        got = file_sha256(path)
-        if got.lower() != sha256.lower():
-            raise CheckpointError(
-                f"sha256 mismatch for {path}: expected {sha256}, got {got} (wrong or corrupt file)"
-            )
+def _check_sha(path: Path, sha256: str | None, known: str | None = None) -> str | None:
+    """Check ``path`` against ``sha256`` (when given); ``known`` is the file's hash if it was already
+    computed. Returns the file's hash when it is known, so a second check does not read the file again."""
+    if not sha256:
+        return known
+    got = known or file_sha256(path)
+    if got.lower() != sha256.lower():
+        raise CheckpointError(
+            f"sha256 mismatch for {path}: expected {sha256}, got {got} (wrong or corrupt file)"
+        )
+    return got
 
 
 def _finish(model: LAANet, dtype: torch.dtype | None, map_location: Any) -> LAANet:
@@ -141,13 +145,14 @@ def _finish(model: LAANet, dtype: torch.dtype | None, map_location: Any) -> LAAN
     return model.eval()
 
 
-def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | None) -> LAANet:
+def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | None,
+                      file_hash: str | None = None) -> LAANet:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     card = read_card(path)
     if isinstance(card.get("sha256"), str):
-        _check_sha(path, card["sha256"])
+        _check_sha(path, card["sha256"], known=file_hash)
     try:
         cfg = config_from_dict(card["config"]) if "config" in card else resolve_config(card["variant"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -227,9 +232,9 @@ def load_checkpoint(
             )
     if p.is_dir():
         raise CheckpointError(f"{p} is a directory; expected a .safetensors or .pth file")
-    _check_sha(p, sha256)
+    file_hash = _check_sha(p, sha256)
     if p.suffix == ".safetensors":
-        return _load_safetensors(p, map_location=map_location, dtype=dtype)
+        return _load_safetensors(p, map_location=map_location, dtype=dtype, file_hash=file_hash)
     return _load_torch(p, variant=variant or OFFICIAL_VARIANT, map_location=map_location, dtype=dtype)
 
 

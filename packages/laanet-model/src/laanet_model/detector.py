@@ -31,6 +31,7 @@ from .checkpoints import OFFICIAL_VARIANT, CheckpointError, file_sha256, load_ch
 from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
 from .onnx_backend import OnnxNetwork, default_onnx_device
+from .provenance import WeightsIdentity
 from .scoring import Verdict, frame_score, sigmoid, verdict, video_score
 from .weights import (
     WEIGHTS,
@@ -212,6 +213,8 @@ class Detector:
         self.preprocessing = preprocessing
         self.thresholds = thresholds or (spec.thresholds if spec else Thresholds())
         self.spec = spec
+        #: the weights file behind this detector and its sha256, when it was built by :meth:`from_weights`
+        self.weights: WeightsIdentity | None = None
         self.batch_size = batch_size
         self._face_finder = face_finder
         self._face_describer: Any = None
@@ -245,17 +248,20 @@ class Detector:
         is read as the official B4 with the official SBI recipe. ``backend="onnxruntime"`` runs the network
         with onnxruntime (float32; other weights are exported in memory first); an ``.onnx`` file always is.
         """
-        if Path(name_or_path).suffix.lower() == ".onnx":
+        given = Path(name_or_path)
+        if given.suffix.lower() == ".onnx":
             net = OnnxNetwork.from_file(name_or_path)
-            return cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
-                       face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
-                       backend="onnxruntime")
+            det = cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
+                      face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
+                      backend="onnxruntime")
+            det.weights = WeightsIdentity(given.name, given, file_sha256(given))
+            return det
         spec = _spec_for(name_or_path, weights_dir)
         path = _path_for(name_or_path, spec, weights_dir)
-        model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)
+        model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)  # checks a declared sha256
         if not spec.sha256:
             spec = dataclasses.replace(spec, sha256=file_sha256(path))
-        return cls(
+        det = cls(
             model,
             spec.preprocessing,
             thresholds=spec.thresholds,
@@ -267,6 +273,9 @@ class Detector:
             spec=spec,
             backend=backend,
         )
+        # the name a user gave (the file name for a path) and the file's hash, already checked or computed above
+        det.weights = WeightsIdentity(given.name if given.is_file() else str(name_or_path), path, str(spec.sha256))
+        return det
 
     @property
     def input_size(self) -> int:

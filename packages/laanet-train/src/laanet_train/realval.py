@@ -466,11 +466,11 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
     from laanet_model.builtin_card_source import write_builtin_card_module
     from laanet_model.checkpoints import card_path_for, read_card
     from laanet_model.detector import Detector
-    from laanet_model.provenance import identify_weights
     from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
 
     det = Detector.from_weights(args.weights, device="cpu")
-    weights_file = identify_weights(args.weights).path
+    assert det.weights is not None  # from_weights records the file behind the name
+    weights_file = det.weights.path
     card = read_card(weights_file)
     exclude = validation_identities_of_card(card, Path(args.shared) / "lfw")
     report = run_protocol(det, args.shared, cache_dir=args.cache, exclude_identities=exclude,
