@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -147,15 +146,14 @@ def test_defaults_hold_no_machine_paths_and_name_a_real_recipe() -> None:
 
 
 def test_bi_share_config_mixes_training_pairs_only() -> None:
-    from laanet_train.data import DataError, build_datasets
-
     v2, mix = load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml"), load_config(CONFIGS / "lite0_sbi_lfw_v2bi.yaml")
     assert v2.data.bi_share == 0.0 and mix.data.bi_share == pytest.approx(0.3)
     # validated on the same synthetic pairs as v2: only the training mixture differs
     keys = ("synthesis", "crop_recipe", "input_size", "max_val_faces", "val_seed", "val_list", "quality")
     assert all(getattr(mix.data, k) == getattr(v2.data, k) for k in keys)
     assert mix.data.root is None and mix.train.output_dir is None
-    for data, message in ((dataclasses.replace(mix.data, bi_share=1.5), r"bi_share must lie in \[0, 1\]"),
-                          (dataclasses.replace(mix.data, synthesis="bi"), "needs data.synthesis 'sbi'")):
-        with pytest.raises(DataError, match=message):
-            build_datasets(data, 0)
+    # a bad mixture fails when the config loads, before any data is read
+    for override, message in (("data.bi_share=1.5", r"bi_share: expected a number in \[0, 1\]"),
+                              ("data.synthesis=bi", "needs data.synthesis 'sbi'")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(CONFIGS / "lite0_sbi_lfw_v2bi.yaml", [override])

@@ -179,6 +179,7 @@ class _PairDataset(Dataset):
     epoch: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    quality: QualityAugment | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the random stream of an epoch (call before each epoch; workers copy it)."""
@@ -189,6 +190,22 @@ class _PairDataset(Dataset):
 
     def rng_for(self, i: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, int(i)])
+
+    def source(self, i: int) -> tuple[np.ndarray, Face, np.random.Generator | None]:
+        """Face ``i``'s image and face, rendered at a random effective resolution when ``quality`` is set, and
+        the quality draws' own stream (``None`` without quality), so the synthesis draws do not depend on it."""
+        image, face = read_image(self.index.image_path(i)), self.index.face(i)
+        if self.quality is None:
+            return image, face, None
+        qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
+        image, face = rescale_source(image, face, qrng, self.quality)
+        return image, face, qrng
+
+    def degrade(self, real: np.ndarray, fake: np.ndarray, qrng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        """The pair degraded identically by the quality recipe (unchanged without one)."""
+        if self.quality is None or qrng is None:
+            return real, fake
+        return degrade_pair(real, fake, qrng, self.quality)
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -247,15 +264,10 @@ class SBIPairDataset(_PairDataset):
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         """The uint8 / float numpy pair before normalisation: real, fake, mask, hm, cst."""
         rng = self.rng_for(i)
-        image, face = read_image(self.index.image_path(i)), self.index.face(i)
-        qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1]) if self.quality else None
-        if self.quality is not None:
-            image, face = rescale_source(image, face, qrng, self.quality)
+        image, face, qrng = self.source(i)
         crop = crop_face(image, face, self.recipe)
         pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
-        real, fake = pair.real, pair.fake
-        if self.quality is not None:
-            real, fake = degrade_pair(real, fake, qrng, self.quality)
+        real, fake = self.degrade(pair.real, pair.fake, qrng)
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
 
@@ -305,10 +317,7 @@ class BIPairDataset(_PairDataset):
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         rng = self.rng_for(i)
-        image, face = read_image(self.index.image_path(i)), self.index.face(i)
-        qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1]) if self.quality else None
-        if self.quality is not None:
-            image, face = rescale_source(image, face, qrng, self.quality)
+        image, face, qrng = self.source(i)
         crop = crop_face(image, face, self.recipe)
         valid = self.donors[i][self.donors[i] >= 0]
         if valid.size == 0:
@@ -319,8 +328,7 @@ class BIPairDataset(_PairDataset):
         real, fake = pair.real, pair.fake
         if self.colour is not None and self.split != "test":
             real, fake = self.colour([real, fake], rng)
-        if self.quality is not None:
-            real, fake = degrade_pair(real, fake, qrng, self.quality)
+        real, fake = self.degrade(real, fake, qrng)
         hm, cst = encode_targets(pair.boundary_small)
         return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
 
@@ -333,7 +341,7 @@ class MixedPairDataset(_PairDataset):
     def __init__(self, sbi: SBIPairDataset, bi: BIPairDataset, bi_share: float, seed: int = 0) -> None:
         if not 0.0 <= bi_share <= 1.0:
             raise ValueError(f"bi_share must lie in [0, 1], got {bi_share}")
-        if sbi.index is not bi.index and len(sbi.index) != len(bi.index):
+        if len(sbi) != len(bi):
             raise ValueError("the SBI and BI datasets must hold the same faces")
         self.sbi, self.bi, self.bi_share = sbi, bi, float(bi_share)
         self.index, self.seed, self.epoch = sbi.index, int(seed), 0

@@ -269,6 +269,9 @@ def _check(cfg: TrainConfig) -> None:
     need(all(x > 0 for x in d.std), f"data.std: expected positive values, got {d.std}")
     need(isinstance(d.quality, bool) or d.quality in QUALITY_RECIPES,
          f"data.quality: expected true, false or one of {sorted(QUALITY_RECIPES)}, got {d.quality!r}")
+    need(0.0 <= d.bi_share <= 1.0, f"data.bi_share: expected a number in [0, 1], got {d.bi_share}")
+    need(not d.bi_share or d.synthesis == "sbi",
+         "data.bi_share: mixes BI pairs into SBI training, so it needs data.synthesis 'sbi'")
     for name in ("max_train_faces", "max_val_faces"):
         v = getattr(d, name)
         need(v is None or v >= 1, f"data.{name}: expected null or >= 1, got {v}")

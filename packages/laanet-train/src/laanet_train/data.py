@@ -84,26 +84,22 @@ def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
 def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
     (the validation set always uses epoch 0), so its fakes are the same at every validation."""
-    if not 0.0 <= cfg.bi_share <= 1.0:
-        raise DataError(f"data.bi_share must lie in [0, 1], got {cfg.bi_share}")
-    if cfg.bi_share and cfg.synthesis != "sbi":
-        raise DataError("data.bi_share mixes BI pairs into SBI training: it needs data.synthesis 'sbi'")
     train_idx, val_idx = face_splits(cfg, seed)
     recipe = crop_recipe(cfg)
-    if cfg.synthesis == "sbi":
-        quality = quality_recipe(cfg.quality)
-        sbi = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality)
-        train: Dataset = sbi
-        if cfg.bi_share:
-            if len(np.unique(train_idx.groups)) < 2:
-                raise DataError("BI needs donors from other identities: the training split has only one identity")
-            bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality)
-            train = MixedPairDataset(sbi, bi, cfg.bi_share, seed=seed)
-        val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
-        return train, val
-    for name, idx in (("training", train_idx), ("validation", val_idx)):
+    bi_splits = {"training": train_idx, "validation": val_idx} if cfg.synthesis == "bi" else (
+        {"training": train_idx} if cfg.bi_share else {})
+    for name, idx in bi_splits.items():
         if len(np.unique(idx.groups)) < 2:
             raise DataError(f"BI needs donors from other identities: the {name} split has only one identity")
+    if cfg.synthesis == "sbi":
+        quality = quality_recipe(cfg.quality)
+        train: Dataset = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std,
+                                        quality=quality)
+        if cfg.bi_share:
+            bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality)
+            train = MixedPairDataset(train, bi, cfg.bi_share, seed=seed)
+        val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
+        return train, val
     train = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
     val = BIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
     return train, val
