@@ -14,6 +14,7 @@ from laanet_train.realval import (
     SWEEP_HEIGHTS,
     at_height,
     bands_from_calibration,
+    calibration_renderings,
     calibration_scores,
     choose_checkpoint,
     hash_halves,
@@ -95,7 +96,7 @@ def test_calibration_scores_every_selection_photo_as_it_is_and_at_a_quarter(tmp_
         paths.append(tmp_path / folder / "a.png")
         write_image_atomic(paths[-1], np.zeros((80, 120, 3), np.uint8))
     scorer = _RecordingScorer(missing={"realworld/a.png#quarter"})
-    probs = calibration_scores(scorer, paths)  # type: ignore[arg-type]
+    probs = calibration_scores(scorer, calibration_renderings(paths))  # type: ignore[arg-type]
     assert scorer.keys == ["portraits/a.png#full", "portraits/a.png#quarter", "realworld/a.png#full",
                            "realworld/a.png#quarter"]
     assert scorer.shapes[0] == (80, 120, 3) and scorer.shapes[1] == (20, 30, 3)

@@ -106,7 +106,9 @@ class FaceCache:
     def __post_init__(self) -> None:
         self._mem: dict[str, list[dict[str, Any]]] = {}
         if self.path is not None and self.path.is_file():
-            self._mem = json.loads(self.path.read_text())
+            # entries written without their box convention are dropped: the convention decides the crop
+            self._mem = {key: entry for key, entry in json.loads(self.path.read_text()).items()
+                         if all("box_convention" in d for d in entry)}
 
     @property
     def path(self) -> Path | None:
@@ -116,7 +118,7 @@ class FaceCache:
         from laanet_synth.faces import Face
 
         entry = self._mem.get(key)
-        if entry is None or any("box_convention" not in d for d in entry):  # absent, or cached without it
+        if entry is None:
             entry = self._mem[key] = [
                 {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist(),
                  "box_convention": f.box_convention}
@@ -174,19 +176,28 @@ def split_folders(faces_dir: Path) -> dict[str, tuple[list[Path], list[Path]]]:
     return {name: hash_halves(list(list_images(faces_dir / name))) for name in SPLIT_FOLDERS}
 
 
-def calibration_scores(scorer: Scorer, selection: Sequence[Path]) -> np.ndarray:
-    """Fake probabilities of the selection photos (keyed ``<folder>/<name>``), each as it is and at a quarter
-    of its side; a rendering with no judged face adds no score."""
+def selection_photos(faces_dir: Path) -> list[Path]:
+    """The selection halves of :data:`SPLIT_FOLDERS` under ``faces_dir``, one list."""
+    return [p for sel, _ in split_folders(faces_dir).values() for p in sel]
+
+
+def calibration_renderings(selection: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
+    """``(key, image)`` for each selection photo as it is and at a quarter of its side, keyed
+    ``<folder>/<name>#full`` and ``#quarter``: read once, scored by every checkpoint."""
     from laanet_synth.imageio import read_image
 
     out = []
     for path in selection:
         image = read_image(path)
-        for tag, img in (("full", image), ("quarter", quarter(image))):
-            logit = scorer.frame_logit(f"{path.parent.name}/{path.name}#{tag}", img)
-            if logit is not None:
-                out.append(logit)
-    return sigmoid(np.asarray(out, dtype=np.float64))
+        out += [(f"{path.parent.name}/{path.name}#full", image), (f"{path.parent.name}/{path.name}#quarter", quarter(image))]
+    return out
+
+
+def calibration_scores(scorer: Scorer, renderings: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Fake probabilities of the :func:`calibration_renderings`; a rendering with no judged face adds no
+    score."""
+    logits = [scorer.frame_logit(key, image) for key, image in renderings]
+    return sigmoid(np.asarray([v for v in logits if v is not None], dtype=np.float64))
 
 
 def lfw_heldout(shared: Path, exclude: set[str], n: int = 60, seed: int = 0) -> Any:
@@ -254,7 +265,7 @@ def run_protocol(
     reported = halves["portraits"][1]
 
     say("calibration: selection halves of the portraits and the realworld photos")
-    cal = calibration_scores(scorer, selection)
+    cal = calibration_scores(scorer, calibration_renderings(selection))
     bands = bands_from_calibration(cal)
     fa = bands["fake_above"]
 
@@ -368,13 +379,14 @@ def run_protocol(
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
 
 
-def selection_score(detector: Any, shared: str | Path, val_pairs: Any, cache: FaceCache) -> dict[str, float]:
+def selection_score(detector: Any, renderings: Sequence[tuple[str, np.ndarray]], val_pairs: Any,
+                    cache: FaceCache) -> dict[str, float]:
     """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
-    portraits and the realworld photos, as they are and at a quarter size) from the synthetic validation fakes,
+    portraits and the realworld photos, as they are and at a quarter size: ``renderings`` from
+    :func:`calibration_renderings`) from the synthetic validation fakes,
     and the synthetic validation AUC itself; with, for information, the band the calibration rule would set and
     the share of the synthetic validation fakes above it."""
-    selection = [p for sel, _ in split_folders(Path(shared) / "faces").values() for p in sel]
-    cal = calibration_scores(Scorer(detector, cache), selection)
+    cal = calibration_scores(Scorer(detector, cache), renderings)
     reals, fakes = val_pairs
     lr = np.array([p.logit for p in detector.predict_crops(reals)])
     lf = np.array([p.logit for p in detector.predict_crops(fakes)])
@@ -440,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "select":
         pairs = validation_pairs(args.run_dir, Path(args.shared) / "lfw")
+        renderings = calibration_renderings(selection_photos(Path(args.shared) / "faces"))  # read once for all
         rows = {}
         files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
         from .export import load_run_config
@@ -449,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = FaceCache(Path(args.cache) if args.cache else None, finder)  # one face search per photo
         for f in files:
             det = checkpoint_detector(args.run_dir, f.name)
-            rows[f.name] = selection_score(det, args.shared, pairs, cache)
+            rows[f.name] = selection_score(det, renderings, pairs, cache)
             print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
         cache.save()
         report: dict[str, Any] = {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
