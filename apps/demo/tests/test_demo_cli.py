@@ -210,7 +210,7 @@ def test_rows_without_a_score_say_why_and_outputs_name_the_weights(
     tmp_path: Path, detector: Any, bad_inputs: dict[str, Path]
 ) -> None:
     from laanet_model.checkpoints import file_sha256
-    from laanet_model.provenance import identify_weights
+    from laanet_model.weights import get_weights
 
     inputs = [bad_inputs["no_face"], bad_inputs["text_as_jpg"]]
     out_csv = tmp_path / "r.csv"
@@ -219,13 +219,13 @@ def test_rows_without_a_score_say_why_and_outputs_name_the_weights(
     assert rows["landscape.png"]["reason"] == "no face found" and rows["landscape.png"]["prob"] == ""
     assert rows["notes.jpg"]["reason"] == "unreadable"
     meta = json.loads(predict.sidecar_path(out_csv).read_text())
-    ident = identify_weights("laanet-lite0-sbi-lfw")
-    assert meta["weights"] == "laanet-lite0-sbi-lfw" and meta["weights_sha256"] == file_sha256(ident.path)
+    sha = file_sha256(get_weights("laanet-lite0-sbi-lfw").path())
+    assert meta["weights"] == "laanet-lite0-sbi-lfw" and meta["weights_sha256"] == sha
     assert meta["recipe"]["thresholds"] and meta["frames"] == 3
     out_jsonl = tmp_path / "r.jsonl"
     predict.run_predict(_args(inputs, out_jsonl), detector=detector)
     recs = [json.loads(x) for x in out_jsonl.read_text().splitlines()]
-    assert {r["weights_sha256"] for r in recs} == {ident.sha256} and all("key" not in r for r in recs)
+    assert {r["weights_sha256"] for r in recs} == {sha} and all("key" not in r for r in recs)
 
 
 @pytest.mark.slow

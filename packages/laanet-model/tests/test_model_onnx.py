@@ -52,6 +52,7 @@ def test_onnx_detector_matches_torch_builtin(builtin_onnx) -> None:
     assert onnx_det.backend == "onnxruntime" and torch_det.backend == "torch"
     assert onnx_det.preprocessing == torch_det.preprocessing
     assert onnx_det.thresholds == torch_det.thresholds
+    assert onnx_det.weights is not None and onnx_det.weights.sha256 == file_sha256(path)  # the .onnx file's bytes
     s = torch_det.input_size
     crops = np.random.default_rng(3).integers(0, 256, size=(5, s, s, 3), dtype=np.uint8)
     # 5 crops in batches of 3: batch sizes 3 and 2 go through the one exported graph (dynamic batch)

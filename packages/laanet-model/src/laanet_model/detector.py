@@ -254,7 +254,7 @@ class Detector:
             det = cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
                       face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
                       backend="onnxruntime")
-            det.weights = WeightsIdentity(given.name, given, file_sha256(given))
+            det.weights = WeightsIdentity(given.name, given, net.sha256)
             return det
         spec = _spec_for(name_or_path, weights_dir)
         path = _path_for(name_or_path, spec, weights_dir)

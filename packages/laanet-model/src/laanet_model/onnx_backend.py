@@ -177,6 +177,13 @@ class OnnxNetwork:
                                  f"{[i.name for i in self._session.get_inputs()]} and {names}")
         self.training = False
 
+    @property
+    def sha256(self) -> str:
+        """sha256 of the ONNX bytes (of the file, for :meth:`from_file`), from the bytes already in memory."""
+        import hashlib
+
+        return hashlib.sha256(self._data).hexdigest()
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, threads: int = 0) -> OnnxNetwork:
         p = Path(path)
