@@ -38,12 +38,10 @@ def lfw_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def shipped_card() -> dict:
     """The card shipped beside the built-in weights, as read from its JSON file (shared: do not modify)."""
-    import json
-
+    from laanet_model.checkpoints import read_card
     from laanet_model.weights import BUILTIN_WEIGHTS, WEIGHTS, assets_dir
 
-    card = assets_dir() / Path(WEIGHTS[BUILTIN_WEIGHTS].file_name).with_suffix(".json").name
-    return json.loads(card.read_text())
+    return read_card(assets_dir() / WEIGHTS[BUILTIN_WEIGHTS].file_name)
 
 
 @pytest.fixture(scope="session")

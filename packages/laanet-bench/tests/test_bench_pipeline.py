@@ -145,7 +145,7 @@ def test_an_items_frames_are_detected_together_with_the_faces_of_each_frame(tmp_
     entry = extract_crops(item, scorer, EvalSettings(n_frames=FRAMES))
     assert calls == [FRAMES]
     # the same crops and boxes as finding the faces frame by frame
-    cuts = [scorer.crop_faces(im, scorer.find_faces(im)) for im in load_frames(item, FRAMES).images]
+    cuts = [scorer.crop_faces(im, scorer.detector.find_faces(im)) for im in load_frames(item, FRAMES).images]
     np.testing.assert_array_equal(entry.crops, np.stack([c for cut in cuts for c in cut.images]))
     np.testing.assert_array_equal(entry.boxes, np.stack([b for cut in cuts for b in cut.boxes]))
     np.testing.assert_array_equal(entry.frame_of_face, [j for j, cut in enumerate(cuts) for _ in cut.images])

@@ -71,9 +71,6 @@ class DetectorScorer:
         self.face_finder = self.detector.face_finder
         self.finder_tag = repr(self.face_finder)
 
-    def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
-        return self.detector.find_faces(image_rgb)
-
     def find_faces_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         return self.detector.find_faces_batch(images)
 

@@ -278,4 +278,4 @@ class RetinaFaceFinder:
 
     def find(self, image_rgb: np.ndarray) -> list[Face]:
         """Faces with their 68 landmarks, largest first."""
-        return self.find_batch([image_rgb])[0]
+        return self.align(image_rgb, self.detect_batch([image_rgb])[0])

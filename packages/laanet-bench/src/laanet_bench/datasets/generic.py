@@ -86,10 +86,10 @@ def read_rows(csv_path: Path) -> CsvRows:
     return CsvRows(rows, header, ignored)
 
 
-def load_csv(csv_path: Path, options: LoadOptions, rows: CsvRows | None = None) -> list[MediaItem]:
+def load_csv(csv_path: Path, options: LoadOptions) -> list[MediaItem]:
     """The units :func:`list_csv` reads, with listed files that do not exist reported (or, with
     ``skip_missing``, dropped)."""
-    return check_missing(list_csv(csv_path, rows), options, f"CSV {csv_path.name}")
+    return check_missing(list_csv(csv_path), options, f"CSV {csv_path.name}")
 
 
 def list_csv(csv_path: Path, rows: CsvRows | None = None) -> list[MediaItem]:
