@@ -36,6 +36,26 @@ def test_browser_playable_videos_get_no_strip(tmp_path: Path) -> None:
     assert player.visible is False and image.visible is False and note == ""
 
 
+def test_a_playable_data_url_upload_is_served_from_a_file_of_its_own(tmp_path: Path) -> None:
+    """A `data:` URL upload is decoded into a temporary file that is deleted after the handler: the player gets
+    the served folder's file, with the upload's bytes, and no temporary file is left behind."""
+    import base64
+
+    example = EXAMPLES / "video-dfdc-0017-fake.webm"
+    data = example.read_bytes()
+    tmp_dir = tmp_path / "tmp"
+    tmp_dir.mkdir()
+    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path / "served"),
+                            tmp_dir=tmp_dir)
+    url = "data:video/webm;base64," + base64.b64encode(data).decode()
+    player, image, note = handlers.video_preview({"path": None, "url": url, "orig_name": "clip.webm"})
+    assert player.visible is True and image.visible is False and note == ""
+    assert Path(player.value["path"]).read_bytes() == data  # the player's file (gradio may cache a copy)
+    served = list((tmp_path / "served").rglob("preview-*.webm"))
+    assert len(served) == 1 and served[0].read_bytes() == data
+    assert not list(tmp_dir.iterdir())
+
+
 def test_unreadable_videos_get_a_note_not_a_crash(tmp_path: Path) -> None:
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"not a video" * 100)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from laanet_synth.atomic import write_atomic
 from laanet_synth.imageio import write_image_atomic
 from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
@@ -297,9 +296,10 @@ class OutputImages:
         return str(target)
 
     def keep(self, path: Path, stem: str, suffix: str) -> str:
-        """A served copy of a file that is about to be deleted (e.g. a decoded `data:` URL upload)."""
+        """Take over a file that would be deleted (e.g. a decoded `data:` URL upload): it is moved, not read
+        into memory, into the served folder; the caller's clean-up then finds nothing to delete."""
         target = self.folder() / f"{stem}-{uuid.uuid4().hex}{suffix}"
-        write_atomic(target, lambda fh: fh.write(path.read_bytes()))
+        shutil.move(str(path), str(target))
         return str(target)
 
 
@@ -468,7 +468,7 @@ class DemoHandlers:
                 suffix = Path(upload_name(video) or path).suffix
                 playable, codec = preview.browser_playable(path, suffix)
                 if playable:
-                    # a decoded `data:` URL is deleted on leaving this block: serve a copy of it
+                    # a decoded `data:` URL would be deleted on leaving this block: the served folder takes it over
                     served = str(path) if isinstance(payload_path(video, "video"), Path) else \
                         self.images.keep(path, "preview", suffix or ".mp4")
                     return gr.Video(value=served, visible=True), hidden[1], ""
