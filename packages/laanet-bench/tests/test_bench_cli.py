@@ -138,6 +138,11 @@ def test_partial_runs_say_so_in_records_and_tables(tmp_path, build, clips, untra
                  "--out", str(out), "--skip-missing", "--limit", "2", "--level", "video", *FAST]) == 0
     (rec,) = read_records(out)
     assert (rec.n_expected, rec.n_scored, rec.n_real + rec.n_fake) == (4, 2, 2)
+    # without --skip-missing the run stops before scoring, naming the dataset as its loader does
+    assert main(["evaluate", "--dataset", "celebdf", "--root", str(root), "--weights", str(untrained_weights),
+                 "--out", str(tmp_path / "stopped"), "--level", "video", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "Celeb-DF v2: 1 of 4 listed files are missing" in err and "--skip-missing" in err
     assert rec.missing == {"files missing": 1, "left out by --limit 2": 1}
     capsys.readouterr()
     assert main(["table", "--records", str(out), "--level", "video"]) == 0

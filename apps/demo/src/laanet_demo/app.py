@@ -157,7 +157,14 @@ def decode_data_url(url: str, what: str, max_bytes: int, tmp_dir: Path | None = 
 def uploaded_file(payload: Any, what: str, max_bytes: int, tmp_dir: Path | None = None) -> Iterator[Path]:
     """The local path of an upload; a `data:` URL is decoded into a temporary file that is deleted on exit,
     whether the work succeeded or failed."""
-    where = payload_path(payload, what)
+    with local_file(payload_path(payload, what), what, max_bytes, tmp_dir) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def local_file(where: Path | str, what: str, max_bytes: int, tmp_dir: Path | None = None) -> Iterator[Path]:
+    """`where` (a `payload_path` result) as a local file: a path as it is, a `data:` URL decoded into a temporary
+    file that is deleted on exit."""
     if isinstance(where, Path):
         yield where
         return
@@ -464,12 +471,13 @@ class DemoHandlers:
         if video is None:
             return (*hidden, "")
         try:
-            with uploaded_file(video, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
+            where = payload_path(video, "video")
+            with local_file(where, "video", self.limits.max_video_bytes, self.tmp_dir) as path:
                 suffix = Path(upload_name(video) or path).suffix
                 playable, codec = preview.browser_playable(path, suffix)
                 if playable:
                     # a decoded `data:` URL would be deleted on leaving this block: the served folder takes it over
-                    served = str(path) if isinstance(payload_path(video, "video"), Path) else \
+                    served = str(path) if isinstance(where, Path) else \
                         self.images.keep(path, "preview", suffix or ".mp4")
                     return gr.Video(value=served, visible=True), hidden[1], ""
                 strip = self.images.write(preview.frame_strip(path), "preview")

@@ -98,6 +98,7 @@ def select_items(args: argparse.Namespace) -> Selection:
     options = LoadOptions(split=args.split, compression=args.compression, methods=_split_list(args.methods),
                           layout=args.layout, skip_missing=args.skip_missing)
     notes: dict[str, str] = {}
+    title = args.csv.stem if args.csv is not None else ""
     if args.csv is not None:
         rows = read_rows(args.csv)
         listed = list_csv(args.csv, rows)
@@ -108,9 +109,10 @@ def select_items(args: argparse.Namespace) -> Selection:
             raise DatasetLayoutError(f"--root is needed with --dataset {args.dataset} "
                                      f"(expected layout: {DATASETS[args.dataset].layout})")
         listed = list_dataset(args.dataset, args.root, options)
+        title = DATASETS[args.dataset].title
         compression = args.compression if args.dataset in ("ffpp", "dfd") and args.layout == "published" else ""
         info = RunInfo(dataset=args.dataset, split=args.split, layout=args.layout, compression=compression)
-    present = check_missing(listed, options, info.dataset)
+    present = check_missing(listed, options, title)
     if args.pre_cropped:
         present = [replace(it, pre_cropped=True) for it in present]
     return Selection(listed, present, balanced_limit(present, args.limit), info, args.limit)
