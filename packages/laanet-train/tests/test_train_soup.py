@@ -55,10 +55,11 @@ def test_a_soup_folder_loads_like_a_run_and_holds_the_average(tmp_path: Path) ->
         sd = {k: v + shift if v.is_floating_point() else v for k, v in base.items()}
         files.append(tmp_path / f"ft{i}.pt")
         torch.save(sd, files[-1])
-    out = write_soup_run(tmp_path / "soups", run, [files, files[:1]])
+    out = write_soup_run(tmp_path / "soups", run, [[str(f) for f in files], [f"first={files[0]}"]])
     record = json.loads((out / SOUP_FILE).read_text())
     assert [x["sha256"] for x in record["epoch_0.pt"]] == [file_sha256(f) for f in files]
-    assert len(record["epoch_1.pt"]) == 1
+    assert [x["label"] for x in record["epoch_0.pt"]] == [f"{tmp_path.name}/ft{i}.pt" for i in range(3)]
+    assert record["epoch_1.pt"] == [{"label": "first", "sha256": file_sha256(files[0])}]
     _, soup = load_run_model(out, "epoch_0.pt")
     key = "_conv_stem.weight"
     assert torch.allclose(soup.state_dict()[key], base[key] + 0.5, atol=1e-6)
@@ -69,5 +70,51 @@ def test_a_soup_folder_loads_like_a_run_and_holds_the_average(tmp_path: Path) ->
 def test_the_command_line_names_a_missing_ingredient(tmp_path: Path, capsys) -> None:
     run = _run(tmp_path)
     with pytest.raises(SystemExit):
-        main([str(tmp_path / "soups"), "--config-from", str(run), "--soup", f"{tmp_path / 'nope.pt'}"])
+        main(["make", str(tmp_path / "soups"), "--config-from", str(run), "--soup", f"{tmp_path / 'nope.pt'}"])
     assert "nope.pt" in capsys.readouterr().err
+
+
+def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path, tmp_path: Path) -> None:
+    from laanet_model.checkpoints import read_card
+    from laanet_model.detector import Detector
+    from laanet_model.weights import preprocessing_to_dict
+    from laanet_train.config import load_config
+    from laanet_train.soup import export_soup
+    from laanet_train.validation import run_preprocessing
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    cfg = load_config(configs / "lite0_sbi_lfw_v2.yaml", [
+        f"data.root={lfw_dir}", "data.input_size=64", "data.max_train_faces=10", "data.max_val_faces=4",
+        "data.num_workers=0", "model.pretrained=false"])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg)))
+    base = create_model(cfg.model.variant, pretrained=False, input_size=64).state_dict()
+    files = [tmp_path / "a.pt", tmp_path / "b.pt"]
+    torch.save(base, files[0])
+    torch.save({k: v * 0.5 if v.is_floating_point() else v for k, v in base.items()}, files[1])
+    soups = write_soup_run(tmp_path / "soups", run, [[f"a={files[0]}", f"stage7-epoch0={files[1]}"]])
+    recipe = preprocessing_to_dict(run_preprocessing(cfg))
+    base_card = {"name": "x", "description": "old", "sha256": "stale", "preprocessing": recipe,
+                 "training": {"not_kept": [{"stage": 7, "why": "lost", "history": [{}], "steps_run": 3},
+                                           {"stage": 10, "why": "lost too"}]}}
+    scores = {"epoch_0.pt": {"synthetic_val_auc": 0.5, "photos_vs_fakes_auc": 0.5}}
+    with pytest.raises(SoupError, match="lacks"):
+        export_soup(soups, tmp_path / "w.safetensors", checkpoint="epoch_0.pt", base_card=base_card,
+                    selection="rule", fine_tune_stages=[8])
+    card = export_soup(soups, tmp_path / "w.safetensors", checkpoint="epoch_0.pt", base_card=base_card,
+                       selection="the rule", selection_scores=scores, fine_tune_stages=[7], description="new")
+    assert card == read_card(tmp_path / "w.safetensors")
+    assert card["sha256"] == file_sha256(tmp_path / "w.safetensors") and card["description"] == "new"
+    assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the base card's recipe stays
+    tr = card["training"]
+    assert tr["selection"] == "the rule" and [e["stage"] for e in tr["not_kept"]] == [10]
+    assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]
+    assert [x["label"] for x in tr["soup"]["ingredients"]] == ["a", "stage7-epoch0"]
+    assert tr["soup"]["candidates"]["epoch_0.pt"]["synthetic_val_auc"] == 0.5
+    assert card["metrics"]["synthetic_val"]["n_pairs"] == 4 and card["thresholds"]["real_below"] >= 0
+    # the written file is the float16 rounding of the average
+    det = Detector.from_weights(tmp_path / "w.safetensors", device="cpu")
+    key = "_conv_stem.weight"
+    expected = (0.75 * base[key]).half().float()
+    assert torch.equal(det.model.state_dict()[key], expected)

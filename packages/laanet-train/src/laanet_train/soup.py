@@ -14,6 +14,7 @@ import json
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from laanet_model.checkpoints import file_sha256
@@ -54,43 +55,133 @@ def average_weights(state_dicts: Sequence[Mapping[str, torch.Tensor]]) -> dict[s
     return out
 
 
-def write_soup_run(out_dir: str | Path, config_run: str | Path, soups: Sequence[Sequence[str | Path]]) -> Path:
-    """Write each soup of ``soups`` (lists of ``.pt`` state dicts) as ``out_dir/epoch_<k>.pt``, with
-    ``config_run``'s ``config.yaml`` and ``soup.json``; returns ``out_dir``."""
+def parse_ingredient(text: str) -> tuple[str, Path]:
+    """``LABEL=PATH`` or ``PATH`` (labelled ``<folder>/<file>``) -> (label, path)."""
+    label, sep, path = text.partition("=")
+    if not sep:
+        path = label
+        label = f"{Path(path).parent.name}/{Path(path).name}"
+    if not label or not path:
+        raise SoupError(f"expected LABEL=PATH or PATH, got {text!r}")
+    return label, Path(path)
+
+
+def write_soup_run(out_dir: str | Path, config_run: str | Path, soups: Sequence[Sequence[str]]) -> Path:
+    """Write each soup of ``soups`` (lists of ``LABEL=PATH`` or ``PATH`` of ``.pt`` state dicts) as
+    ``out_dir/epoch_<k>.pt``, with ``config_run``'s ``config.yaml`` and ``soup.json`` (each ingredient's label
+    and sha256); returns ``out_dir``."""
     if not soups:
         raise SoupError("give at least one soup")
     load_run_config(config_run)  # a clear error now, not at scoring time
+    parsed = [[parse_ingredient(str(x)) for x in soup] for soup in soups]
+    missing = sorted({str(p) for soup in parsed for _, p in soup if not p.is_file()})
+    if missing:
+        raise SoupError(f"ingredient files not found: {', '.join(missing)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(config_run) / "config.yaml", out / "config.yaml")
     record: dict[str, list[dict[str, str]]] = {}
-    for k, ingredients in enumerate(soups):
-        paths = [Path(p) for p in ingredients]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise SoupError(f"ingredient files not found: {', '.join(missing)}")
-        weights = average_weights([torch.load(p, map_location="cpu", weights_only=True) for p in paths])
+    for k, soup in enumerate(parsed):
+        weights = average_weights([torch.load(p, map_location="cpu", weights_only=True) for _, p in soup])
         write_torch(out / f"epoch_{k}.pt", weights)
-        record[f"epoch_{k}.pt"] = [{"file": str(p), "sha256": file_sha256(p)} for p in paths]
+        record[f"epoch_{k}.pt"] = [{"label": label, "sha256": file_sha256(p)} for label, p in soup]
     write_json(out / SOUP_FILE, record, indent=2)
     return out
 
 
+def export_soup(
+    soup_dir: str | Path, out_path: str | Path, *, checkpoint: str, base_card: Mapping[str, Any], selection: str,
+    selection_scores: Mapping[str, Any] | None = None, fine_tune_stages: Sequence[int] = (),
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Write soup ``checkpoint`` of ``soup_dir`` as float16 safetensors with a card built on ``base_card`` (the
+    card of the weights the fine-tunes started from: its preprocessing and training chain stay).
+
+    The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
+    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``), the rule
+    ``selection`` that chose it, and the synthetic validation re-measured through the Detector with the
+    float16 weights. The verdict bands are the synthetic ones of :func:`~laanet_train.export.export_run` until
+    ``python -m laanet_train.realval report ... --write-card`` calibrates them on real photos and adds the
+    reported figures. Returns the card.
+    """
+    import copy
+
+    from laanet_model.checkpoints import card_path_for, save_weights
+
+    from .data import build_datasets
+    from .export import load_run_model, verdict_thresholds
+    from .validation import run_detector, synthetic_validation
+
+    record = json.loads((Path(soup_dir) / SOUP_FILE).read_text())
+    if checkpoint not in record:
+        raise SoupError(f"{checkpoint} is not a soup of {soup_dir} (it holds {', '.join(sorted(record))})")
+    cfg, model = load_run_model(soup_dir, checkpoint)
+    rounded = copy.deepcopy(model).half().float()
+    _, val_set = build_datasets(cfg.data, cfg.seed)
+    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
+    val = scores.metrics
+    bands = verdict_thresholds(scores.labels, scores.probs)
+
+    card = {k: copy.deepcopy(v) for k, v in base_card.items() if k not in ("config", "sha256", "format")}
+    training = card.setdefault("training", {})
+    kept = [e for e in training.get("not_kept", []) if e.get("stage") not in fine_tune_stages]
+    fine_tunes = [{k: v for k, v in e.items() if k != "why"}
+                  for e in training.get("not_kept", []) if e.get("stage") in fine_tune_stages]
+    if len(fine_tunes) != len(set(fine_tune_stages)):
+        raise SoupError(f"the base card's training.not_kept lacks some of the stages {sorted(fine_tune_stages)}")
+    training["not_kept"] = kept
+    training["soup"] = {"checkpoint": checkpoint, "ingredients": record[checkpoint],
+                        "candidates": {k: {"ingredients": [x["label"] for x in v],
+                                           **dict((selection_scores or {}).get(k, {}))}
+                                       for k, v in record.items()},
+                        "fine_tunes": fine_tunes}
+    training["selection"] = selection
+    card["metrics"] = {"synthetic_val": {"auc": round(float(val["val_auc"]), 4), "ap": round(float(val["val_ap"]), 4),
+                                         "acc_at_0.5": round(float(val["val_acc"]), 4),
+                                         "loss": round(float(val["val_loss"]), 4), "n_pairs": len(val_set)}}
+    card["thresholds"] = {k: v for k, v in bands.items() if k != "rule"}
+    card["thresholds_rule"] = bands["rule"]
+    if description is not None:
+        card["description"] = description
+    path = save_weights(rounded.half(), out_path, card)
+    return json.loads(card_path_for(path).read_text())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_train.soup OUT_DIR --config-from RUN_DIR --soup A.pt,B.pt [--soup ...]``."""
+    """``python -m laanet_train.soup make OUT_DIR --config-from RUN_DIR --soup A.pt,B.pt [--soup ...]`` or
+    ``... export SOUP_DIR OUT.safetensors --checkpoint epoch_<k>.pt --base-card CARD.json --selection RULE``."""
     p = argparse.ArgumentParser(prog="python -m laanet_train.soup",
-                                description="Average the weights of fine-tunes that share a start into a run-like "
-                                            "folder of soups (score it with `python -m laanet_train.realval select`).")
-    p.add_argument("out_dir")
-    p.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
-    p.add_argument("--soup", action="append", required=True,
-                   help="comma-separated .pt state dicts averaged into one soup (repeat for several soups)")
+                                description="Average the weights of fine-tunes that share a start (model soups).")
+    sub = p.add_subparsers(dest="command", required=True)
+    mk = sub.add_parser("make", help="write soups as a run-like folder (score it with `realval select`)")
+    mk.add_argument("out_dir")
+    mk.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
+    mk.add_argument("--soup", action="append", required=True,
+                    help="comma-separated ingredients, each LABEL=PATH or PATH of a .pt state dict (repeat per soup)")
+    ex = sub.add_parser("export", help="write one soup as float16 safetensors with its card")
+    ex.add_argument("soup_dir")
+    ex.add_argument("out")
+    ex.add_argument("--checkpoint", required=True, help="the soup to export (epoch_<k>.pt)")
+    ex.add_argument("--base-card", required=True, help="the JSON card of the weights the fine-tunes started from")
+    ex.add_argument("--selection", required=True, help="the rule that chose --checkpoint, for the card")
+    ex.add_argument("--scores", default=None, help="`realval select --out` JSON of the soups, for the card")
+    ex.add_argument("--fine-tune-stage", type=int, action="append", default=[],
+                    help="a stage of the base card's training.not_kept that is an ingredient (repeat)")
+    ex.add_argument("--description", default=None)
     args = p.parse_args(argv)
     try:
-        out = write_soup_run(args.out_dir, args.config_from, [s.split(",") for s in args.soup])
+        if args.command == "make":
+            out = write_soup_run(args.out_dir, args.config_from, [s.split(",") for s in args.soup])
+            print(json.dumps(json.loads((out / SOUP_FILE).read_text()), indent=2))
+        else:
+            scores = json.loads(Path(args.scores).read_text())["checkpoints"] if args.scores else None
+            card = export_soup(args.soup_dir, args.out, checkpoint=args.checkpoint,
+                               base_card=json.loads(Path(args.base_card).read_text()), selection=args.selection,
+                               selection_scores=scores, fine_tune_stages=args.fine_tune_stage,
+                               description=args.description)
+            print(json.dumps(card["metrics"], indent=2))
     except SoupError as exc:
         p.error(str(exc))
-    print(json.dumps(json.loads((out / SOUP_FILE).read_text()), indent=2))
     return 0
 
 
