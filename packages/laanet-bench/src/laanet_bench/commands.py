@@ -98,8 +98,8 @@ def select_items(args: argparse.Namespace) -> Selection:
     options = LoadOptions(split=args.split, compression=args.compression, methods=_split_list(args.methods),
                           layout=args.layout, skip_missing=args.skip_missing)
     notes: dict[str, str] = {}
-    title = args.csv.stem if args.csv is not None else ""
     if args.csv is not None:
+        title = args.csv.stem
         rows = read_rows(args.csv)
         listed = list_csv(args.csv, rows)
         notes["csv_columns"] = rows.describe()

@@ -48,6 +48,20 @@ def verdict_thresholds(labels: np.ndarray, probs: np.ndarray, rate: float = 0.05
                     f"{rate:.0%} of fakes below real_below"}
 
 
+def exported_validation(model: Any, cfg: TrainConfig) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """``model`` at the exported precision (float16 weights cast back to float32), its synthetic-validation
+    figures for a card and the verdict bands derived from them: the validation is re-scored through the
+    Detector with the run's recipe."""
+    rounded = copy.deepcopy(model).half().float()
+    _, val_set = build_datasets(cfg.data, cfg.seed)
+    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
+    val = scores.metrics
+    figures = {"auc": round(float(val["val_auc"]), 4), "ap": round(float(val["val_ap"]), 4),
+               "acc_at_0.5": round(float(val["val_acc"]), 4), "loss": round(float(val["val_loss"]), 4),
+               "n_pairs": len(val_set)}
+    return rounded, figures, verdict_thresholds(scores.labels, scores.probs)
+
+
 def export_run(
     run_dir: str | Path,
     out_path: str | Path,
@@ -85,13 +99,7 @@ def export_run(
     state = load_state(run_dir / STATE_FILE)
     history = json.loads(state["history"])
 
-    # re-score the synthetic validation through the Detector with the exported precision (fp16 weights cast
-    # back to fp32) and the run's recipe: the card's metrics and verdict thresholds come from these scores
-    rounded = copy.deepcopy(model).half().float()
-    _, val_set = build_datasets(cfg.data, cfg.seed)
-    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
-    val = scores.metrics
-    thresholds = verdict_thresholds(scores.labels, scores.probs)
+    rounded, synthetic_val, thresholds = exported_validation(model, cfg)
     train_idx, val_idx = face_splits(cfg.data, cfg.seed)
 
     stages = []
@@ -136,13 +144,7 @@ def export_run(
             "history": history,
         },
         "metrics": {
-            "synthetic_val": {
-                "auc": round(float(val["val_auc"]), 4),
-                "ap": round(float(val["val_ap"]), 4),
-                "acc_at_0.5": round(float(val["val_acc"]), 4),
-                "loss": round(float(val["val_loss"]), 4),
-                "n_pairs": len(val_idx),
-            },
+            "synthetic_val": synthetic_val,
         },
         "thresholds": {k: v for k, v in thresholds.items() if k != "rule"},
         "thresholds_rule": thresholds["rule"],

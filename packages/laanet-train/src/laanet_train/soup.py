@@ -80,11 +80,13 @@ def write_soup_run(out_dir: str | Path, config_run: str | Path, soups: Sequence[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(config_run) / "config.yaml", out / "config.yaml")
+    paths = {p for soup in parsed for _, p in soup}  # soups share ingredients: read and hash each file once
+    loaded = {p: torch.load(p, map_location="cpu", weights_only=True) for p in paths}
+    hashes = {p: file_sha256(p) for p in paths}
     record: dict[str, list[dict[str, str]]] = {}
     for k, soup in enumerate(parsed):
-        weights = average_weights([torch.load(p, map_location="cpu", weights_only=True) for _, p in soup])
-        write_torch(out / f"epoch_{k}.pt", weights)
-        record[f"epoch_{k}.pt"] = [{"label": label, "sha256": file_sha256(p)} for label, p in soup]
+        write_torch(out / f"epoch_{k}.pt", average_weights([loaded[p] for _, p in soup]))
+        record[f"epoch_{k}.pt"] = [{"label": label, "sha256": hashes[p]} for label, p in soup]
     write_json(out / SOUP_FILE, record, indent=2)
     return out
 
@@ -108,19 +110,13 @@ def export_soup(
 
     from laanet_model.checkpoints import card_path_for, save_weights
 
-    from .data import build_datasets
-    from .export import load_run_model, verdict_thresholds
-    from .validation import run_detector, synthetic_validation
+    from .export import exported_validation, load_run_model
 
     record = json.loads((Path(soup_dir) / SOUP_FILE).read_text())
     if checkpoint not in record:
         raise SoupError(f"{checkpoint} is not a soup of {soup_dir} (it holds {', '.join(sorted(record))})")
     cfg, model = load_run_model(soup_dir, checkpoint)
-    rounded = copy.deepcopy(model).half().float()
-    _, val_set = build_datasets(cfg.data, cfg.seed)
-    scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
-    val = scores.metrics
-    bands = verdict_thresholds(scores.labels, scores.probs)
+    rounded, synthetic_val, bands = exported_validation(model, cfg)
 
     card = {k: copy.deepcopy(v) for k, v in base_card.items() if k not in ("config", "sha256", "format")}
     training = card.setdefault("training", {})
@@ -136,9 +132,7 @@ def export_soup(
                                        for k, v in record.items()},
                         "fine_tunes": fine_tunes}
     training["selection"] = selection
-    card["metrics"] = {"synthetic_val": {"auc": round(float(val["val_auc"]), 4), "ap": round(float(val["val_ap"]), 4),
-                                         "acc_at_0.5": round(float(val["val_acc"]), 4),
-                                         "loss": round(float(val["val_loss"]), 4), "n_pairs": len(val_set)}}
+    card["metrics"] = {"synthetic_val": synthetic_val}
     card["thresholds"] = {k: v for k, v in bands.items() if k != "rule"}
     card["thresholds_rule"] = bands["rule"]
     if description is not None:
