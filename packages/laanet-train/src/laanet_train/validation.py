@@ -39,7 +39,7 @@ LOSS_PARTS = ("loss", "hm", "cls", "cstency")
 #: tried: chosen on the selection photos, it set aside small faces whose scores jumped with resolution, but it
 #: also set aside half of the held-out LFW faces at 0.5x and lowered the calibrated band (its tail is two or
 #: three photos), and on the reported photos more real people were called fake (8 of 72 against 3); so 32 px
-#: stays (see the model card, "Tried and not kept").
+#: stays (see the model card, "Tried and not kept, or kept only inside the soup").
 RUN_MIN_FACE_SIZE = 32
 
 
