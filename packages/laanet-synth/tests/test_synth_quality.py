@@ -135,6 +135,8 @@ def test_named_quality_recipes():
     assert quality_recipe(True) is QUALITY_RECIPES["v2"] == QualityAugment()
     assert QUALITY_RECIPES["v2"].p_smooth == 0.0 and QUALITY_RECIPES["v3"].p_smooth > 0
     assert QUALITY_RECIPES["v3"] == QualityAugment(p_smooth=QUALITY_RECIPES["v3"].p_smooth)
+    v4 = QUALITY_RECIPES["v4"]
+    assert v4.p_smooth == 0.0 and v4.p_sharpen + v4.p_blur <= 1.0 and v4.scale_range[1] > QualityAugment().scale_range[1]
     with pytest.raises(ValueError, match="unknown quality recipe"):
         quality_recipe("v9")
     with pytest.raises(ValueError, match="smooth_sigma_color"):

@@ -118,3 +118,83 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     key = "_conv_stem.weight"
     expected = (0.75 * base[key]).half().float()
     assert torch.equal(det.model.state_dict()[key], expected)
+
+
+def test_greedy_soup_adds_candidates_best_first_while_the_soup_does_not_get_worse() -> None:
+    from laanet_train.soup import greedy_soup
+
+    singles = {"a": 0.90, "b": 0.80, "c": 0.85, "d": 0.70, "e": 0.80}
+    soups = {("a", "c"): 0.91, ("a", "c", "b"): 0.89, ("a", "c", "e"): 0.91, ("a", "c", "e", "d"): 0.95}
+    tried = []
+
+    def evaluate(labels: tuple[str, ...]) -> float:
+        tried.append(labels)
+        return soups[labels]
+
+    trace = greedy_soup(singles, evaluate)
+    # best first; b before e on their tie (given order); b is left out, e joins on an equal score
+    assert tried == [("a", "c"), ("a", "c", "b"), ("a", "c", "e"), ("a", "c", "e", "d")]
+    assert [(s["ingredients"], s["kept"]) for s in trace] == [
+        (["a"], True), (["a", "c"], True), (["a", "c", "b"], False), (["a", "c", "e"], True),
+        (["a", "c", "e", "d"], True)]
+    assert trace[0]["score"] == 0.90 and trace[-1]["score"] == 0.95
+    assert greedy_soup({"x": 0.5}, evaluate) == [{"ingredients": ["x"], "score": 0.5, "kept": True}]
+    with pytest.raises(SoupError, match="at least one"):
+        greedy_soup({}, evaluate)
+
+
+class _Interrupt(RuntimeError):
+    pass
+
+
+def test_a_greedy_search_scores_each_soup_once_and_resumes_after_an_interruption(tmp_path: Path) -> None:
+    from laanet_train.soup import SCORES_FILE, SoupFolder, run_greedy
+
+    run = _run(tmp_path)
+    candidates = {}
+    for label, value in (("p", 1.0), ("q", 3.0), ("r", 9.0)):
+        candidates[label] = tmp_path / f"{label}.pt"
+        torch.save({"w": torch.full((2,), value), "n": torch.tensor(1)}, candidates[label])
+    calls: list[str] = []
+
+    def scorer(folder: Path, name: str, fail_at: int | None = None) -> dict[str, float]:
+        if fail_at is not None and len(calls) == fail_at:
+            raise _Interrupt
+        calls.append(name)
+        w = torch.load(folder / name, weights_only=True)["w"][0].item()
+        return {"synthetic_val_auc": 1 - abs(w - 2.0) / 10, "photos_vs_fakes_auc": 1.0}  # best near w = 2
+
+    def value(row: dict[str, float]) -> float:
+        return row["synthetic_val_auc"]
+
+    out = tmp_path / "greedy"
+    with pytest.raises(_Interrupt):  # stopped after the three singles and before the first soup is scored
+        run_greedy(SoupFolder(out, run, candidates), lambda f, n: scorer(f, n, fail_at=3), value)
+    assert calls == ["epoch_0.pt", "epoch_1.pt", "epoch_2.pt"]
+    assert sorted(json.loads((out / SCORES_FILE).read_text())["checkpoints"]) == calls
+    result = run_greedy(SoupFolder(out, run, candidates), scorer, value)
+    # singles p (0.9) and q (0.9) tie, r 0.3: p + q = 2.0 is best (kept), p + q + r = 4.33 is worse (left out)
+    assert calls[3:] == ["epoch_3.pt", "epoch_4.pt"]  # epoch_3 was written before the stop, scored now
+    assert [(s["ingredients"], s["kept"], s["checkpoint"]) for s in result["greedy"]] == [
+        (["p"], True, "epoch_0.pt"), (["p", "q"], True, "epoch_3.pt"), (["p", "q", "r"], False, "epoch_4.pt")]
+    assert result["chosen"] == "epoch_3.pt"
+    record = json.loads((out / SOUP_FILE).read_text())
+    assert [x["label"] for x in record["epoch_3.pt"]] == ["p", "q"]
+    assert torch.load(out / "epoch_3.pt", weights_only=True)["w"].tolist() == [2.0, 2.0]
+    scores = json.loads((out / SCORES_FILE).read_text())
+    assert scores["chosen"] == "epoch_3.pt" and len(scores["checkpoints"]) == 5
+    again = run_greedy(SoupFolder(out, run, candidates), scorer, value)
+    assert again == result and len(calls) == 5  # nothing is scored twice
+
+
+def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, capsys) -> None:
+    run = _run(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
+              "--candidate", f"a={tmp_path / 'gone.pt'}"])
+    assert "gone.pt" in capsys.readouterr().err
+    torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
+    with pytest.raises(SystemExit):
+        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
+              "--candidate", f"a={tmp_path / 'x.pt'}", "--candidate", f"a={tmp_path / 'x.pt'}"])
+    assert "labels must differ" in capsys.readouterr().err

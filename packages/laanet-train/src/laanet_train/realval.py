@@ -401,11 +401,16 @@ def selection_score(detector: Any, renderings: Sequence[tuple[str, np.ndarray]],
             "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4)}
 
 
+def rule_value(row: dict[str, float]) -> float:
+    """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs."""
+    return (row["synthetic_val_auc"] + row["photos_vs_fakes_auc"]) / 2
+
+
 def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
     """The checkpoint :data:`SELECTION_RULE` picks from :func:`selection_score` rows (first one on a tie)."""
     if not rows:
         raise ValueError("no checkpoints to choose from")
-    return max(rows, key=lambda k: (rows[k]["synthetic_val_auc"] + rows[k]["photos_vs_fakes_auc"]) / 2)
+    return max(rows, key=lambda k: rule_value(rows[k]))
 
 
 def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
@@ -431,6 +436,26 @@ def validation_pairs(run_dir: str | Path, lfw_dir: str | Path) -> tuple[list[np.
     return [r["real"] for r in raws], [r["fake"] for r in raws]
 
 
+class SelectionBench:
+    """The selection data of one run's recipe, read once: the selection photos' renderings, the run's synthetic
+    validation pairs and the face cache; :meth:`score` gives a weights file's :func:`selection_score` row."""
+
+    def __init__(self, config_run: str | Path, shared: str | Path, cache_dir: str | Path | None = None) -> None:
+        from .export import load_run_config
+        from .validation import run_preprocessing
+
+        self.pairs = validation_pairs(config_run, Path(shared) / "lfw")
+        self.renderings = calibration_renderings(selection_photos(Path(shared) / "faces"))
+        finder = str(run_preprocessing(load_run_config(config_run)).face_detector)
+        self.cache = FaceCache(Path(cache_dir) if cache_dir else None, finder)  # one face search per photo
+
+    def score(self, run_dir: str | Path, weights_file: str) -> dict[str, float]:
+        return selection_score(checkpoint_detector(run_dir, weights_file), self.renderings, self.pairs, self.cache)
+
+    def save(self) -> None:
+        self.cache.save()
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m laanet_train.realval report WEIGHTS --shared DIR [--write-card]`` or
     ``... select RUN_DIR --shared DIR``."""
@@ -451,20 +476,13 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--cache", default=None, help="folder for the face cache")
     args = p.parse_args(argv)
     if args.command == "select":
-        pairs = validation_pairs(args.run_dir, Path(args.shared) / "lfw")
-        renderings = calibration_renderings(selection_photos(Path(args.shared) / "faces"))  # read once for all
+        bench = SelectionBench(args.run_dir, args.shared, args.cache)
         rows = {}
         files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
-        from .export import load_run_config
-        from .validation import run_preprocessing
-
-        finder = str(run_preprocessing(load_run_config(args.run_dir)).face_detector)
-        cache = FaceCache(Path(args.cache) if args.cache else None, finder)  # one face search per photo
         for f in files:
-            det = checkpoint_detector(args.run_dir, f.name)
-            rows[f.name] = selection_score(det, renderings, pairs, cache)
+            rows[f.name] = bench.score(args.run_dir, f.name)
             print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
-        cache.save()
+        bench.save()
         report: dict[str, Any] = {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
     else:
         report = _report(args)

@@ -5,6 +5,11 @@ weights is itself a working network. It often generalises better than any of its
 laid out like a training run: the base run's ``config.yaml``, one ``epoch_<k>.pt`` per soup, and
 ``soup.json`` naming each soup's ingredients and their sha256. ``python -m laanet_train.realval select`` then
 scores its soups by the same rule as any run's epochs.
+
+``greedy`` builds the *greedy soup* of Wortsman et al. (2022, "Model soups"): the candidates are ranked by their
+own selection score, and, starting from the best one alone, each next candidate joins the soup when the soup with
+it scores at least as well as the soup without it. Every soup tried is kept in the folder with its score, and an
+interrupted search resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,8 @@ from laanet_synth.atomic import write_json, write_torch
 from .export import load_run_config
 
 SOUP_FILE = "soup.json"
+#: the greedy search's scores, in the layout of ``realval select --out`` (plus the search's trace)
+SCORES_FILE = "select.json"
 
 
 class SoupError(ValueError):
@@ -91,6 +99,110 @@ def write_soup_run(out_dir: str | Path, config_run: str | Path, soups: Sequence[
     return out
 
 
+def greedy_soup(singles: Mapping[str, float], evaluate: Callable[[tuple[str, ...]], float]) -> list[dict[str, Any]]:
+    """The greedy soup search over candidates scored alone (``singles``: label -> score, higher is better).
+
+    The candidates are taken in descending order of their own score (ties in the given order). The soup starts
+    as the best candidate alone; each next candidate joins it when ``evaluate(soup + (candidate,))`` is at least
+    the soup's score. Returns the trace, one entry per candidate: the ``ingredients`` tried, their ``score`` and
+    whether they were ``kept``; the last kept entry is the soup.
+    """
+    if not singles:
+        raise SoupError("a greedy soup needs at least one candidate")
+    order = sorted(singles, key=lambda label: -singles[label])
+    soup, best = (order[0],), float(singles[order[0]])
+    trace: list[dict[str, Any]] = [{"ingredients": list(soup), "score": best, "kept": True}]
+    for label in order[1:]:
+        trial = (*soup, label)
+        score = float(evaluate(trial))
+        kept = score >= best
+        trace.append({"ingredients": list(trial), "score": score, "kept": kept})
+        if kept:
+            soup, best = trial, score
+    return trace
+
+
+RowScorer = Callable[[Path, str], dict[str, float]]
+
+
+class SoupFolder:
+    """A soup folder filled one soup at a time, each scored as it is written (``soup.json`` and
+    :data:`SCORES_FILE` are rewritten atomically after each one). Soups already written and scored, in this
+    or an interrupted earlier search, are found by their ingredients' sha256 and not scored again."""
+
+    def __init__(self, out_dir: str | Path, config_run: str | Path, candidates: Mapping[str, Path]) -> None:
+        load_run_config(config_run)  # a clear error now, not at scoring time
+        missing = sorted(str(p) for p in candidates.values() if not Path(p).is_file())
+        if missing:
+            raise SoupError(f"ingredient files not found: {', '.join(missing)}")
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(config_run) / "config.yaml", self.out / "config.yaml")
+        self.paths = {label: Path(p) for label, p in candidates.items()}
+        self.hashes = {label: file_sha256(p) for label, p in self.paths.items()}
+        self.record: dict[str, list[dict[str, str]]] = self._read(SOUP_FILE, {})
+        self.rows: dict[str, dict[str, float]] = self._read(SCORES_FILE, {}).get("checkpoints", {})
+        self._loaded: dict[str, Mapping[str, torch.Tensor]] = {}
+
+    def _read(self, name: str, default: dict[str, Any]) -> dict[str, Any]:
+        path = self.out / name
+        return json.loads(path.read_text()) if path.is_file() else default
+
+    def name_of(self, labels: Sequence[str]) -> str | None:
+        key = sorted(self.hashes[x] for x in labels)
+        for name, ingredients in self.record.items():
+            if sorted(x["sha256"] for x in ingredients) == key:
+                return name
+        return None
+
+    def score(self, labels: Sequence[str], scorer: RowScorer) -> tuple[str, dict[str, float]]:
+        """(file name, selection row) of the soup of ``labels``, written and scored unless it already was."""
+        name = self.name_of(labels)
+        if name is not None and name in self.rows:
+            return name, self.rows[name]
+        if name is None:
+            name = f"epoch_{len(self.record)}.pt"
+            for x in labels:
+                if x not in self._loaded:
+                    self._loaded[x] = torch.load(self.paths[x], map_location="cpu", weights_only=True)
+            write_torch(self.out / name, average_weights([self._loaded[x] for x in labels]))
+            self.record[name] = [{"label": x, "sha256": self.hashes[x]} for x in labels]
+            write_json(self.out / SOUP_FILE, self.record, indent=2)
+        self.rows[name] = scorer(self.out, name)
+        self.write_scores()
+        return name, self.rows[name]
+
+    def write_scores(self, extra: Mapping[str, Any] | None = None) -> None:
+        from .realval import SELECTION_RULE
+
+        write_json(self.out / SCORES_FILE, {"checkpoints": self.rows, "rule": SELECTION_RULE, **(extra or {})},
+                   indent=2)
+
+
+def run_greedy(folder: SoupFolder, scorer: RowScorer, value: Callable[[dict[str, float]], float],
+               log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Score every candidate of ``folder`` alone, then run :func:`greedy_soup` on ``value`` of the rows; the
+    result (also written to the folder's :data:`SCORES_FILE`) names the ``chosen`` soup file and the trace."""
+    singles = {}
+    for label in folder.paths:
+        name, row = folder.score([label], scorer)
+        singles[label] = value(row)
+        log(f"{label} alone ({name}): {singles[label]:.4f}")
+
+    def evaluate(labels: tuple[str, ...]) -> float:
+        name, row = folder.score(labels, scorer)
+        log(f"{' + '.join(labels)} ({name}): {value(row):.4f}")
+        return value(row)
+
+    trace = greedy_soup(singles, evaluate)
+    for step in trace:
+        step["checkpoint"] = folder.name_of(step["ingredients"])
+    chosen = [s for s in trace if s["kept"]][-1]
+    result = {"chosen": chosen["checkpoint"], "greedy": trace}
+    folder.write_scores(result)
+    return result
+
+
 def export_soup(
     soup_dir: str | Path, out_path: str | Path, *, checkpoint: str, base_card: Mapping[str, Any], selection: str,
     selection_scores: Mapping[str, Any] | None = None, fine_tune_stages: Sequence[int] = (),
@@ -142,7 +254,8 @@ def export_soup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_train.soup make OUT_DIR --config-from RUN_DIR --soup A.pt,B.pt [--soup ...]`` or
+    """``python -m laanet_train.soup make OUT_DIR --config-from RUN_DIR --soup A.pt,B.pt [--soup ...]``,
+    ``... greedy OUT_DIR --config-from RUN_DIR --candidate A=a.pt --candidate B=b.pt ... --shared DIR`` or
     ``... export SOUP_DIR OUT.safetensors --checkpoint epoch_<k>.pt --base-card CARD.json --selection RULE``."""
     p = argparse.ArgumentParser(prog="python -m laanet_train.soup",
                                 description="Average the weights of fine-tunes that share a start (model soups).")
@@ -152,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     mk.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
     mk.add_argument("--soup", action="append", required=True,
                     help="comma-separated ingredients, each LABEL=PATH or PATH of a .pt state dict (repeat per soup)")
+    gr = sub.add_parser("greedy", help="the greedy soup of the candidates, by the selection rule of `realval select`")
+    gr.add_argument("out_dir")
+    gr.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
+    gr.add_argument("--candidate", action="append", required=True,
+                    help="an ingredient LABEL=PATH (or PATH) of a .pt state dict (repeat per candidate)")
+    gr.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/)")
+    gr.add_argument("--cache", default=None, help="folder for the face cache")
     ex = sub.add_parser("export", help="write one soup as float16 safetensors with its card")
     ex.add_argument("soup_dir")
     ex.add_argument("out")
@@ -167,6 +287,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "make":
             out = write_soup_run(args.out_dir, args.config_from, [s.split(",") for s in args.soup])
             print(json.dumps(json.loads((out / SOUP_FILE).read_text()), indent=2))
+        elif args.command == "greedy":
+            from .realval import SelectionBench, rule_value
+
+            candidates = dict(parse_ingredient(x) for x in args.candidate)
+            if len(candidates) != len(args.candidate):
+                raise SoupError("candidate labels must differ")
+            folder = SoupFolder(args.out_dir, args.config_from, candidates)
+            bench = SelectionBench(args.config_from, args.shared, args.cache)
+            try:
+                result = run_greedy(folder, bench.score, rule_value,
+                                    log=lambda line: print(line, file=sys.stderr, flush=True))
+            finally:
+                bench.save()
+            print(json.dumps(result, indent=2))
         else:
             scores = json.loads(Path(args.scores).read_text())["checkpoints"] if args.scores else None
             card = export_soup(args.soup_dir, args.out, checkpoint=args.checkpoint,
