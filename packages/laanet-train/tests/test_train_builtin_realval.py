@@ -59,3 +59,35 @@ def test_sensitivity_is_reproduced(report: dict, shipped_card: dict) -> None:
     assert (got["n_real"], got["n_fake"]) == (34, 33)
     assert got["auc"] == pytest.approx(want["auc"], abs=0.01)
     assert got["ap"] == pytest.approx(want["ap"], abs=0.01)
+
+
+def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, shipped_card: dict,
+                                                            builtin_detector: Detector, tmp_path: Path) -> None:
+    """The shipped file scores on the selection data what the card says the selection rule saw for it (the
+    recorded score is the float32 soup's; the shipped file is its float16 rounding)."""
+    import yaml
+    from laanet_train.realval import (
+        FaceCache,
+        calibration_renderings,
+        rule_value,
+        selection_photos,
+        selection_score,
+        validation_pairs,
+    )
+
+    for sub in ("faces/portraits", "faces/realworld", "lfw"):
+        if not (shared_data / sub).exists():
+            pytest.skip(f"{shared_data / sub} is absent")
+    tr = shipped_card["training"]
+    want = tr["soup"]["candidates"][tr["soup"]["checkpoint"]] if "soup" in tr else None
+    if want is None:
+        pytest.skip("the shipped weights are a single checkpoint: their selection scores are the run's")
+    recipe = dict(tr["recipe"], data=dict(tr["recipe"]["data"], root=str(shared_data / "lfw")))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
+    got = selection_score(builtin_detector, calibration_renderings(selection_photos(shared_data / "faces")),
+                          validation_pairs(tmp_path, shared_data / "lfw"), FaceCache(None, "retinaface"))
+    assert got["synthetic_val_auc"] == pytest.approx(want["synthetic_val_auc"], abs=3e-3)
+    assert got["photos_vs_fakes_auc"] == pytest.approx(want["photos_vs_fakes_auc"], abs=3e-3)
+    # and it is still the best of every candidate the card records
+    assert rule_value(got) > max(rule_value(row) for k, row in tr["soup"]["candidates"].items()
+                                 if k != tr["soup"]["checkpoint"]) - 1e-3

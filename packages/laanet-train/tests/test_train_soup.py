@@ -102,8 +102,11 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     with pytest.raises(SoupError, match="lacks"):
         export_soup(soups, tmp_path / "w.safetensors", checkpoint="epoch_0.pt", base_card=base_card,
                     selection="rule", fine_tune_stages=[8])
+    trace = [{"ingredients": ["a"], "score": 0.4, "kept": True, "checkpoint": "epoch_9.pt"},
+             {"ingredients": ["a", "stage7-epoch0"], "score": 0.5, "kept": True, "checkpoint": "epoch_0.pt"}]
     card = export_soup(soups, tmp_path / "w.safetensors", checkpoint="epoch_0.pt", base_card=base_card,
-                       selection="the rule", selection_scores=scores, fine_tune_stages=[7], description="new")
+                       selection="the rule", selection_scores=scores, fine_tune_stages=[7], description="new",
+                       greedy_trace=trace)
     assert card == read_card(tmp_path / "w.safetensors")
     assert card["sha256"] == file_sha256(tmp_path / "w.safetensors") and card["description"] == "new"
     assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the base card's recipe stays
@@ -112,6 +115,7 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]
     assert [x["label"] for x in tr["soup"]["ingredients"]] == ["a", "stage7-epoch0"]
     assert tr["soup"]["candidates"]["epoch_0.pt"]["synthetic_val_auc"] == 0.5
+    assert tr["soup"]["greedy"] == trace
     assert card["metrics"]["synthetic_val"]["n_pairs"] == 4 and card["thresholds"]["real_below"] >= 0
     # the written file is the float16 rounding of the average
     det = Detector.from_weights(tmp_path / "w.safetensors", device="cpu")

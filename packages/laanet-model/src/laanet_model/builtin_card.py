@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-BUILTIN_SHA256 = '1acdcc35c40ba77adc1b9a977c47c661fad04fa94fb3a63e5d7bcc809f9ec936'
-BUILTIN_REAL_BELOW = 0.0114
-BUILTIN_FAKE_ABOVE = 0.8218
-BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6643,
-                'auc': 0.6373,
-                'fake_called_fake': 0.1515,
+BUILTIN_SHA256 = '99e8a3642a0dfaa24d6b255624cedf63f6821bc873a4226eaa2b5b6b78483961'
+BUILTIN_REAL_BELOW = 0.0498
+BUILTIN_FAKE_ABOVE = 0.9362
+BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6305,
+                'auc': 0.6435,
+                'fake_called_fake': 0.1212,
                 'n_fake': 33,
                 'n_real': 34,
                 'no_face_found': 2,
@@ -22,32 +22,32 @@ BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6643,
                             'frame logit is the most fake face; an image with no face found is warped whole '
                             'to the input size and scored as one face. Never used for training, selection or '
                             'calibration.',
-                'real_called_fake': 0.0882},
- 'groups_faces': {'called_fake': 1, 'false_positive_rate': 0.0714, 'median_prob': 0.1516, 'n': 14},
+                'real_called_fake': 0.0588},
+ 'groups_faces': {'called_fake': 1, 'false_positive_rate': 0.0714, 'median_prob': 0.1704, 'n': 14},
  'lfw_heldout_resolutions': {'0.5x area': {'called_fake': 2,
                                            'false_positive_rate': 0.0333,
-                                           'median_prob': 0.0045,
+                                           'median_prob': 0.0071,
                                            'n': 60,
                                            'no_face_found': 0},
-                             '1x': {'called_fake': 5,
-                                    'false_positive_rate': 0.0833,
-                                    'median_prob': 0.0039,
+                             '1x': {'called_fake': 4,
+                                    'false_positive_rate': 0.0667,
+                                    'median_prob': 0.0048,
                                     'n': 60,
                                     'no_face_found': 0},
-                             '4x cubic': {'called_fake': 4,
-                                          'false_positive_rate': 0.0667,
-                                          'median_prob': 0.0047,
+                             '4x cubic': {'called_fake': 3,
+                                          'false_positive_rate': 0.05,
+                                          'median_prob': 0.0057,
                                           'n': 60,
                                           'no_face_found': 0}},
- 'portraits_reported': {'called_fake': 3,
-                        'false_positive_rate': 0.0968,
+ 'portraits_reported': {'called_fake': 2,
+                        'false_positive_rate': 0.0645,
                         'images': 31,
-                        'median_prob': 0.0087,
+                        'median_prob': 0.0126,
                         'n': 31,
                         'no_face_found': 0},
- 'real_photos': {'called_fake': 4,
-                 'false_positive_rate': 0.0556,
-                 'median_prob': 0.01,
+ 'real_photos': {'called_fake': 3,
+                 'false_positive_rate': 0.0417,
+                 'median_prob': 0.0143,
                  'n': 72,
                  'protocol': 'fraction of real photos called fake (probability above fake_above): the '
                              'reported halves of faces/portraits and faces/realworld (every image) and every '
@@ -55,28 +55,28 @@ BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6643,
  'realworld': {'called_fake': 0,
                'false_positive_rate': 0.0,
                'images': 27,
-               'median_prob': 0.0049,
+               'median_prob': 0.0073,
                'n': 27,
                'no_face_found': 0},
- 'resolution_consistency': {'max_abs_prob_change': 0.9127,
-                            'median_abs_logit_change': 0.9503,
-                            'median_abs_prob_change': 0.0037,
+ 'resolution_consistency': {'max_abs_prob_change': 0.9443,
+                            'median_abs_logit_change': 1.0853,
+                            'median_abs_prob_change': 0.004,
                             'n': 29,
-                            'p90_abs_logit_change': 5.4585,
+                            'p90_abs_logit_change': 6.2174,
                             'protocol': 'reported portraits: |change| of the frame logit and probability '
                                         'when the photo is shrunk to a quarter of its side (area averaging)'},
  'resolution_sweep': {'images': 31,
-                      'max_prob_spread': 0.9781,
-                      'median_prob_spread': 0.0069,
+                      'max_prob_spread': 0.9843,
+                      'median_prob_spread': 0.012,
                       'n': 31,
                       'protocol': 'reported portraits, each saved at 240p, 480p, 720p, 1080p (area averaging '
                                   'when shrinking, bicubic when enlarging): the spread (max - min) of its '
                                   'fake probability; within_tolerance is the share of photos with a spread '
                                   'of at most 0.2 (photos with no judged face at some height are left out)',
-                      'within_tolerance': 0.8387},
- 'synthetic_test': {'bi': {'ap': 0.8143, 'auc': 0.8333, 'fakes_called_fake': 0.1167, 'n_pairs': 60},
+                      'within_tolerance': 0.7742},
+ 'synthetic_test': {'bi': {'ap': 0.8251, 'auc': 0.84, 'fakes_called_fake': 0.1, 'n_pairs': 60},
                     'protocol': '60 LFW faces of peopleDevTest.txt identities not used by the synthetic '
                                 'validation, one per person; each with one SBI fake and one BI fake (donor '
                                 "from another of these people), crops from the card's recipe, flip test",
-                    'sbi': {'ap': 0.9436, 'auc': 0.9336, 'fakes_called_fake': 0.6, 'n_pairs': 60}},
- 'synthetic_val': {'acc_at_0.5': 0.834, 'ap': 0.9538, 'auc': 0.9394, 'loss': 1.5311, 'n_pairs': 250}}
+                    'sbi': {'ap': 0.947, 'auc': 0.9411, 'fakes_called_fake': 0.5, 'n_pairs': 60}},
+ 'synthetic_val': {'acc_at_0.5': 0.856, 'ap': 0.9576, 'auc': 0.9448, 'loss': 1.3755, 'n_pairs': 250}}

@@ -236,10 +236,10 @@ WEIGHTS: dict[str, WeightSpec] = {
         description=(
             "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on "
             "LFW faces (peopleDevTrain identities) with self-blended images on 2 CPU cores, with resolution and "
-            "quality invariance (recipe v2); the uniform weight average of four fine-tunes of one checkpoint "
-            "(recipes v2, v3, v2 with BI pairs, v2 at 224 px), scored at 160 px; chosen and calibrated on real "
-            "photos (the selection halves of faces/portraits and faces/realworld), never on the data its card "
-            "reports."
+            "quality invariance (recipe v2); the greedy weight average (model soup) of two fine-tunes of one "
+            "checkpoint (recipe v2 with BI pairs and heavier heatmap and consistency losses; recipe v2 at 224 px), "
+            "scored at 160 px; chosen and calibrated on real photos (the selection halves of faces/portraits and "
+            "faces/realworld), never on the data its card reports."
         ),
         builtin=True,
     ),

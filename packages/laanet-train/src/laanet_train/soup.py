@@ -206,13 +206,14 @@ def run_greedy(folder: SoupFolder, scorer: RowScorer, value: Callable[[dict[str,
 def export_soup(
     soup_dir: str | Path, out_path: str | Path, *, checkpoint: str, base_card: Mapping[str, Any], selection: str,
     selection_scores: Mapping[str, Any] | None = None, fine_tune_stages: Sequence[int] = (),
-    description: str | None = None,
+    description: str | None = None, greedy_trace: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write soup ``checkpoint`` of ``soup_dir`` as float16 safetensors with a card built on ``base_card`` (the
     card of the weights the fine-tunes started from: its preprocessing and training chain stay).
 
     The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
-    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``), the rule
+    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``; with
+    ``greedy_trace``, the trace of the greedy search that found it), the rule
     ``selection`` that chose it, and the synthetic validation re-measured through the Detector with the
     float16 weights. The verdict bands are the synthetic ones of :func:`~laanet_train.export.export_run` until
     ``python -m laanet_train.realval report ... --write-card`` calibrates them on real photos and adds the
@@ -243,6 +244,8 @@ def export_soup(
                                            **dict((selection_scores or {}).get(k, {}))}
                                        for k, v in record.items()},
                         "fine_tunes": fine_tunes}
+    if greedy_trace is not None:
+        training["soup"]["greedy"] = [dict(step) for step in greedy_trace]
     training["selection"] = selection
     card["metrics"] = {"synthetic_val": synthetic_val}
     card["thresholds"] = {k: v for k, v in bands.items() if k != "rule"}
@@ -278,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--checkpoint", required=True, help="the soup to export (epoch_<k>.pt)")
     ex.add_argument("--base-card", required=True, help="the JSON card of the weights the fine-tunes started from")
     ex.add_argument("--selection", required=True, help="the rule that chose --checkpoint, for the card")
-    ex.add_argument("--scores", default=None, help="`realval select --out` JSON of the soups, for the card")
+    ex.add_argument("--scores", default=None,
+                    help="`realval select --out` JSON of the soups, or a greedy folder's select.json, for the card")
     ex.add_argument("--fine-tune-stage", type=int, action="append", default=[],
                     help="a stage of the base card's training.not_kept that is an ingredient (repeat)")
     ex.add_argument("--description", default=None)
@@ -302,11 +306,11 @@ def main(argv: list[str] | None = None) -> int:
                 bench.save()
             print(json.dumps(result, indent=2))
         else:
-            scores = json.loads(Path(args.scores).read_text())["checkpoints"] if args.scores else None
+            scored = json.loads(Path(args.scores).read_text()) if args.scores else {}
             card = export_soup(args.soup_dir, args.out, checkpoint=args.checkpoint,
                                base_card=json.loads(Path(args.base_card).read_text()), selection=args.selection,
-                               selection_scores=scores, fine_tune_stages=args.fine_tune_stage,
-                               description=args.description)
+                               selection_scores=scored.get("checkpoints"), fine_tune_stages=args.fine_tune_stage,
+                               description=args.description, greedy_trace=scored.get("greedy"))
             print(json.dumps(card["metrics"], indent=2))
     except SoupError as exc:
         p.error(str(exc))
