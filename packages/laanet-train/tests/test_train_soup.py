@@ -189,6 +189,12 @@ def test_a_greedy_search_scores_each_soup_once_and_resumes_after_an_interruption
     assert scores["chosen"] == "epoch_3.pt" and len(scores["checkpoints"]) == 5
     again = run_greedy(SoupFolder(out, run, candidates), scorer, value)
     assert again == result and len(calls) == 5  # nothing is scored twice
+    other = tmp_path / "other"
+    other.mkdir()
+    recipe = yaml.safe_load((run / "config.yaml").read_text())
+    (other / "config.yaml").write_text(yaml.safe_dump(dict(recipe, seed=recipe["seed"] + 1)))
+    with pytest.raises(SoupError, match="another recipe"):  # its scores would not be comparable
+        SoupFolder(out, other, candidates)
 
 
 def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, capsys) -> None:

@@ -136,8 +136,13 @@ class SoupFolder:
         if missing:
             raise SoupError(f"ingredient files not found: {', '.join(missing)}")
         self.out = Path(out_dir)
+        recipe = (Path(config_run) / "config.yaml").read_bytes()
+        here = self.out / "config.yaml"
+        if (self.out / SCORES_FILE).is_file() and here.is_file() and here.read_bytes() != recipe:
+            raise SoupError(f"{self.out} holds soups scored with another recipe than {config_run}'s config.yaml; "
+                            "give another folder")
         self.out.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(config_run) / "config.yaml", self.out / "config.yaml")
+        shutil.copyfile(Path(config_run) / "config.yaml", here)
         self.paths = {label: Path(p) for label, p in candidates.items()}
         self.hashes = {label: file_sha256(p) for label, p in self.paths.items()}
         self.record: dict[str, list[dict[str, str]]] = self._read(SOUP_FILE, {})
