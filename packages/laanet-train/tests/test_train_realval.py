@@ -178,3 +178,17 @@ def test_held_out_lfw_faces_exclude_whole_identities(lfw_dir: Path):
     held = lfw_heldout(lfw_dir.parent, excluded, n=40)
     assert len(held) == 40 and len(set(held.groups.tolist())) == 40  # one face per person
     assert not set(held.groups.tolist()) & excluded  # no other photo of an excluded person slips in
+
+
+@pytest.mark.parametrize("command", [["select", "RUN"], ["report", "laanet-lite0-sbi-lfw"]])
+def test_the_command_line_names_what_the_shared_folder_lacks(tmp_path: Path, capsys, command: list[str]) -> None:
+    from laanet_train.realval import main
+
+    (tmp_path / "faces" / "portraits").mkdir(parents=True)
+    args = [str(tmp_path) if a == "RUN" else a for a in command]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--shared", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "faces/realworld" in err and "lfw/landmarks68_dlib.npz" in err and "faces/portraits," not in err
+    assert ("dfdc-crops/real" in err) == (command[0] == "report")

@@ -199,8 +199,12 @@ def test_a_greedy_search_scores_each_soup_once_and_resumes_after_an_interruption
 
 def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, capsys) -> None:
     run = _run(tmp_path)
+    shared = tmp_path / "shared"  # the layout the check looks for (no photos: the search stops before scoring)
+    for sub in ("faces/portraits", "faces/realworld", "lfw"):
+        (shared / sub).mkdir(parents=True)
+    (shared / "lfw" / "landmarks68_dlib.npz").write_bytes(b"")
     with pytest.raises(SystemExit):
-        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
+        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(shared),
               "--candidate", f"a={tmp_path / 'gone.pt'}"])
     assert "gone.pt" in capsys.readouterr().err
     torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
@@ -208,3 +212,15 @@ def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, c
         main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
               "--candidate", f"a={tmp_path / 'x.pt'}", "--candidate", f"a={tmp_path / 'x.pt'}"])
     assert "labels must differ" in capsys.readouterr().err
+
+
+def test_greedy_names_what_the_shared_folder_lacks(tmp_path: Path, capsys) -> None:
+    run = _run(tmp_path)
+    torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
+    with pytest.raises(SystemExit) as exc:
+        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path / "nowhere"),
+              "--candidate", f"a={tmp_path / 'x.pt'}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "faces/portraits" in err and "landmarks68_dlib.npz" in err and "Traceback" not in err
+    assert not (tmp_path / "g").exists()  # nothing written before the check

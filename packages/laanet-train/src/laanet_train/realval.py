@@ -61,6 +61,25 @@ LFW_RENDERINGS = (("0.5x area", 0.5, cv2.INTER_AREA), ("1x", 1.0, None), ("4x cu
 SWEEP_HEIGHTS, SWEEP_TOLERANCE = (240, 480, 720, 1080), 0.2
 
 
+#: what the shared data folder must hold: for selection (and greedy soups), and in addition for the report
+SELECTION_NEEDS = ("faces/portraits", "faces/realworld", "lfw/landmarks68_dlib.npz")
+REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops/fake")
+
+
+class SharedDataError(FileNotFoundError):
+    """The shared data folder lacks what the protocol reads."""
+
+
+def check_shared(shared: str | Path, needs: Sequence[str] = REPORT_NEEDS) -> Path:
+    """``shared`` when it holds every path of ``needs``, else :class:`SharedDataError` naming what is missing."""
+    root = Path(shared)
+    missing = [n for n in needs if not (root / n).exists()]
+    if missing:
+        raise SharedDataError(f"{root} lacks {', '.join(missing)}: --shared is the shared data folder holding "
+                              "faces/ (portraits, realworld, groups), lfw/ with landmarks68_dlib.npz and dfdc-crops/")
+    return root
+
+
 def hash_halves(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
     """(selection, reported): ``paths`` ordered by SHA-1 of their file name, the first half (rounded up) for
     selection and calibration."""
@@ -444,6 +463,7 @@ class SelectionBench:
         from .export import load_run_config
         from .validation import run_preprocessing
 
+        check_shared(shared, SELECTION_NEEDS)
         self.pairs = validation_pairs(config_run, Path(shared) / "lfw")
         self.renderings = calibration_renderings(selection_photos(Path(shared) / "faces"))
         finder = str(run_preprocessing(load_run_config(config_run)).face_detector)
@@ -475,22 +495,28 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--out", default=None, help="write the result here as JSON")
         q.add_argument("--cache", default=None, help="folder for the face cache")
     args = p.parse_args(argv)
-    if args.command == "select":
-        bench = SelectionBench(args.run_dir, args.shared, args.cache)
-        rows = {}
-        files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
-        for f in files:
-            rows[f.name] = bench.score(args.run_dir, f.name)
-            print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
-        bench.save()
-        report: dict[str, Any] = {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
-    else:
-        report = _report(args)
+    try:
+        report = _select(args) if args.command == "select" else _report(args)
+    except SharedDataError as exc:
+        p.error(str(exc))
     text = json.dumps(report, indent=2)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        from laanet_synth.atomic import write_text
+
+        write_text(args.out, text + "\n")
     print(text)
     return 0
+
+
+def _select(args: argparse.Namespace) -> dict[str, Any]:
+    bench = SelectionBench(args.run_dir, args.shared, args.cache)
+    rows = {}
+    files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
+    for f in files:
+        rows[f.name] = bench.score(args.run_dir, f.name)
+        print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
+    bench.save()
+    return {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:
@@ -499,6 +525,7 @@ def _report(args: argparse.Namespace) -> dict[str, Any]:
     from laanet_model.detector import Detector
     from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
 
+    check_shared(args.shared, REPORT_NEEDS)
     det = Detector.from_weights(args.weights, device="cpu")
     assert det.weights is not None  # from_weights records the file behind the name
     weights_file = det.weights.path

@@ -297,11 +297,12 @@ def main(argv: list[str] | None = None) -> int:
             out = write_soup_run(args.out_dir, args.config_from, [s.split(",") for s in args.soup])
             print(json.dumps(json.loads((out / SOUP_FILE).read_text()), indent=2))
         elif args.command == "greedy":
-            from .realval import SelectionBench, rule_value
+            from .realval import SELECTION_NEEDS, SelectionBench, check_shared, rule_value
 
             candidates = dict(parse_ingredient(x) for x in args.candidate)
             if len(candidates) != len(args.candidate):
                 raise SoupError("candidate labels must differ")
+            check_shared(args.shared, SELECTION_NEEDS)
             folder = SoupFolder(args.out_dir, args.config_from, candidates)
             bench = SelectionBench(args.config_from, args.shared, args.cache)
             try:
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                                selection_scores=scored.get("checkpoints"), fine_tune_stages=args.fine_tune_stage,
                                description=args.description, greedy_trace=scored.get("greedy"))
             print(json.dumps(card["metrics"], indent=2))
-    except SoupError as exc:
+    except (SoupError, FileNotFoundError) as exc:  # FileNotFoundError: realval.SharedDataError among others
         p.error(str(exc))
     return 0
 
