@@ -66,14 +66,7 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     """The shipped file scores on the selection data what the card says the selection rule saw for it (the
     recorded score is the float32 soup's; the shipped file is its float16 rounding)."""
     import yaml
-    from laanet_train.realval import (
-        FaceCache,
-        calibration_renderings,
-        rule_value,
-        selection_photos,
-        selection_score,
-        validation_pairs,
-    )
+    from laanet_train.realval import SelectionBench, rule_value
 
     for sub in ("faces/portraits", "faces/realworld", "lfw"):
         if not (shared_data / sub).exists():
@@ -84,8 +77,7 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
         pytest.skip("the shipped weights are a single checkpoint: their selection scores are the run's")
     recipe = dict(tr["recipe"], data=dict(tr["recipe"]["data"], root=str(shared_data / "lfw")))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
-    got = selection_score(builtin_detector, calibration_renderings(selection_photos(shared_data / "faces")),
-                          validation_pairs(tmp_path, shared_data / "lfw"), FaceCache(None, "retinaface"))
+    got = SelectionBench(tmp_path, shared_data).score_detector(builtin_detector)
     assert got["synthetic_val_auc"] == pytest.approx(want["synthetic_val_auc"], abs=3e-3)
     assert got["photos_vs_fakes_auc"] == pytest.approx(want["photos_vs_fakes_auc"], abs=3e-3)
     # and it is still the best of every candidate the card records

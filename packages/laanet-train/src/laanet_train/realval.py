@@ -470,7 +470,10 @@ class SelectionBench:
         self.cache = FaceCache(Path(cache_dir) if cache_dir else None, finder)  # one face search per photo
 
     def score(self, run_dir: str | Path, weights_file: str) -> dict[str, float]:
-        return selection_score(checkpoint_detector(run_dir, weights_file), self.renderings, self.pairs, self.cache)
+        return self.score_detector(checkpoint_detector(run_dir, weights_file))
+
+    def score_detector(self, detector: Any) -> dict[str, float]:
+        return selection_score(detector, self.renderings, self.pairs, self.cache)
 
     def save(self) -> None:
         self.cache.save()

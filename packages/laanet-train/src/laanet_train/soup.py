@@ -77,26 +77,18 @@ def parse_ingredient(text: str) -> tuple[str, Path]:
 def write_soup_run(out_dir: str | Path, config_run: str | Path, soups: Sequence[Sequence[str]]) -> Path:
     """Write each soup of ``soups`` (lists of ``LABEL=PATH`` or ``PATH`` of ``.pt`` state dicts) as
     ``out_dir/epoch_<k>.pt``, with ``config_run``'s ``config.yaml`` and ``soup.json`` (each ingredient's label
-    and sha256); returns ``out_dir``."""
+    and sha256), through a :class:`SoupFolder`; returns ``out_dir``."""
     if not soups:
         raise SoupError("give at least one soup")
-    load_run_config(config_run)  # a clear error now, not at scoring time
     parsed = [[parse_ingredient(str(x)) for x in soup] for soup in soups]
-    missing = sorted({str(p) for soup in parsed for _, p in soup if not p.is_file()})
-    if missing:
-        raise SoupError(f"ingredient files not found: {', '.join(missing)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(config_run) / "config.yaml", out / "config.yaml")
-    paths = {p for soup in parsed for _, p in soup}  # soups share ingredients: read and hash each file once
-    loaded = {p: torch.load(p, map_location="cpu", weights_only=True) for p in paths}
-    hashes = {p: file_sha256(p) for p in paths}
-    record: dict[str, list[dict[str, str]]] = {}
-    for k, soup in enumerate(parsed):
-        write_torch(out / f"epoch_{k}.pt", average_weights([loaded[p] for _, p in soup]))
-        record[f"epoch_{k}.pt"] = [{"label": label, "sha256": hashes[p]} for label, p in soup]
-    write_json(out / SOUP_FILE, record, indent=2)
-    return out
+    candidates: dict[str, Path] = {}
+    for label, path in (x for soup in parsed for x in soup):
+        if candidates.setdefault(label, path) != path:
+            raise SoupError(f"the label {label!r} names two files: {candidates[label]} and {path}")
+    folder = SoupFolder(out_dir, config_run, candidates)
+    for soup in parsed:
+        folder.write([label for label, _ in soup])
+    return folder.out
 
 
 def greedy_soup(singles: Mapping[str, float], evaluate: Callable[[tuple[str, ...]], float]) -> list[dict[str, Any]]:
@@ -160,11 +152,10 @@ class SoupFolder:
                 return name
         return None
 
-    def score(self, labels: Sequence[str], scorer: RowScorer) -> tuple[str, dict[str, float]]:
-        """(file name, selection row) of the soup of ``labels``, written and scored unless it already was."""
+    def write(self, labels: Sequence[str]) -> str:
+        """The file name of the soup of ``labels``, written (with its ``soup.json`` entry) unless it already was;
+        each ingredient file is read once however many soups share it."""
         name = self.name_of(labels)
-        if name is not None and name in self.rows:
-            return name, self.rows[name]
         if name is None:
             name = f"epoch_{len(self.record)}.pt"
             for x in labels:
@@ -173,8 +164,14 @@ class SoupFolder:
             write_torch(self.out / name, average_weights([self._loaded[x] for x in labels]))
             self.record[name] = [{"label": x, "sha256": self.hashes[x]} for x in labels]
             write_json(self.out / SOUP_FILE, self.record, indent=2)
-        self.rows[name] = scorer(self.out, name)
-        self.write_scores()
+        return name
+
+    def score(self, labels: Sequence[str], scorer: RowScorer) -> tuple[str, dict[str, float]]:
+        """(file name, selection row) of the soup of ``labels``, written and scored unless it already was."""
+        name = self.write(labels)
+        if name not in self.rows:
+            self.rows[name] = scorer(self.out, name)
+            self.write_scores()
         return name, self.rows[name]
 
     def write_scores(self, extra: Mapping[str, Any] | None = None) -> None:
