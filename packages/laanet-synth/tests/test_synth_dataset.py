@@ -166,3 +166,43 @@ def test_bi_quality_is_for_training_only(tiny_index):
     assert int(a["donor"]) == int(b["donor"])  # the quality draws do not move the synthesis draws
     np.testing.assert_array_equal(a["mask"], b["mask"])
     assert not np.array_equal(a["fake"], b["fake"])
+
+
+@pytest.mark.parametrize("kind", ["sbi", "bi"])
+def test_real_views_differ_from_the_real_face_in_resolution_alone(tiny_index, kind):
+    from laanet_synth.dataset import BIPairDataset
+    from laanet_synth.quality import QualityAugment
+
+    def make(**kw):
+        if kind == "bi":
+            return BIPairDataset(tiny_index, 64, seed=5, k=2, **kw)
+        return SBIPairDataset(tiny_index, 64, seed=5, **kw)
+
+    # greyscale half of the time: the view is greyscale exactly when its pair is (the same photometric draw)
+    quality = QualityAugment(p_rescale=0.5, p_grey=0.5, p_noise=0.0, p_jpeg=0.0, p_sharpen=0.0, p_blur=0.0)
+    ds, plain = make(quality=quality, real_views=True), make(quality=quality)
+    grey_seen = set()
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for i in range(len(ds)):
+            raw, ref = ds.raw_item(i), plain.raw_item(i)
+            for key in ("real", "fake", "mask"):  # views change nothing else about the pair
+                np.testing.assert_array_equal(raw[key], ref[key])
+            view, real = raw["view"], raw["real"]
+            assert view.shape == real.shape and view.dtype == np.uint8
+            grey = bool(np.array_equal(real[..., 0], real[..., 1]))
+            assert grey == bool(np.array_equal(view[..., 0], view[..., 1]))
+            grey_seen.add(grey)
+            assert not np.array_equal(view, real)
+    assert grey_seen == {True, False}
+    item = ds[0]
+    assert item["view"].shape == item["real"].shape
+    batch = collate_pairs([ds[0], ds[1]])
+    assert batch["view"].shape == (2, *item["real"].shape)
+    with pytest.raises(ValueError, match="cannot be shuffled"):
+        collate_pairs([ds[0], ds[1]], shuffle_seed=1)
+    # views are for training only, and need a quality recipe
+    assert "view" not in make(split="val", quality=quality, real_views=True).raw_item(0)
+    with pytest.raises(ValueError, match="quality recipe"):
+        make(real_views=True)

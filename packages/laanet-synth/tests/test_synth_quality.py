@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from laanet_synth.crops import ANTIALIASED_SBI, OFFICIAL_SBI, crop_face, get_recipe, recipe_for_size
 from laanet_synth.faces import Face
 from laanet_synth.landmarks import template_landmarks
-from laanet_synth.quality import QUALITY_RECIPES, QualityAugment, degrade_pair, quality_recipe, rescale_source
+from laanet_synth.quality import (
+    QUALITY_RECIPES,
+    QualityAugment,
+    degrade_images,
+    degrade_pair,
+    quality_recipe,
+    resample_view,
+    rescale_source,
+)
 
 ALWAYS = QualityAugment(p_rescale=1.0, p_sharpen=0.5, p_blur=0.5, p_noise=1.0, p_grey=0.5, p_jpeg=1.0, p_smooth=0.5)
 
@@ -142,3 +150,38 @@ def test_named_quality_recipes():
     with pytest.raises(ValueError, match="smooth_sigma_color"):
         QualityAugment(smooth_sigma_color=(50.0, 10.0))
 
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_a_copied_stream_degrades_a_third_image_as_it_degraded_the_pair(seed):
+    import copy
+
+    real, fake, third = _photo(seed % 1000), _photo(seed % 1000 + 1), _photo(seed % 1000 + 2)
+    rng = np.random.default_rng(seed)
+    twin = copy.deepcopy(rng)
+    a, b = degrade_pair(real, fake, rng, ALWAYS)
+    (c,) = degrade_images([third], twin, ALWAYS)
+    # the third image got the same draws: degrading all three together gives the same three images
+    x, y, z = degrade_images([real, fake, third], np.random.default_rng(seed), ALWAYS)
+    for got, want in ((a, x), (b, y), (c, z)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="one shape"):
+        degrade_images([real, real[:10]], np.random.default_rng(0), ALWAYS)
+
+
+def test_resample_view_lowers_the_resolution_and_keeps_the_size():
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (96, 96, 3), dtype=np.uint8)  # all detail at the finest scale
+
+    def detail(x: np.ndarray) -> float:  # mean change between horizontal and vertical neighbours
+        f = x.astype(np.float32)
+        return float(np.abs(np.diff(f, axis=0)).mean() + np.abs(np.diff(f, axis=1)).mean()) / 2
+
+    cfg = QualityAugment(view_scale=(0.3, 0.5))
+    views = [resample_view(img, np.random.default_rng(s), cfg) for s in range(8)]
+    assert all(v.shape == img.shape and v.dtype == np.uint8 for v in views)
+    assert max(detail(v) for v in views) < 0.6 * detail(img)
+    np.testing.assert_array_equal(views[0], resample_view(img, np.random.default_rng(0), cfg))
+    with pytest.raises(ValueError, match="view_scale"):
+        QualityAugment(view_scale=(0.5, 1.5))

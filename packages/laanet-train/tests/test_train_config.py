@@ -157,3 +157,18 @@ def test_bi_share_config_mixes_training_pairs_only() -> None:
                               ("data.synthesis=bi", "needs data.synthesis 'sbi'")):
         with pytest.raises(ConfigError, match=message):
             load_config(CONFIGS / "lite0_sbi_lfw_v2bi.yaml", [override])
+
+
+def test_rescons_config_needs_its_views_and_a_quality_recipe() -> None:
+    rc, mix = load_config(CONFIGS / "lite0_sbi_lfw_rescons.yaml"), load_config(CONFIGS / "lite0_sbi_lfw_v2bi.yaml")
+    assert rc.data.real_views and rc.loss.rescons == pytest.approx(1.0)
+    assert not mix.data.real_views and mix.loss.rescons == 0.0
+    # validated on the same synthetic pairs as v2bi: only the training differs
+    keys = ("synthesis", "crop_recipe", "input_size", "max_val_faces", "val_seed", "val_list", "quality", "bi_share")
+    assert all(getattr(rc.data, k) == getattr(mix.data, k) for k in keys)
+    for overrides, message in ((["loss.rescons=0"], "go together"),
+                               (["data.real_views=false"], "go together"),
+                               (["data.quality=false"], "needs data.quality"),
+                               (["loss.rescons=-1"], "go together|loss.rescons: expected a weight >= 0")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(CONFIGS / "lite0_sbi_lfw_rescons.yaml", overrides)

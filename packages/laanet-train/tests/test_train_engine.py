@@ -100,6 +100,33 @@ def test_training_steps_lower_the_loss_on_their_batch(lfw_dir: Path, tmp_path: P
     assert losses[-1]["cls"] < losses[0]["cls"]
 
 
+def test_rescons_steps_see_the_views_and_their_term_moves_the_weights(lfw_dir: Path, tmp_path: Path) -> None:
+    from laanet_synth.dataset import collate_pairs
+
+    def trainer(weight: str, out: str) -> Trainer:
+        cfg = load_config(CONFIGS / "lite0_sbi_lfw_rescons.yaml",
+                          [*tiny(lfw_dir, tmp_path / out), "data.max_train_faces=4", "train.bf16=false",
+                           "train.channels_last=false", f"loss.rescons={weight}",
+                           "model.init_from=laanet-lite0-sbi-lfw"])
+        return Trainer(cfg)
+
+    strong, weak = trainer("50.0", "a"), trainer("1e-9", "b")
+    batch = strong._to_device(collate_pairs([strong.train_set[i] for i in range(2)]))
+    assert batch["view"].shape == (2, *batch["image"].shape[1:])
+    # the views are other renderings of the real rows: a trained model scores a real face and its view apart
+    with torch.no_grad():
+        strong.model.eval()
+        out = strong.model(torch.cat([batch["image"][:2], batch["view"]]))["cls"].reshape(-1)
+    assert not torch.allclose(out[:2], out[2:])
+    parts = strong.train_step(batch)
+    total = parts["hm"] + parts["cls"] + parts["cstency"] + 50.0 * parts["rescons"]
+    assert parts["loss"] == pytest.approx(total, rel=1e-5) and parts["rescons"] > 0
+    weak.train_step(batch)
+    moved = [k for k, v in strong.model.state_dict().items()
+             if v.is_floating_point() and not torch.equal(v, weak.model.state_dict()[k])]
+    assert moved, "the rescons term did not change the update"
+
+
 def test_validation_scores_through_the_detector_with_the_flip_test(lfw_dir: Path, tmp_path: Path) -> None:
     from laanet_bench.metrics import auc
     from laanet_model.scoring import sigmoid

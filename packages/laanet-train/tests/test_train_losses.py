@@ -17,6 +17,7 @@ from laanet_train.losses import (
     consistency_loss,
     heatmap_focal_loss,
     laanet_loss,
+    resolution_consistency_loss,
 )
 from laanet_train.optim import SAM, linear_decay_factor
 
@@ -225,3 +226,36 @@ def test_model_sam_reaches_minimum_and_restores_weights() -> None:
     opt2 = SAM([w], torch.optim.SGD, rho=0.05, lr=0.1)
     opt2.load_state_dict(state)
     assert opt2.param_groups[0]["lr"] == 0.1
+
+
+def test_resolution_consistency_loss_is_a_huber_distance_between_the_views() -> None:
+    a = torch.tensor([[0.0], [-2.0], [1.0]])
+    assert resolution_consistency_loss(a, a.clone()).item() == 0.0
+    b = a + torch.tensor([[0.5], [3.0], [-1.0]])
+    # quadratic below 1 (0.5 * 0.5**2), linear above (3 - 0.5), the seam at 1 (0.5)
+    assert resolution_consistency_loss(a, b).item() == pytest.approx((0.125 + 2.5 + 0.5) / 3)
+    assert resolution_consistency_loss(a, b).item() == pytest.approx(resolution_consistency_loss(b, a).item())
+    with pytest.raises(ValueError, match="must match"):
+        resolution_consistency_loss(a, b[:2])
+
+
+def test_total_loss_compares_the_real_rows_with_their_views() -> None:
+    g = torch.Generator().manual_seed(1)
+    cls = torch.randn(4, 1, generator=g, requires_grad=True)
+    outputs = {"hm": torch.randn(4, 1, 6, 6, generator=g), "cls": cls, "cstency": torch.randn(4, 8, 6, 6, generator=g),
+               "view_cls": torch.randn(2, 1, generator=g, requires_grad=True)}
+    hm_t = torch.zeros(4, 1, 6, 6)
+    hm_t[2:, 0, 3, 3] = 1.0
+    targets = {"hm": hm_t, "label": torch.tensor([[0.0], [0.0], [1.0], [1.0]]), "cstency": hm_t * 0.7}
+    w = LossWeights(hm=1.0, cls=1.0, cstency=1.0, rescons=2.0)
+    parts = laanet_loss(outputs, targets, w)
+    expected_rc = resolution_consistency_loss(cls[:2], outputs["view_cls"])
+    assert parts["rescons"].item() == pytest.approx(expected_rc.item())
+    assert parts["loss"].item() == pytest.approx((parts["hm"] + parts["cls"] + parts["cstency"] + 2 * expected_rc).item())
+    parts["loss"].backward()
+    assert outputs["view_cls"].grad is not None and float(outputs["view_cls"].grad.abs().sum()) > 0
+    # without the weight the views are ignored; with it they are required
+    assert "rescons" not in laanet_loss(outputs, targets, LossWeights(hm=1.0, cstency=1.0))
+    no_views = {k: v for k, v in outputs.items() if k != "view_cls"}
+    with pytest.raises(ValueError, match="view_cls"):
+        laanet_loss(no_views, targets, w)

@@ -6,6 +6,7 @@ so the same (seed, epoch, index) gives the same sample in any process, in any or
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from .colour import ColourAugment
 from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_size
 from .faces import Face
 from .imageio import read_image
-from .quality import QualityAugment, degrade_pair, rescale_source
+from .quality import QualityAugment, degrade_images, degrade_pair, resample_view, rescale_source
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
 from .targets import encode_targets
 
@@ -180,6 +181,7 @@ class _PairDataset(Dataset):
     mean: tuple[float, ...]
     std: tuple[float, ...]
     quality: QualityAugment | None = None
+    real_views: bool = False
 
     def set_epoch(self, epoch: int) -> None:
         """Select the random stream of an epoch (call before each epoch; workers copy it)."""
@@ -207,6 +209,23 @@ class _PairDataset(Dataset):
             return real, fake
         return degrade_pair(real, fake, qrng, self.quality)
 
+    def _set_views(self, real_views: bool, split: str) -> None:
+        """Training pairs get a second view of their real face when ``real_views`` (it needs a quality recipe)."""
+        if real_views and split == "train" and self.quality is None:
+            raise ValueError("real_views renders the real face at a lower effective resolution with the pair's quality "
+                             "draws, so it needs a quality recipe")
+        self.real_views = bool(real_views) and split == "train"
+
+    def view(self, i: int, real: np.ndarray, degrade_rng: np.random.Generator) -> np.ndarray:
+        """The pair's real face (before its quality degradation) at a lower effective resolution
+        (:func:`~laanet_synth.quality.resample_view`, a stream of its own), then degraded by ``degrade_rng``: a
+        copy of the pair's quality stream taken just before its degradation, so the view gets the same draws and
+        differs from the pair's real face in resolution alone."""
+        if self.quality is None:
+            raise ValueError("views need a quality recipe")
+        vrng = np.random.default_rng([self.seed, self.epoch, int(i), 3])
+        return degrade_images([resample_view(real, vrng, self.quality)], degrade_rng, self.quality)[0]
+
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -214,7 +233,9 @@ class _PairDataset(Dataset):
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} faces")
         raw = self.raw_item(i)
+        views = {"view": to_tensor(raw["view"], self.mean, self.std)} if "view" in raw else {}
         return {
+            **views,
             "real": to_tensor(raw["real"], self.mean, self.std),
             "fake": to_tensor(raw["fake"], self.mean, self.std),
             "hm": torch.from_numpy(raw["hm"]),
@@ -236,7 +257,9 @@ class SBIPairDataset(_PairDataset):
 
     ``quality`` (training only) renders each face at a random effective resolution before the crop and
     degrades the real face and its fake identically after synthesis (:mod:`laanet_synth.quality`); its
-    draws come from a stream of their own, so the synthesis draws are the same with or without it.
+    draws come from a stream of their own, so the synthesis draws are the same with or without it. With
+    ``real_views`` (training only) each item also holds ``view``: its real face at a lower effective resolution
+    with the same photometric draws (:meth:`view`), for the resolution-consistency loss.
     """
 
     def __init__(
@@ -249,6 +272,7 @@ class SBIPairDataset(_PairDataset):
         mean: Sequence[float] = MEAN,
         std: Sequence[float] = STD,
         quality: QualityAugment | None = None,
+        real_views: bool = False,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
@@ -260,6 +284,7 @@ class SBIPairDataset(_PairDataset):
         self.mean, self.std = tuple(mean), tuple(std)
         self.epoch = 0
         self.quality = quality if split == "train" else None
+        self._set_views(real_views, split)
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         """The uint8 / float numpy pair before normalisation: real, fake, mask, hm, cst."""
@@ -267,9 +292,13 @@ class SBIPairDataset(_PairDataset):
         image, face, qrng = self.source(i)
         crop = crop_face(image, face, self.recipe)
         pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
+        vq = copy.deepcopy(qrng) if self.real_views else None
         real, fake = self.degrade(pair.real, pair.fake, qrng)
         hm, cst = encode_targets(pair.boundary_small)
-        return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
+        out = {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
+        if vq is not None:
+            out["view"] = self.view(i, pair.real, vq)
+        return out
 
 
 
@@ -283,7 +312,7 @@ class BIPairDataset(_PairDataset):
 
     ``quality`` (training only) works as in :class:`SBIPairDataset`: the real face (not the donor) is
     rendered at a random effective resolution before its crop, and the pair is degraded identically after
-    blending, from a random stream of its own.
+    blending, from a random stream of its own. ``real_views`` works as in :class:`SBIPairDataset`.
     """
 
     def __init__(
@@ -299,6 +328,7 @@ class BIPairDataset(_PairDataset):
         mean: Sequence[float] = MEAN,
         std: Sequence[float] = STD,
         quality: QualityAugment | None = None,
+        real_views: bool = False,
     ) -> None:
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
@@ -307,6 +337,7 @@ class BIPairDataset(_PairDataset):
         self.seed, self.split, self.config, self.colour = int(seed), split, config, colour
         self.mean, self.std = tuple(mean), tuple(std)
         self.quality = quality if split == "train" else None
+        self._set_views(real_views, split)
         self.epoch = 0
         if donors is None:
             donors = nearest_donors(normalise_landmarks(index.landmarks), index.groups, k=k, rng=np.random.default_rng(seed))
@@ -328,9 +359,14 @@ class BIPairDataset(_PairDataset):
         real, fake = pair.real, pair.fake
         if self.colour is not None and self.split != "test":
             real, fake = self.colour([real, fake], rng)
+        vq = copy.deepcopy(qrng) if self.real_views else None
+        undegraded = real
         real, fake = self.degrade(real, fake, qrng)
         hm, cst = encode_targets(pair.boundary_small)
-        return {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
+        out = {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
+        if vq is not None:
+            out["view"] = self.view(i, undegraded, vq)
+        return out
 
 
 class MixedPairDataset(_PairDataset):
@@ -364,7 +400,9 @@ class MixedPairDataset(_PairDataset):
 def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None = None) -> dict[str, torch.Tensor]:
     """Concatenate reals then fakes: ``image`` (2B, 3, S, S), ``hm``/``cst`` (2B, 1, S/4, S/4) (zeros for
     reals), ``mask`` (2B, 1, S, S), ``label`` (2B, 1) float (0 real, 1 fake), ``index`` (2B,).
-    With ``shuffle_seed`` the 2B rows are permuted reproducibly."""
+    With ``shuffle_seed`` the 2B rows are permuted reproducibly. Items with a ``view`` (datasets with
+    ``real_views``) add ``view`` (B, 3, S, S): row i is another rendering of real row i, so views need the
+    unshuffled order."""
     if not items:
         raise ValueError("cannot collate an empty batch")
     real = torch.stack([it["real"] for it in items])
@@ -382,6 +420,10 @@ def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None
         "label": torch.cat([torch.zeros(b, 1), torch.ones(b, 1)]),
         "index": torch.cat([idx, idx]),
     }
+    if "view" in items[0]:
+        if shuffle_seed is not None:
+            raise ValueError("views pair with the real rows in item order: they cannot be shuffled")
+        out["view"] = torch.stack([it["view"] for it in items])
     if shuffle_seed is not None:
         perm = torch.randperm(2 * b, generator=torch.Generator().manual_seed(int(shuffle_seed)))
         out = {k: v[perm] for k, v in out.items()}

@@ -42,6 +42,8 @@ class QualityAugment:
     probability of a bilateral filter (colour sigma in ``smooth_sigma_color`` grey levels, space sigma in
     ``smooth_sigma_space`` crop pixels) before the sharpen-or-blur draw; at 0 no random number is drawn for
     it, so a recipe without smoothing renders exactly what it rendered before the step existed.
+    ``view_scale`` bounds the log-uniform factor of :func:`resample_view` (used only by datasets with real
+    views).
     """
 
     p_rescale: float = 0.7
@@ -59,6 +61,7 @@ class QualityAugment:
     p_smooth: float = 0.0
     smooth_sigma_color: tuple[float, float] = (20.0, 70.0)
     smooth_sigma_space: tuple[float, float] = (1.5, 4.5)
+    view_scale: tuple[float, float] = (0.25, 0.85)
 
     def __post_init__(self) -> None:
         lo, hi = self.scale_range
@@ -67,6 +70,9 @@ class QualityAugment:
         q0, q1 = self.jpeg_quality
         if not 1 <= q0 <= q1 <= 100:
             raise ValueError(f"jpeg_quality must lie in [1, 100], got {self.jpeg_quality}")
+        v0, v1 = self.view_scale
+        if not 0 < v0 <= v1 <= 1:
+            raise ValueError(f"view_scale must satisfy 0 < low <= high <= 1, got {self.view_scale}")
         for name in ("smooth_sigma_color", "smooth_sigma_space"):
             a, b = getattr(self, name)
             if not 0 < a <= b:
@@ -106,7 +112,17 @@ def degrade_pair(
     """The same random sharpen-or-blur, noise, greyscale and JPEG applied to both uint8 RGB images."""
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {real.shape} and {fake.shape}")
-    imgs = [real.astype(np.float32), fake.astype(np.float32)]
+    out = degrade_images([real, fake], rng, cfg)
+    return out[0], out[1]
+
+
+def degrade_images(images: list[np.ndarray], rng: np.random.Generator, cfg: QualityAugment) -> list[np.ndarray]:
+    """One random draw of smoothing, sharpen-or-blur, noise, greyscale and JPEG applied identically to each of
+    ``images`` (uint8 RGB, one shape). The draws do not depend on how many images there are, so a generator in
+    the same state degrades a third image exactly as it degraded a pair."""
+    if not images or any(x.shape != images[0].shape for x in images):
+        raise ValueError(f"expected one or more images of one shape, got {[x.shape for x in images]}")
+    imgs = [x.astype(np.float32) for x in images]
     if cfg.p_smooth > 0 and rng.random() < cfg.p_smooth:
         sc, ss = rng.uniform(*cfg.smooth_sigma_color), rng.uniform(*cfg.smooth_sigma_space)
         imgs = [cv2.bilateralFilter(x, 0, sc, ss) for x in imgs]
@@ -118,7 +134,7 @@ def degrade_pair(
         sigma = rng.uniform(*cfg.blur_sigma)
         imgs = [cv2.GaussianBlur(x, (0, 0), sigma) for x in imgs]
     if rng.random() < cfg.p_noise:
-        noise = rng.normal(0.0, rng.uniform(*cfg.noise_sigma), size=real.shape).astype(np.float32)
+        noise = rng.normal(0.0, rng.uniform(*cfg.noise_sigma), size=images[0].shape).astype(np.float32)
         imgs = [x + noise for x in imgs]
     out = [np.clip(np.rint(x), 0, 255).astype(np.uint8) for x in imgs]
     if rng.random() < cfg.p_grey:
@@ -126,8 +142,20 @@ def degrade_pair(
     if rng.random() < cfg.p_jpeg:
         q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
         out = [jpeg(x, q) for x in out]
-    return out[0], out[1]
+    return out
 
+
+def resample_view(image: np.ndarray, rng: np.random.Generator, cfg: QualityAugment) -> np.ndarray:
+    """``image`` at a lower effective resolution and the same size: shrunk by a log-uniform factor over
+    ``cfg.view_scale`` with a random shrinking interpolation, then enlarged back with a random enlarging one,
+    as a face photographed smaller and enlarged by the crop."""
+    lo, hi = cfg.view_scale
+    s = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    h, w = image.shape[:2]
+    down = SHRINK_INTERPOLATIONS[int(rng.integers(len(SHRINK_INTERPOLATIONS)))]
+    up = ENLARGE_INTERPOLATIONS[int(rng.integers(len(ENLARGE_INTERPOLATIONS)))]
+    small = cv2.resize(image, (max(4, round(w * s)), max(4, round(h * s))), interpolation=down)
+    return cv2.resize(small, (w, h), interpolation=up)
 
 
 #: the named quality recipes of our own training configs (``data.quality``); ``true`` means ``"v2"``

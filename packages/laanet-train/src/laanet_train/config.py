@@ -52,7 +52,9 @@ class DataConfig:
     invariance of training pairs: ``true`` or ``"v2"``, or ``"v3"`` (v2 plus edge-preserving smoothing), the
     named recipes of :data:`laanet_synth.quality.QUALITY_RECIPES`. ``bi_share`` (with ``synthesis="sbi"``) makes that
     share of the *training* pairs BI pairs instead (a donor from another identity, same quality recipe); the
-    validation pairs stay SBI, so runs with and without it are compared on the same pairs. ``val_seed`` fixes the validation subset and its
+    validation pairs stay SBI, so runs with and without it are compared on the same pairs. ``real_views`` renders
+    each training pair's real face a second time at another effective resolution with the same photometric
+    draws, for the ``loss.rescons`` term (it needs ``quality`` and ``synthesis="sbi"``). ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
@@ -74,6 +76,7 @@ class DataConfig:
     val_fakes_dir: str | None = None
     quality: bool | str = False
     bi_share: float = 0.0
+    real_views: bool = False
 
     def validation_seed(self, seed: int) -> int:
         """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
@@ -87,11 +90,14 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    """Loss weights: ``L = hm * L_hm + cls * L_cls + cstency * L_cstency``."""
+    """Loss weights: ``L = hm * L_hm + cls * L_cls + cstency * L_cstency + rescons * L_rescons``; ``rescons``
+    (resolution consistency between a real face and its ``data.real_views`` view) is ours, 0 in the official
+    recipes."""
 
     hm: float = 10.0
     cls: float = 1.0
     cstency: float = 100.0
+    rescons: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -275,7 +281,13 @@ def _check(cfg: TrainConfig) -> None:
     for name in ("max_train_faces", "max_val_faces"):
         v = getattr(d, name)
         need(v is None or v >= 1, f"data.{name}: expected null or >= 1, got {v}")
-    for name in ("hm", "cls", "cstency"):
+    need(not d.real_views or (d.quality is not False and d.synthesis == "sbi"),
+         "data.real_views: renders the real faces of SBI training at another resolution, so it needs data.quality "
+         "and data.synthesis 'sbi'")
+    need(bool(lo.rescons) == d.real_views,
+         "loss.rescons and data.real_views go together: the term compares each real face with its view "
+         f"(got loss.rescons={lo.rescons}, data.real_views={d.real_views})")
+    for name in ("hm", "cls", "cstency", "rescons"):
         need(getattr(lo, name) >= 0, f"loss.{name}: expected a weight >= 0, got {getattr(lo, name)}")
     need(lo.cls > 0, "loss.cls: expected > 0 (the classifier is what the detector uses)")
     need(o.lr > 0, f"optim.lr: expected > 0, got {o.lr}")

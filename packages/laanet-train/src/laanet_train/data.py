@@ -94,9 +94,10 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     if cfg.synthesis == "sbi":
         quality = quality_recipe(cfg.quality)
         train: Dataset = SBIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std,
-                                        quality=quality)
+                                        quality=quality, real_views=cfg.real_views)
         if cfg.bi_share:
-            bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality)
+            bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
+                               real_views=cfg.real_views)
             train = MixedPairDataset(train, bi, cfg.bi_share, seed=seed)
         val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
         return train, val

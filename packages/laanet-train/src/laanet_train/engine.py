@@ -186,7 +186,8 @@ class Trainer:
             )
         self.optimizer = make_optimizer(cfg, self.model)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
-        self.loss_weights = LossWeights(hm=cfg.loss.hm, cls=cfg.loss.cls, cstency=cfg.loss.cstency)
+        self.loss_weights = LossWeights(hm=cfg.loss.hm, cls=cfg.loss.cls, cstency=cfg.loss.cstency,
+                                        rescons=cfg.loss.rescons)
         self.use_bf16 = cfg.train.bf16 and self.device.type == "cuda"
         self.steps_per_epoch = cfg.train.steps_per_epoch or len(self.train_set) // (
             cfg.data.batch_pairs * self.world
@@ -211,13 +212,23 @@ class Trainer:
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         if self.channels_last:
-            out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
+            for k in ("image", "view"):
+                if k in out:
+                    out[k] = out[k].contiguous(memory_format=torch.channels_last)
         return out
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The weighted loss of one batch; with views (``data.real_views``) they go through the same forward
+        pass as the pairs, and only their class logits are used (by the ``rescons`` term)."""
+        images, views = batch["image"], batch.get("view")
         with self._autocast():
-            outputs = self.net(batch["image"])
+            outputs = self.net(images if views is None else torch.cat([images, views]))
         outputs = {k: v.float() for k, v in outputs.items()}
+        if views is not None:
+            n = images.shape[0]
+            view_cls = outputs["cls"][n:]
+            outputs = {k: v[:n] for k, v in outputs.items()}
+            outputs["view_cls"] = view_cls
         return laanet_loss(outputs, _targets(batch), self.loss_weights)
 
     def _set_lr(self, epoch: int, step: int) -> float:
@@ -365,6 +376,8 @@ class Trainer:
             "train_loss": sums.get("loss", 0.0) / n, "train_hm": sums.get("hm", 0.0) / n,
             "train_cls": sums.get("cls", 0.0) / n, "train_cstency": sums.get("cstency", 0.0) / n,
         }
+        if "rescons" in sums:
+            row["train_rescons"] = sums["rescons"] / n
         do_val = (epoch + 1) % self.cfg.train.val_every_epochs == 0 or epoch + 1 == self.cfg.train.epochs
         if do_val and self.is_main:
             row.update(self.validate())

@@ -14,8 +14,8 @@ from laanet_synth.atomic import write_text
 from tqdm.auto import tqdm
 
 METRIC_FIELDS = (
-    "epoch", "global_step", "lr", "train_loss", "train_hm", "train_cls", "train_cstency", "val_loss",
-    "val_hm", "val_cls", "val_cstency", "val_auc", "val_ap", "val_acc", "folder_auc", "folder_ap",
+    "epoch", "global_step", "lr", "train_loss", "train_hm", "train_cls", "train_cstency", "train_rescons",
+    "val_loss", "val_hm", "val_cls", "val_cstency", "val_auc", "val_ap", "val_acc", "folder_auc", "folder_ap",
     "epoch_seconds", "is_best",
 )
 

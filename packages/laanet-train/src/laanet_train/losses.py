@@ -1,6 +1,7 @@
-"""LAA-Net training losses: heatmap focal loss, self-consistency loss and BCE on the class logit.
+"""LAA-Net training losses: heatmap focal loss, self-consistency loss and BCE on the class logit, and (for
+our own recipes only) a resolution-consistency term.
 
-``L = hm * L_hm + cls * L_cls + cstency * L_cstency`` (weights in :class:`LossWeights`).
+``L = hm * L_hm + cls * L_cls + cstency * L_cstency + rescons * L_rescons`` (weights in :class:`LossWeights`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "heatmap_focal_loss",
     "consistency_loss",
     "classification_loss",
+    "resolution_consistency_loss",
     "laanet_loss",
 ]
 
@@ -31,6 +33,7 @@ class LossWeights:
     hm: float = 100.0
     cls: float = 1.0
     cstency: float = 100.0
+    rescons: float = 0.0
 
 
 def clamped_sigmoid(x: torch.Tensor, eps: float = HM_CLAMP) -> torch.Tensor:
@@ -98,6 +101,15 @@ def classification_loss(cls_logits: torch.Tensor, labels: torch.Tensor) -> torch
     return F.binary_cross_entropy_with_logits(cls_logits, labels, reduction="mean")
 
 
+def resolution_consistency_loss(real_logits: torch.Tensor, view_logits: torch.Tensor) -> torch.Tensor:
+    """Mean Huber distance (delta 1) between the class logits of real faces and of the same faces rendered at
+    another effective resolution: quadratic for small disagreements, linear for large ones, so one face whose
+    views disagree wildly does not swamp the batch. Symmetric: both views are pulled together."""
+    if real_logits.shape != view_logits.shape:
+        raise ValueError(f"real logits {tuple(real_logits.shape)} and view logits {tuple(view_logits.shape)} must match")
+    return F.smooth_l1_loss(real_logits, view_logits, reduction="mean", beta=1.0)
+
+
 def laanet_loss(
     outputs: Mapping[str, torch.Tensor],
     targets: Mapping[str, torch.Tensor],
@@ -105,13 +117,20 @@ def laanet_loss(
 ) -> dict[str, torch.Tensor]:
     """The weighted total and its parts.
 
-    ``outputs``: ``hm`` (B,1,H,W), ``cls`` (B,1), ``cstency`` (B,C,H,W). ``targets``: ``hm`` (B,1,H,W),
-    ``label`` (B,), ``cstency`` (B,1,H,W) in [0, 1]. Terms whose weight is 0 are skipped. Returns a dict
-    with ``loss`` (the total) and the unweighted ``hm``, ``cls``, ``cstency`` terms.
+    ``outputs``: ``hm`` (B,1,H,W), ``cls`` (B,1), ``cstency`` (B,C,H,W), and with ``rescons`` weighted
+    ``view_cls`` (R,1): the class logits of the R real rows (label 0, in row order) rendered at another
+    resolution. ``targets``: ``hm`` (B,1,H,W), ``label`` (B,), ``cstency`` (B,1,H,W) in [0, 1]. Terms whose
+    weight is 0 are skipped. Returns a dict with ``loss`` (the total) and the unweighted ``hm``, ``cls``,
+    ``cstency`` terms (and ``rescons`` when weighted).
     """
     w = weights or LossWeights()
     zero = outputs["cls"].new_zeros(())
     parts = {"hm": zero, "cls": zero, "cstency": zero}
+    if w.rescons:
+        if "view_cls" not in outputs:
+            raise ValueError("the rescons term needs outputs['view_cls'] (the class logits of the real faces' views)")
+        real = targets["label"].reshape(-1) == 0
+        parts["rescons"] = resolution_consistency_loss(outputs["cls"][real], outputs["view_cls"])
     if w.hm:
         parts["hm"] = heatmap_focal_loss(outputs["hm"], targets["hm"])
     if w.cls:
@@ -119,4 +138,6 @@ def laanet_loss(
     if w.cstency:
         parts["cstency"] = consistency_loss(outputs["cstency"], targets["cstency"])
     total = w.hm * parts["hm"] + w.cls * parts["cls"] + w.cstency * parts["cstency"]
+    if w.rescons:
+        total = total + w.rescons * parts["rescons"]
     return {"loss": total, **parts}
