@@ -86,13 +86,14 @@ def _bench_scores(rows: list[tuple[Path, int]], tmp_path: Path, level: str, fram
         return {Path(row["key"]).name: float(row["score"]) for row in csv.DictReader(fh)}
 
 
-def test_image_scores_agree_across_five_callers(images, direct, builtin_detector, tmp_path: Path) -> None:
+def test_image_scores_agree_across_five_callers(images, direct, builtin_detector, shipped_card: dict,
+                                                tmp_path: Path) -> None:
     from laanet_demo.analysis import analyse_image
     from laanet_demo.limits import DemoLimits
     from laanet_model.scoring import sigmoid
     from laanet_synth.crops import warp_to_size
     from laanet_synth.imageio import read_image
-    from laanet_train.config import load_config
+    from laanet_train.config import config_from_dict
     from laanet_train.evaluate import score_folder
     from laanet_train.validation import FolderValidation, run_detector
 
@@ -141,10 +142,10 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     logit, found = by_name[images["faceless"].name]
     assert not found and logit == pytest.approx(det.predict_crops([whole])[0].logit, abs=1e-9)
 
-    # 5. training validation: the built-in recipe's run builds the same preprocessing around the same network,
-    #    and its folder validation scores the same folder from the same per-image scores
-    configs = Path(__file__).resolve().parents[1] / "packages" / "laanet-train" / "configs"
-    cfg = load_config(configs / "lite0_sbi_lfw_v2.yaml")  # the built-in weights' recipe
+    # 5. training validation: the recipe the built-in weights were selected with builds the same preprocessing
+    #    around the same network, and its folder validation scores the same folder from the same per-image scores
+    tr = shipped_card["training"]
+    cfg = config_from_dict(tr["soup"]["scored_with"] if "soup" in tr else tr["recipe"])
     val_det = run_detector(det.model, cfg, "cpu", face_finder=det.face_finder)
     assert val_det.preprocessing == det.preprocessing
     for name, path in images.items():

@@ -7,12 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from laanet_synth.crops import (
     ALIGNED_SBI,
+    ANTIALIASED_SBI,
+    CAPPED_SBI,
     OFFICIAL_BI,
     OFFICIAL_SBI,
     CropError,
     CropRecipe,
     apply_affine,
     calibrate_box,
+    cap_resolution,
     crop_face,
     get_recipe,
     recipe_for_size,
@@ -110,3 +113,55 @@ def test_any_face_size_and_position(scale, fx, fy, angle, size):
     np.testing.assert_allclose(c.landmarks, apply_affine(lms, c.matrix), atol=1e-3)
     inv = cv2.invertAffineTransform(c.matrix)
     np.testing.assert_allclose(apply_affine(c.landmarks, inv), lms, atol=1e-2 * max(scale, 1))
+
+
+def _textured_face(scale: float) -> tuple[np.ndarray, Face]:
+    """A face with fine texture, drawn at ``scale`` (about 100 px wide at 1) in a frame that grows with it."""
+    size = int(round(320 * scale))
+    rng = np.random.default_rng(8)
+    base = cv2.resize(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
+    lms = template_landmarks(size / 2, size / 2, scale)
+    return base, _face(lms)
+
+
+def test_resolution_cap_reduces_large_cut_outs_only():
+    region = np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    assert cap_resolution(region, None) is region and cap_resolution(region, 300) is region
+    small = cap_resolution(region, 150)
+    assert small.shape == (150, 100, 3)
+    np.testing.assert_array_equal(small, cv2.resize(region, (100, 150), interpolation=cv2.INTER_AREA))
+    with pytest.raises(CropError, match="max_source_px"):
+        CropRecipe(max_source_px=4)
+    assert get_recipe("antialiased-capped-sbi") is CAPPED_SBI and CAPPED_SBI.max_source_px == 192
+
+
+def test_resolution_cap_keeps_the_geometry_and_leaves_small_faces_alone():
+    recipe = recipe_for_size(160, CAPPED_SBI)
+    plain = recipe_for_size(160, ANTIALIASED_SBI)
+    img, face = _textured_face(3.0)  # a cut-out of about 450 px: capped
+    capped, free = crop_face(img, face, recipe), crop_face(img, face, plain)
+    np.testing.assert_allclose(capped.matrix, free.matrix, atol=1e-9)  # the same mapping: landmarks unchanged
+    assert not np.array_equal(capped.image, free.image)
+    img, face = _textured_face(0.6)  # a cut-out below the cap: the same pixels as without it
+    np.testing.assert_array_equal(crop_face(img, face, recipe).image, crop_face(img, face, plain).image)
+
+
+def test_resolution_cap_makes_a_large_face_look_as_it_would_at_the_cap_size():
+    """A finely textured cut-out photographed large reaches the network exactly as the same photo shrunk (area
+    averaging) to the cap's size does; without the cap it keeps detail the small photo cannot have."""
+    from laanet_synth.crops import pre_cropped, whole_image_face
+
+    capped, free = (pre_cropped(recipe_for_size(160, r)) for r in (CAPPED_SBI, ANTIALIASED_SBI))
+    rng = np.random.default_rng(4)
+    big = cv2.resize(rng.integers(0, 256, (160, 160, 3), dtype=np.uint8), (640, 640), interpolation=cv2.INTER_CUBIC)
+    cap = CAPPED_SBI.max_source_px
+    small = cv2.resize(big, (cap, cap), interpolation=cv2.INTER_AREA)
+    lms = template_landmarks(320, 320, 3.0)
+
+    def crop(image: np.ndarray, recipe: CropRecipe) -> np.ndarray:
+        k = image.shape[0] / 640
+        return crop_face(image, whole_image_face(*image.shape[1::-1], (lms + 0.5) * k - 0.5), recipe).image
+
+    reference = crop(small, capped)
+    np.testing.assert_array_equal(crop(big, capped), reference)
+    assert np.abs(crop(big, free).astype(np.float32) - reference).mean() > 2.0

@@ -240,8 +240,9 @@ def test_source_transform_equals_the_full_resolution_chain(seed, shape):
     got = source_transform(img, rng_a).astype(int)
     want = _source_transform_plain(img, rng_b).astype(int)
     assert rng_a.random() == rng_b.random()  # the same draws were consumed
-    # equal up to the HSV -> RGB conversion's rounding (its vector and scalar paths differ by one level)
-    assert np.abs(got - want).max() <= 2
+    # equal up to the HSV -> RGB conversion's rounding (its vector and scalar paths differ by one level); a
+    # following sharpen (amount up to 0.5) can carry a pixel's difference to 3 (seed 2994542031 at 30 x 44)
+    assert np.abs(got - want).max() <= 3
     assert np.abs(got - want).mean() < 0.5
 
 

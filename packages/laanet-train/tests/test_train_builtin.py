@@ -70,7 +70,7 @@ def test_card_metrics_come_from_the_selected_epoch(shipped_card: dict) -> None:
         # it also beats every single checkpoint whose selection scores the card records
         singles = [row for stage in soup["fine_tunes"] + tr["not_kept"]
                    for row in stage.get("selection_scores", {}).values()]
-        assert len(singles) >= 30 and mean(candidate) > max(mean(row) for row in singles)
+        assert len(singles) >= 20 and mean(candidate) > max(mean(row) for row in singles)
     # a trained detector ranks its own held-out fakes above the reals
     assert synth["auc"] > 0.75
     # the training chain is described back to the first stage: steps add up over every stage
@@ -108,6 +108,8 @@ def test_builtin_recipe_is_the_one_its_run_was_selected_with(shipped_card: dict)
     from laanet_train.config import config_from_dict
     from laanet_train.validation import RUN_MIN_FACE_SIZE, run_preprocessing
 
-    recipe = config_from_dict(shipped_card["training"]["recipe"])
+    tr = shipped_card["training"]
+    # a soup was scored with its folder's recipe (recorded with it); a single run with its own
+    recipe = config_from_dict(tr["soup"].get("scored_with", tr["recipe"]) if "soup" in tr else tr["recipe"])
     assert run_preprocessing(recipe) == get_weights(NAME).preprocessing
     assert shipped_card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE

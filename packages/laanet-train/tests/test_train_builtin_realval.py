@@ -75,7 +75,8 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     want = tr["soup"]["candidates"][tr["soup"]["checkpoint"]] if "soup" in tr else None
     if want is None:
         pytest.skip("the shipped weights are a single checkpoint: their selection scores are the run's")
-    recipe = dict(tr["recipe"], data=dict(tr["recipe"]["data"], root=str(shared_data / "lfw")))
+    scored_with = tr["soup"].get("scored_with", tr["recipe"])
+    recipe = dict(scored_with, data=dict(scored_with["data"], root=str(shared_data / "lfw")))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
     got = SelectionBench(tmp_path, shared_data).score_detector(builtin_detector)
     assert got["synthetic_val_auc"] == pytest.approx(want["synthetic_val_auc"], abs=3e-3)

@@ -11,7 +11,7 @@ import torch
 import yaml
 from laanet_model.checkpoints import file_sha256
 from laanet_model.variants import create_model
-from laanet_train.config import TrainConfig, config_to_dict
+from laanet_train.config import TrainConfig, config_from_dict, config_to_dict
 from laanet_train.export import load_run_model
 from laanet_train.soup import SOUP_FILE, SoupError, average_weights, main, write_soup_run
 
@@ -95,7 +95,11 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     torch.save({k: v * 0.5 if v.is_floating_point() else v for k, v in base.items()}, files[1])
     soups = write_soup_run(tmp_path / "soups", run, [[f"a={files[0]}", f"stage7-epoch0={files[1]}"]])
     recipe = preprocessing_to_dict(run_preprocessing(cfg))
-    base_card = {"name": "x", "description": "old", "sha256": "stale", "preprocessing": recipe,
+    # the base card's crop is not the one the soups were scored with: the scored one wins
+    official = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, crop_recipe="official-sbi"))
+    old_recipe = preprocessing_to_dict(run_preprocessing(official))
+    assert old_recipe != recipe
+    base_card = {"name": "x", "description": "old", "sha256": "stale", "preprocessing": old_recipe,
                  "training": {"not_kept": [{"stage": 7, "why": "lost", "history": [{}], "steps_run": 3},
                                            {"stage": 10, "why": "lost too"}]}}
     scores = {"epoch_0.pt": {"synthetic_val_auc": 0.5, "photos_vs_fakes_auc": 0.5}}
@@ -109,7 +113,11 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
                        greedy_trace=trace)
     assert card == read_card(tmp_path / "w.safetensors")
     assert card["sha256"] == file_sha256(tmp_path / "w.safetensors") and card["description"] == "new"
-    assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the base card's recipe stays
+    assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the recipe the soups were scored with
+    scored_with = card["training"]["soup"]["scored_with"]
+    assert scored_with["data"]["crop_recipe"] == cfg.data.crop_recipe and scored_with["data"]["root"] is None
+    assert scored_with["model"]["init_from"] is None and scored_with["train"]["output_dir"] is None
+    assert preprocessing_to_dict(run_preprocessing(config_from_dict(scored_with))) == recipe
     tr = card["training"]
     assert tr["selection"] == "the rule" and [e["stage"] for e in tr["not_kept"]] == [10]
     assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]

@@ -33,6 +33,12 @@ class CropRecipe:
     ``antialias=True`` resamples with ``cv2.INTER_AREA`` wherever a step shrinks (the cut-out to
     ``crop_size`` and the final warp, which then becomes a plain area resize), so a face from a large photo
     is not sharpened by aliasing on its way to the network. The official recipes keep ``INTER_LINEAR``.
+
+    ``max_source_px`` caps the effective resolution: a cut-out (box + margin) larger than ``max_source_px``
+    pixels on its longer side is first reduced to that size with area averaging, then resized on as usual. A
+    face photographed large then reaches the network with no more detail than a face of the cap's size, so
+    its score does not depend on how large it was photographed beyond that. ``None`` (the official recipes
+    and the default) keeps every pixel.
     """
 
     name: str = "custom"
@@ -45,12 +51,15 @@ class CropRecipe:
     align_eyes: bool = False
     input_size: int = 384
     antialias: bool = False
+    max_source_px: int | None = None
 
     def __post_init__(self) -> None:
         if self.crop_size < 8 or self.input_size < 8:
             raise CropError(f"crop_size and input_size must be >= 8, got {self.crop_size}, {self.input_size}")
         if self.margin < 0:
             raise CropError(f"margin must be >= 0, got {self.margin}")
+        if self.max_source_px is not None and self.max_source_px < 8:
+            raise CropError(f"max_source_px must be None or >= 8, got {self.max_source_px}")
         if self.border_trim < 0 or 2 * self.border_trim >= self.crop_size:
             raise CropError(f"border_trim must be in [0, crop_size/2), got {self.border_trim}")
         if (self.resize_to is None) != (self.window is None):
@@ -70,10 +79,17 @@ OFFICIAL_SBI = CropRecipe(name="official-sbi", border_trim=5, input_size=384)
 OFFICIAL_BI = CropRecipe(name="official-bi", resize_to=317, window=(18, 299, 18, 299), input_size=384)
 #: the SBI recipe with the crop rotated so the inner eye corners are level (training-style alignment)
 ALIGNED_SBI = replace(OFFICIAL_SBI, name="aligned-sbi", align_eyes=True)
-#: the SBI recipe with anti-aliased (area) resampling wherever it shrinks: the built-in model's recipe
+#: the SBI recipe with anti-aliased (area) resampling wherever it shrinks: the recipe the built-in model trained with
 ANTIALIASED_SBI = replace(OFFICIAL_SBI, name="antialiased-sbi", antialias=True)
 
-RECIPES: dict[str, CropRecipe] = {r.name: r for r in (OFFICIAL_SBI, OFFICIAL_BI, ALIGNED_SBI, ANTIALIASED_SBI)}
+#: the anti-aliased recipe with the effective resolution capped at 192 px across the cut-out (the built-in model's
+#: recipe): a face photographed large takes the path an LFW face (about 140 px across its cut-out) takes in
+#: training, enlarged to ``crop_size`` and then shrunk to the input
+CAPPED_SBI = replace(ANTIALIASED_SBI, name="antialiased-capped-sbi", max_source_px=192)
+
+RECIPES: dict[str, CropRecipe] = {
+    r.name: r for r in (OFFICIAL_SBI, OFFICIAL_BI, ALIGNED_SBI, ANTIALIASED_SBI, CAPPED_SBI)
+}
 
 
 def recipe_for_size(input_size: int, base: CropRecipe = OFFICIAL_SBI) -> CropRecipe:
@@ -173,6 +189,16 @@ def margin_box(box: np.ndarray, margin: float, width: int, height: int) -> tuple
     return nx1, ny1, nx2, ny2
 
 
+def cap_resolution(region: np.ndarray, max_px: int | None) -> np.ndarray:
+    """``region`` reduced with area averaging so that its longer side is at most ``max_px`` (aspect kept;
+    unchanged when it already is, or when ``max_px`` is ``None``)."""
+    h, w = region.shape[:2]
+    if max_px is None or max(h, w) <= max_px:
+        return region
+    f = max_px / max(h, w)
+    return cv2.resize(region, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
 def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) -> FaceCrop:
     """Cut ``face`` out of ``image`` following ``recipe``; see :class:`CropRecipe` for the steps."""
     img = check_rgb_uint8(image)
@@ -180,9 +206,11 @@ def crop_face(image: np.ndarray, face: Face, recipe: CropRecipe = OFFICIAL_SBI) 
     box = crop_box(face, recipe)
     x1, y1, x2, y2 = margin_box(box, recipe.margin, W, H)
     S = recipe.crop_size
-    shrinks = max(x2 - x1, y2 - y1) > S
+    region = cap_resolution(img[y1:y2, x1:x2], recipe.max_source_px)
+    shrinks = max(region.shape[:2]) > S
     interp = cv2.INTER_AREA if recipe.antialias and shrinks else cv2.INTER_LINEAR
-    crop = cv2.resize(img[y1:y2, x1:x2], (S, S), interpolation=interp)
+    crop = cv2.resize(region, (S, S), interpolation=interp)
+    # the cut-out still spans the whole crop (the cap only resamples it on the way), so the mapping is unchanged
     m = _h(_resize_matrix(x2 - x1, y2 - y1, S, S)) @ _h(np.array([[1.0, 0, -x1], [0, 1.0, -y1]]))
     if recipe.align_eyes:
         lms = apply_affine(face.landmarks, m[:2])

@@ -15,6 +15,7 @@ interrupted search resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -211,7 +212,13 @@ def export_soup(
     description: str | None = None, greedy_trace: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write soup ``checkpoint`` of ``soup_dir`` as float16 safetensors with a card built on ``base_card`` (the
-    card of the weights the fine-tunes started from: its preprocessing and training chain stay).
+    card of the weights the fine-tunes started from: its training chain stays).
+
+    The card's preprocessing is the recipe the soups were scored with (``soup_dir``'s ``config.yaml``, through
+    :func:`~laanet_train.validation.run_preprocessing`), and that recipe is recorded as
+    ``training.soup.scored_with`` (without the run's own paths: data root, initial weights, output folder): it
+    may differ from the training recipe (e.g. another crop recipe), and the shipped weights must judge faces the
+    way their selection did.
 
     The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
     and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``; with
@@ -224,8 +231,11 @@ def export_soup(
     import copy
 
     from laanet_model.checkpoints import card_path_for, save_weights
+    from laanet_model.weights import preprocessing_to_dict
 
+    from .config import config_to_dict
     from .export import exported_validation, load_run_model
+    from .validation import run_preprocessing
 
     record = json.loads((Path(soup_dir) / SOUP_FILE).read_text())
     if checkpoint not in record:
@@ -234,6 +244,7 @@ def export_soup(
     rounded, synthetic_val, bands = exported_validation(model, cfg)
 
     card = {k: copy.deepcopy(v) for k, v in base_card.items() if k not in ("config", "sha256", "format")}
+    card["preprocessing"] = preprocessing_to_dict(run_preprocessing(cfg))
     training = card.setdefault("training", {})
     kept = [e for e in training.get("not_kept", []) if e.get("stage") not in fine_tune_stages]
     fine_tunes = [{k: v for k, v in e.items() if k != "why"}
@@ -245,7 +256,11 @@ def export_soup(
                         "candidates": {k: {"ingredients": [x["label"] for x in v],
                                            **dict((selection_scores or {}).get(k, {}))}
                                        for k, v in record.items()},
-                        "fine_tunes": fine_tunes}
+                        "fine_tunes": fine_tunes,
+                        "scored_with": config_to_dict(dataclasses.replace(
+                            cfg, data=dataclasses.replace(cfg.data, root=None),
+                            model=dataclasses.replace(cfg.model, init_from=None),
+                            train=dataclasses.replace(cfg.train, output_dir=None)))}
     if greedy_trace is not None:
         training["soup"]["greedy"] = [dict(step) for step in greedy_trace]
     training["selection"] = selection
