@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from laanet_synth.crops import (
-    ANTIALIASED_SBI,
+    CAPPED_SBI,
     OFFICIAL_BI,
     OFFICIAL_SBI,
     CropRecipe,
@@ -224,7 +224,7 @@ WEIGHTS: dict[str, WeightSpec] = {
         name=BUILTIN_WEIGHTS,
         variant="laanet_efficientnet_lite0",
         preprocessing=Preprocessing(
-            face_detector="retinaface", crop=recipe_for_size(160, ANTIALIASED_SBI), flip_test=True,
+            face_detector="retinaface", crop=recipe_for_size(160, CAPPED_SBI), flip_test=True,
             video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=32,
         ),
         source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
@@ -236,10 +236,11 @@ WEIGHTS: dict[str, WeightSpec] = {
         description=(
             "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on "
             "LFW faces (peopleDevTrain identities) with self-blended images on 2 CPU cores, with resolution and "
-            "quality invariance (recipe v2); the greedy weight average (model soup) of two fine-tunes of one "
-            "checkpoint (recipe v2 with BI pairs and heavier heatmap and consistency losses; recipe v2 at 224 px), "
-            "scored at 160 px; chosen and calibrated on real photos (the selection halves of faces/portraits and "
-            "faces/realworld), never on the data its card reports."
+            "quality invariance (recipe v2); the greedy weight average (model soup) of three fine-tunes of one "
+            "checkpoint (recipe v2 with BI pairs and heavier heatmap and consistency losses; recipe v2 at 224 px; "
+            "the resolution-consistency recipe), scored at 160 px with face cut-outs capped at 192 px; chosen and "
+            "calibrated on real photos (the selection halves of faces/portraits and faces/realworld), never on the "
+            "data its card reports."
         ),
         builtin=True,
     ),
