@@ -95,6 +95,7 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     from laanet_synth.imageio import read_image
     from laanet_train.config import config_from_dict
     from laanet_train.evaluate import score_folder
+    from laanet_train.export import selection_recipe
     from laanet_train.validation import FolderValidation, run_detector
 
     det = builtin_detector
@@ -144,8 +145,7 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
 
     # 5. training validation: the recipe the built-in weights were selected with builds the same preprocessing
     #    around the same network, and its folder validation scores the same folder from the same per-image scores
-    tr = shipped_card["training"]
-    cfg = config_from_dict(tr["soup"]["scored_with"] if "soup" in tr else tr["recipe"])
+    cfg = config_from_dict(selection_recipe(shipped_card))
     val_det = run_detector(det.model, cfg, "cpu", face_finder=det.face_finder)
     assert val_det.preprocessing == det.preprocessing
     for name, path in images.items():

@@ -66,6 +66,7 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     """The shipped file scores on the selection data what the card says the selection rule saw for it (the
     recorded score is the float32 soup's; the shipped file is its float16 rounding)."""
     import yaml
+    from laanet_train.export import selection_recipe
     from laanet_train.realval import SelectionBench, rule_value
 
     for sub in ("faces/portraits", "faces/realworld", "lfw"):
@@ -75,7 +76,7 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     want = tr["soup"]["candidates"][tr["soup"]["checkpoint"]] if "soup" in tr else None
     if want is None:
         pytest.skip("the shipped weights are a single checkpoint: their selection scores are the run's")
-    scored_with = tr["soup"].get("scored_with", tr["recipe"])
+    scored_with = selection_recipe(shipped_card)
     recipe = dict(scored_with, data=dict(scored_with["data"], root=str(shared_data / "lfw")))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
     got = SelectionBench(tmp_path, shared_data).score_detector(builtin_detector)

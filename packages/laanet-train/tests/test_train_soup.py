@@ -118,6 +118,10 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     assert scored_with["data"]["crop_recipe"] == cfg.data.crop_recipe and scored_with["data"]["root"] is None
     assert scored_with["model"]["init_from"] is None and scored_with["train"]["output_dir"] is None
     assert preprocessing_to_dict(run_preprocessing(config_from_dict(scored_with))) == recipe
+    from laanet_train.export import selection_recipe
+
+    assert selection_recipe(card) == scored_with  # a soup's card names the recipe it was scored with
+    assert selection_recipe({"training": {"recipe": {"x": 1}}}) == {"x": 1}  # a single run's card its own
     tr = card["training"]
     assert tr["selection"] == "the rule" and [e["stage"] for e in tr["not_kept"]] == [10]
     assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]

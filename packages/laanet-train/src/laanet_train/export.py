@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import build_datasets, face_splits
 from .state import BEST_FILE, STATE_FILE, load_state
 from .validation import run_detector, run_preprocessing, synthetic_validation
+
+
+def selection_recipe(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe (a config mapping) a card's weights were selected and calibrated with, and so the one their
+    preprocessing follows: a soup's ``training.soup.scored_with`` (its soup folder's recipe), else the run's own
+    ``training.recipe``."""
+    training = card["training"]
+    soup = training.get("soup", {})
+    return soup["scored_with"] if "scored_with" in soup else training["recipe"]
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
