@@ -46,7 +46,11 @@ def _check_image_result(result: tuple[Any, ...], detector: Any, path: Path, min_
     # the overlay (boxes + heatmaps) and one crop|heatmap tile per face, each a file downloaded from the server
     assert Path(overlay).is_file() and Path(overlay).stat().st_size > 1000
     assert len(gallery) == n and all(Path(g["image"]).is_file() for g in gallery)
-    assert len(table["data"]) == n and table["headers"][1] == "score"
+    # the table lists the judged faces, then every face found but not judged (grey in the overlay), with its reason
+    unjudged = details["not_judged"]
+    assert len(table["data"]) == n + len(unjudged) and table["headers"][1] == "score"
+    assert [row[2] for row in table["data"][n:]] == ["not judged"] * len(unjudged)
+    assert all(u["reason"] for u in unjudged)
     assert details["timings_ms"]["detect_align_infer"] > 0
     return details
 

@@ -22,6 +22,10 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     assert f"## {spec.name}" in text and spec.variant in text and spec.licence in text
     assert detector.preprocessing.crop.name in text
     assert f"real below {detector.thresholds.real_below}" in text
+    # which detections are judged: the recipe's floor on the face finder's confidence, or every face
+    floor = detector.preprocessing.min_face_score
+    assert ("| least sure detection judged | every face found |" in text) == (floor is None)
+    assert floor is None or f"face-finder confidence {floor:.3g}" in text
     # the card's sha256 is shown (the file's own when the card has none)
     assert detector.spec.sha256 and f"| sha256 | `{detector.spec.sha256}` |" in text and "not recorded" not in text
     # the measured limits, "not measured" where the card has no such figure

@@ -215,3 +215,36 @@ def test_model_detector_faces_below_min_face_size_are_not_judged(detector: Detec
     assert too_small_reason(32.0, 32) is None
     with pytest.raises(ValueError, match="min_face_size"):
         Preprocessing(min_face_size=-1)
+
+
+def test_model_detector_detections_below_min_face_score_are_not_judged(detector: Detector, shared_data: Path) -> None:
+    import dataclasses
+
+    from laanet_model.detector import unsure_face_reason
+    from laanet_synth.faces import Face
+    from laanet_synth.imageio import read_image
+
+    assert Preprocessing().min_face_score is None and detector.preprocessing.min_face_score is None
+    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
+    big = detector.predict_image(image).faces[0]
+    sure = Face(box=np.asarray(big.box), score=0.99, landmarks=np.asarray(big.landmarks, np.float32))
+    unsure = dataclasses.replace(sure, score=0.87)
+    # without a floor every face found is judged
+    assert len(detector.predict_image(image, faces=[sure, unsure]).faces) == 2
+    strict = Detector(detector.model, dataclasses.replace(detector.preprocessing, min_face_score=0.95), device="cpu")
+    res = strict.predict_image(image, faces=[sure, unsure])
+    assert len(res.faces) == 1 and res.faces[0].detector_score == pytest.approx(0.99)
+    assert len(res.not_judged) == 1 and res.not_judged[0].detector_score == pytest.approx(0.87)
+    assert res.not_judged[0].reason == unsure_face_reason(0.87, 0.95)
+    assert "confidence 0.870" in res.not_judged[0].reason and "from 0.95" in res.not_judged[0].reason
+    # the unsure detection counts in no frame score, and an image of only unsure detections has none
+    assert res.frame_logit() == pytest.approx(res.faces[0].logit)
+    assert strict.predict_image(image, faces=[unsure]).prob() is None
+    # the floor is inclusive; a finder without a confidence is not held to it
+    assert unsure_face_reason(0.95, 0.95) is None and unsure_face_reason(None, 0.95) is None
+    # a face too small to judge is reported as too small, whatever its confidence
+    tiny = Face(box=np.array([0, 0, 20, 20], np.float32), score=0.5, landmarks=np.asarray(big.landmarks, np.float32))
+    assert "too small" in strict.predict_image(image, faces=[tiny]).not_judged[0].reason
+    with pytest.raises(ValueError, match="min_face_score"):
+        Preprocessing(min_face_score=float("nan"))
+

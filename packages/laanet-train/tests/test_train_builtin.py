@@ -107,9 +107,10 @@ def test_builtin_recipe_is_the_one_its_run_was_selected_with(shipped_card: dict)
     registry entry must judge faces by that same recipe (crop, flip test, smallest judged face)."""
     from laanet_train.config import config_from_dict
     from laanet_train.export import selection_recipe
-    from laanet_train.validation import RUN_MIN_FACE_SIZE, run_preprocessing
+    from laanet_train.validation import RUN_MIN_FACE_SCORE, RUN_MIN_FACE_SIZE, run_preprocessing
 
     # a soup was scored with its folder's recipe (recorded with it); a single run with its own
     recipe = config_from_dict(selection_recipe(shipped_card))
     assert run_preprocessing(recipe) == get_weights(NAME).preprocessing
     assert shipped_card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE
+    assert shipped_card["preprocessing"]["min_face_score"] == RUN_MIN_FACE_SCORE

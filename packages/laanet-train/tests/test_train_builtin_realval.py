@@ -85,3 +85,23 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     # and it is still the best of every candidate the card records
     assert rule_value(got) > max(rule_value(row) for k, row in tr["soup"]["candidates"].items()
                                  if k != tr["soup"]["checkpoint"]) - 1e-3
+
+
+def test_the_face_score_floor_on_the_card_is_the_rules_choice(shared_data: Path, shipped_card: dict, capsys) -> None:
+    """The built-in recipe's ``min_face_score`` is what the stated rule gives on the selection photos, recomputed
+    here with the face finder (and the registry entry and the card agree)."""
+    import json
+
+    from laanet_train.realval import FACE_SCORE_RULE, main
+    from laanet_train.validation import RUN_MIN_FACE_SCORE, RUN_MIN_FACE_SIZE
+
+    for sub in ("faces/portraits", "faces/realworld"):
+        if not (shared_data / sub).exists():
+            pytest.skip(f"{shared_data / sub} is absent")
+    assert main(["face-score", "--shared", str(shared_data)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    chosen = shipped_card["face_score_selection"]
+    assert got["min_face_score"] == chosen["chosen"] == RUN_MIN_FACE_SCORE
+    assert got["min_face_size"] == RUN_MIN_FACE_SIZE and got["rule"] == FACE_SCORE_RULE == chosen["rule"]
+    assert got["lowest_top_score"] == pytest.approx(chosen["measured"]["lowest_top_score"], abs=2e-3)
+    assert get_weights(BUILTIN_WEIGHTS).preprocessing.min_face_score == RUN_MIN_FACE_SCORE

@@ -180,15 +180,71 @@ def test_held_out_lfw_faces_exclude_whole_identities(lfw_dir: Path):
     assert not set(held.groups.tolist()) & excluded  # no other photo of an excluded person slips in
 
 
-@pytest.mark.parametrize("command", [["select", "RUN"], ["report", "laanet-lite0-sbi-lfw"]])
+@pytest.mark.parametrize("command", [["select", "RUN"], ["report", "laanet-lite0-sbi-lfw"], ["face-score"]])
 def test_the_command_line_names_what_the_shared_folder_lacks(tmp_path: Path, capsys, command: list[str]) -> None:
     from laanet_train.realval import main
 
     (tmp_path / "faces" / "portraits").mkdir(parents=True)
     args = [str(tmp_path) if a == "RUN" else a for a in command]
+    # every command checks the folder before any face search or model load
     with pytest.raises(SystemExit) as exc:
         main([*args, "--shared", str(tmp_path)])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "faces/realworld" in err and "lfw/landmarks68_dlib.npz" in err and "faces/portraits," not in err
+    assert "faces/realworld" in err and "faces/portraits," not in err
+    assert ("lfw/landmarks68_dlib.npz" in err) == (command[0] != "face-score")  # face-score reads photos only
     assert ("dfdc-crops/real" in err) == (command[0] == "report")
+
+
+def test_the_face_score_floor_is_the_largest_step_multiple_at_or_below_the_least_sure_top_face():
+    from laanet_train.realval import face_score_floor
+
+    assert face_score_floor([0.999, 0.9836, 0.991]) == 0.95
+    assert face_score_floor([0.999, 0.95]) == 0.95  # a minimum on a multiple is kept, not floored a step lower
+    assert face_score_floor([0.94999]) == 0.9
+    assert face_score_floor([0.873], step=0.1) == 0.8
+    with pytest.raises(ValueError, match="no detections"):
+        face_score_floor([])
+    with pytest.raises(ValueError, match="step"):
+        face_score_floor([0.9], step=0)
+
+
+class _ListedFinder:
+    """A detector stand-in that returns, per image key (the first pixel's value), the faces listed for it."""
+
+    def __init__(self, faces: dict[int, list[tuple[float, float]]]) -> None:
+        self.faces = faces
+
+    def find_faces(self, image: np.ndarray) -> list:
+        from laanet_synth.faces import Face
+
+        lms = np.stack([np.linspace(10, 50, 68), np.linspace(12, 52, 68)], axis=1)
+        return [Face(box=np.array([0, 0, w, w]), score=s, landmarks=lms, box_convention="retinaface")
+                for w, s in self.faces[int(image[0, 0, 0])]]
+
+
+def test_top_face_scores_take_each_renderings_surest_face_wide_enough_to_judge():
+    from laanet_train.realval import FaceCache, top_face_scores
+
+    finder = _ListedFinder({
+        1: [(80, 0.999), (40, 0.87)],  # a face and a stray box: the face counts
+        2: [(20, 0.80), (60, 0.97)],  # the surer box is too small to judge: the judged one counts
+        3: [(10, 0.99)],  # only a face too small to judge: the rendering adds nothing
+        4: [],  # no face
+    })
+    renderings = [(f"k{v}", np.full((8, 8, 3), v, np.uint8)) for v in (1, 2, 3, 4)]
+    tops = top_face_scores(finder, renderings, FaceCache(None, "retinaface"), min_face_size=32)
+    np.testing.assert_allclose(tops, [0.999, 0.97])
+    np.testing.assert_allclose(top_face_scores(finder, renderings, FaceCache(None, "retinaface")),
+                               [0.999, 0.97, 0.99])
+
+
+def test_sweep_renderings_are_keyed_as_the_reports_sweep(tmp_path: Path):
+    from laanet_train.realval import sweep_renderings
+
+    (tmp_path / "portraits").mkdir()
+    path = tmp_path / "portraits" / "a.png"
+    write_image_atomic(path, np.zeros((600, 400, 3), np.uint8))
+    out = sweep_renderings([path])
+    assert [k for k, _ in out] == [f"portraits/a.png#h{h}" for h in SWEEP_HEIGHTS]
+    assert [im.shape[0] for _, im in out] == list(SWEEP_HEIGHTS)

@@ -101,7 +101,8 @@ def to_face_views(faces: Sequence[Any], bands: VerdictBands, max_faces: int) -> 
 
 
 def to_unjudged_views(prediction: Any) -> list[UnjudgedView]:
-    """The faces a detector found but did not judge (too small), with their reasons."""
+    """The faces a detector found but did not judge (too small, or found less surely than the recipe allows), with
+    their reasons."""
     return [
         UnjudgedView(box=tuple(float(v) for v in np.asarray(u.box).reshape(4)), reason=str(u.reason))
         for u in getattr(prediction, "not_judged", [])
@@ -292,9 +293,16 @@ def model_summary(detector: Any) -> dict[str, Any]:
         "frame_policy": pre.frame_policy,
         "video_aggregation": pre.video_aggregation,
         "min_face_size": getattr(pre, "min_face_size", None),
+        "min_face_score": getattr(pre, "min_face_score", None),
         "thresholds": {"real_below": detector.thresholds.real_below, "fake_above": detector.thresholds.fake_above},
         "measured_limits": measured_limits(detector),
     }
+
+
+def _face_score_text(min_face_score: float | None) -> str:
+    if min_face_score is None:
+        return "every face found"
+    return f"face-finder confidence {min_face_score:.3g} (less sure detections are shown as not judged)"
 
 
 def _metrics_lines(metrics: dict[str, Any]) -> list[str]:
@@ -336,6 +344,7 @@ def card_markdown(detector: Any, source: str) -> str:
         f" over {pre.frames_per_video} frames by default |",
         f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
         f"| smallest face judged | {getattr(pre, 'min_face_size', 0)} px box width |",
+        f"| least sure detection judged | {_face_score_text(getattr(pre, 'min_face_score', None))} |",
     ]
     if spec is not None:
         lines += [

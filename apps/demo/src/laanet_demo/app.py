@@ -506,7 +506,7 @@ class DemoHandlers:
 
 
 def verdict_of(prob: float | None, bands: Any, unjudged: Sequence[Any]) -> str | None:
-    """The verdict word of a score; "not judged" when only faces too small to judge were found; None without
+    """The verdict word of a score; "not judged" when only faces not judged were found; None without
     any face."""
     if prob is not None:
         return bands.verdict(prob)

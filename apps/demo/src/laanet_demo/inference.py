@@ -17,7 +17,7 @@ __all__ = [
     "unjudged_record", "verdict_markdown",
 ]
 
-#: the verdict of a face found but not scored (too small for the recipe)
+#: the verdict of a face found but not scored (too small for the recipe, or too unsure a detection)
 NOT_JUDGED = "not judged"
 
 

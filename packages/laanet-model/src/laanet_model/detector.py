@@ -9,7 +9,8 @@ the benchmark harness, training validation, threshold calibration, export and fo
 
 ``predict_crops`` and ``predict_image`` compose them, as do ``predict_frames`` (frames detected together,
 every face scored in batches, stage times) and ``predict_video`` (people linked across frames); faces
-narrower than the recipe's ``min_face_size`` leave at ``crop_faces`` as not judged. A caller that caches
+narrower than the recipe's ``min_face_size``, and detections less certain than its ``min_face_score``, leave at
+``crop_faces`` as not judged. A caller that caches
 between stages (the harness) calls the stages one by one. The network runs on torch or onnxruntime
 (``BACKENDS``).
 """
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Detector", "FacePrediction", "ImagePrediction", "FaceCrops", "NotJudgedFace", "DetectorInputError",
-    "too_small_reason", "BACKENDS",
+    "too_small_reason", "unsure_face_reason", "BACKENDS",
 ]
 
 Backend = Literal["torch", "onnxruntime"]
@@ -90,7 +91,8 @@ class FacePrediction:
 
 @dataclass(frozen=True, eq=False)
 class NotJudgedFace:
-    """A face that was found but not scored, and why (e.g. narrower than the recipe's ``min_face_size``)."""
+    """A face that was found but not scored, and why (narrower than the recipe's ``min_face_size``, or found with
+    a confidence below its ``min_face_score``)."""
 
     box: np.ndarray
     reason: str
@@ -104,6 +106,17 @@ def too_small_reason(box_width: float, min_face_size: int) -> str | None:
         return None
     return (
         f"face too small to judge: {box_width:.0f} px wide, the model needs at least {min_face_size} px"
+    )
+
+
+def unsure_face_reason(score: float | None, min_face_score: float | None) -> str | None:
+    """Why a detection of face-finder confidence ``score`` is not judged under ``min_face_score``, or ``None``
+    when it is judged (no threshold, or a finder that gives no confidence)."""
+    if min_face_score is None or score is None or score >= min_face_score:
+        return None
+    return (
+        f"face finder unsure this is a face: confidence {score:.3f}, the model judges detections from "
+        f"{min_face_score:.3g}"
     )
 
 
@@ -139,7 +152,7 @@ class FaceCrops:
 
     ``faces`` the faces kept (``laanet_synth.faces.Face``), ``crops`` their ``laanet_synth.crops.FaceCrop``
     (network-input image, image -> crop affine, landmarks), ``notes`` one line per face that could not be cut,
-    ``not_judged`` the faces set aside as too small to judge.
+    ``not_judged`` the faces set aside as not judged (too small, or too unsure a detection).
     """
 
     faces: list[Any]
@@ -329,9 +342,9 @@ class Detector:
         recipe = second_stage(self.preprocessing.crop) if pre_cropped else self.preprocessing.crop
         kept, crops, notes, not_judged = [], [], [], []
         for i, face in enumerate(faces):
-            too_small = None if pre_cropped else self._too_small(face)
-            if too_small is not None:
-                not_judged.append(too_small)
+            set_aside = None if pre_cropped else self._not_judged(face)
+            if set_aside is not None:
+                not_judged.append(set_aside)
                 continue
             try:
                 crops.append(crop_face(image, face, recipe))
@@ -340,16 +353,18 @@ class Detector:
                 notes.append(f"face {i} skipped: {exc}")
         return FaceCrops(faces=kept, crops=crops, notes=notes, not_judged=not_judged)
 
-    def _too_small(self, face: Any) -> NotJudgedFace | None:
-        """``face`` as a :class:`NotJudgedFace` when its box is narrower than the recipe's ``min_face_size``;
-        ``None`` when it is judged."""
+    def _not_judged(self, face: Any) -> NotJudgedFace | None:
+        """``face`` as a :class:`NotJudgedFace` when its box is narrower than the recipe's ``min_face_size`` or
+        the face finder's confidence is below its ``min_face_score``; ``None`` when it is judged."""
         box = np.asarray(face.box, dtype=np.float32).reshape(4)
-        reason = too_small_reason(float(box[2] - box[0]), self.preprocessing.min_face_size)
+        score = _score_of(face)
+        reason = (too_small_reason(float(box[2] - box[0]), self.preprocessing.min_face_size)
+                  or unsure_face_reason(score, self.preprocessing.min_face_score))
         if reason is None:
             return None
         return NotJudgedFace(
             box=box, reason=reason, landmarks=np.asarray(face.landmarks, dtype=np.float32),
-            detector_score=float(getattr(face, "score", 0.0)),
+            detector_score=0.0 if score is None else score,
         )
 
     def normalise(self, crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -523,6 +538,12 @@ class Detector:
             faces=faces, image_size=image.shape[:2], skipped=n_found - len(cut.faces) - len(cut.not_judged),
             notes=cut.notes, not_judged=cut.not_judged, frame_policy=self.preprocessing.frame_policy,
         )
+
+
+def _score_of(face: Any) -> float | None:
+    """A face finder's confidence for ``face``, or ``None`` when it gives none."""
+    score = getattr(face, "score", None)
+    return None if score is None else float(score)
 
 
 def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLike[str] | None) -> WeightSpec:

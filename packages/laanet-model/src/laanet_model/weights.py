@@ -20,6 +20,7 @@ For other ``.safetensors`` files the card is the only description; :func:`spec_f
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,9 @@ class Preprocessing:
     ``frame_policy`` picks the face score of a frame with several faces (``"max"`` or ``"largest"``).
     ``min_face_size`` is the smallest face box width, in image pixels, that is judged: smaller faces hold too
     little detail for the recipe's crop and are reported as not judged, outside every frame and video score.
+    ``min_face_score`` is the lowest face-finder confidence that is judged, on that finder's own scale (``None``:
+    every face found is judged): a less certain detection may be no face at all, or a second box inside a face,
+    and is reported as not judged in the same way.
     """
 
     face_detector: str = "retinaface"
@@ -83,10 +87,13 @@ class Preprocessing:
     frame_policy: str = "max"
     reference_detector: str | None = None
     min_face_size: int = 32
+    min_face_score: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_face_size < 0:
             raise ValueError(f"min_face_size must be >= 0 pixels, got {self.min_face_size}")
+        if self.min_face_score is not None and not math.isfinite(self.min_face_score):
+            raise ValueError(f"min_face_score must be a finite number or None, got {self.min_face_score}")
 
     @property
     def input_size(self) -> int:
@@ -226,6 +233,7 @@ WEIGHTS: dict[str, WeightSpec] = {
         preprocessing=Preprocessing(
             face_detector="retinaface", crop=recipe_for_size(160, CAPPED_SBI), flip_test=True,
             video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=32,
+            min_face_score=0.95,
         ),
         source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
         licence="MIT (weights); trained on LFW images, which are for research use",

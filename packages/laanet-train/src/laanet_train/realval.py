@@ -52,6 +52,14 @@ SELECTION_RULE = (
     "photos (selection halves of faces/portraits and faces/realworld, as they are and at a quarter) against the "
     "synthetic validation fakes"
 )
+#: how the lowest face-finder confidence that is judged (``min_face_score``) is chosen (:func:`face_score_floor`)
+FACE_SCORE_RULE = (
+    "the largest multiple of 0.05 at or below the least confident of the most confident detections wide enough "
+    "to judge (min_face_size) in each rendering of the selection photos (the selection halves of faces/portraits "
+    "and faces/realworld, as they are, at a quarter and at 240p, 480p, 720p and 1080p): every selection photo "
+    "keeps its surest face"
+)
+FACE_SCORE_STEP = 0.05
 #: the shared folders split into a selection-and-calibration half and a reported half
 SPLIT_FOLDERS = ("portraits", "realworld")
 FAKE_QUANTILE, REAL_QUANTILE = 0.99, 0.80
@@ -62,7 +70,8 @@ SWEEP_HEIGHTS, SWEEP_TOLERANCE = (240, 480, 720, 1080), 0.2
 
 
 #: what the shared data folder must hold: for selection (and greedy soups), and in addition for the report
-SELECTION_NEEDS = ("faces/portraits", "faces/realworld", "lfw/landmarks68_dlib.npz")
+PHOTO_NEEDS = ("faces/portraits", "faces/realworld")
+SELECTION_NEEDS = (*PHOTO_NEEDS, "lfw/landmarks68_dlib.npz")
 REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops/fake")
 
 
@@ -210,6 +219,42 @@ def calibration_renderings(selection: Sequence[Path]) -> list[tuple[str, np.ndar
         image = read_image(path)
         out += [(f"{path.parent.name}/{path.name}#full", image), (f"{path.parent.name}/{path.name}#quarter", quarter(image))]
     return out
+
+
+def sweep_renderings(paths: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
+    """``(key, image)`` for each photo at every :data:`SWEEP_HEIGHTS` height, keyed ``<folder>/<name>#h<height>``
+    (the keys the report's sweep uses, so faces found once serve both)."""
+    from laanet_synth.imageio import read_image
+
+    out = []
+    for path in paths:
+        image = read_image(path)
+        out += [(f"{path.parent.name}/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
+    return out
+
+
+def face_score_floor(top_scores: Sequence[float], step: float = FACE_SCORE_STEP) -> float:
+    """:data:`FACE_SCORE_RULE`: the largest multiple of ``step`` at or below the smallest of ``top_scores`` (each
+    rendering's most confident detection)."""
+    scores = np.asarray(top_scores, dtype=np.float64)
+    if scores.size == 0:
+        raise ValueError("no detections to choose a face-score floor from")
+    if step <= 0:
+        raise ValueError(f"step must be > 0, got {step}")
+    # a hair of slack so that a minimum sitting exactly on a multiple of step is not floored one step lower
+    return round(float(np.floor(scores.min() / step + 1e-9) * step), 6)
+
+
+def top_face_scores(detector: Any, renderings: Sequence[tuple[str, np.ndarray]], cache: FaceCache,
+                    min_face_size: int = 0) -> np.ndarray:
+    """Each rendering's most confident detection by ``detector``'s face finder among those at least
+    ``min_face_size`` pixels wide (renderings without such a face add nothing)."""
+    tops = []
+    for key, image in renderings:
+        scores = [f.score for f in cache.faces(key, image, detector) if f.box[2] - f.box[0] >= min_face_size]
+        if scores:
+            tops.append(max(scores))
+    return np.asarray(tops, dtype=np.float64)
 
 
 def calibration_scores(scorer: Scorer, renderings: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
@@ -480,8 +525,8 @@ class SelectionBench:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_train.realval report WEIGHTS --shared DIR [--write-card]`` or
-    ``... select RUN_DIR --shared DIR``."""
+    """``python -m laanet_train.realval report WEIGHTS --shared DIR [--write-card]``,
+    ``... select RUN_DIR --shared DIR`` or ``... face-score --shared DIR``."""
     p = argparse.ArgumentParser(prog="python -m laanet_train.realval",
                                 description="Real-image validation: compare a run's checkpoints on the selection "
                                             "data, or calibrate a detector's verdict bands on real photos and "
@@ -493,13 +538,17 @@ def main(argv: list[str] | None = None) -> int:
                      help="write the calibrated thresholds and the metrics into the weights' JSON card")
     sel = sub.add_parser("select", help="selection scores of every epoch_<k>.pt (and best.pt) of a run")
     sel.add_argument("run_dir")
-    for q in (rep, sel):
+    floor = sub.add_parser("face-score", help="the lowest face-finder confidence to judge, by the stated rule")
+    floor.add_argument("--face-detector", default="retinaface", help="face finder name (default: retinaface)")
+    floor.add_argument("--min-face-size", type=int, default=None,
+                       help="judged face width in pixels (default: the one our training runs use)")
+    for q in (rep, sel, floor):
         q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
         q.add_argument("--out", default=None, help="write the result here as JSON")
         q.add_argument("--cache", default=None, help="folder for the face cache")
     args = p.parse_args(argv)
     try:
-        report = _select(args) if args.command == "select" else _report(args)
+        report = {"select": _select, "report": _report, "face-score": _face_score}[args.command](args)
     except SharedDataError as exc:
         p.error(str(exc))
     text = json.dumps(report, indent=2)
@@ -520,6 +569,35 @@ def _select(args: argparse.Namespace) -> dict[str, Any]:
         print(f.name, json.dumps(rows[f.name]), file=sys.stderr, flush=True)
     bench.save()
     return {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
+
+
+def _face_score(args: argparse.Namespace) -> dict[str, Any]:
+    from laanet_synth.faces import make_face_finder
+
+    from .validation import RUN_MIN_FACE_SIZE
+
+    check_shared(args.shared, PHOTO_NEEDS)
+    size = RUN_MIN_FACE_SIZE if args.min_face_size is None else args.min_face_size
+    selection = selection_photos(Path(args.shared) / "faces")
+    renderings = calibration_renderings(selection) + sweep_renderings(selection)
+    cache = FaceCache(Path(args.cache) if args.cache else None, args.face_detector)
+    tops = top_face_scores(_FinderOnly(make_face_finder(args.face_detector)), renderings, cache, size)
+    cache.save()
+    return {"min_face_score": face_score_floor(tops), "rule": FACE_SCORE_RULE, "min_face_size": size,
+            "n_renderings": len(renderings), "n_with_judged_face": int(tops.size),
+            "lowest_top_score": round(float(tops.min()), 4)}
+
+
+@dataclass(frozen=True)
+class _FinderOnly:
+    """A face finder in the shape :class:`FaceCache` calls (``find_faces``), without a network."""
+
+    finder: Any
+
+    def find_faces(self, image: np.ndarray) -> list[Any]:
+        from laanet_synth.faces import find_faces_batch
+
+        return find_faces_batch(self.finder, [image])[0]
 
 
 def _report(args: argparse.Namespace) -> dict[str, Any]:

@@ -41,16 +41,24 @@ LOSS_PARTS = ("loss", "hm", "cls", "cstency")
 #: three photos), and on the reported photos more real people were called fake (8 of 72 against 3); so 32 px
 #: stays (see the model card, "Tried and not kept, or kept only inside the soup").
 RUN_MIN_FACE_SIZE = 32
+#: The lowest RetinaFace confidence a model of ours judges, chosen by
+#: :func:`laanet_train.realval.face_score_floor` on the selection photos (every selection rendering's most
+#: confident detection was at least 0.984; the rule takes the largest multiple of 0.05 below that). Below it sat
+#: the selection data's stray detections: a 38 px box beside a portrait's face at 240p (0.871) and boxes nested
+#: in a 512 px face enlarged to 720p and 1080p (0.909, 0.917), each scored as a face and deciding its photo's
+#: verdict under the most-fake-face rule.
+RUN_MIN_FACE_SCORE = 0.95
 
 
 def run_preprocessing(cfg: TrainConfig) -> Preprocessing:
     """The inference recipe of a run: its crop at its input size, its normalisation, the flip test, the RetinaFace
     face finder, the most fake face per frame, the mean logit per video and faces from
-    :data:`RUN_MIN_FACE_SIZE` pixels wide. Validation and export both use this one recipe, so the card states
-    what the selection measured."""
+    :data:`RUN_MIN_FACE_SIZE` pixels wide found with a confidence of at least :data:`RUN_MIN_FACE_SCORE`.
+    Validation and export both use this one recipe, so the card states what the selection measured."""
     return Preprocessing(
         face_detector="retinaface", crop=crop_recipe(cfg.data), mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
         video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=RUN_MIN_FACE_SIZE,
+        min_face_score=RUN_MIN_FACE_SCORE,
     )
 
 
