@@ -248,3 +248,15 @@ def test_sweep_renderings_are_keyed_as_the_reports_sweep(tmp_path: Path):
     out = sweep_renderings([path])
     assert [k for k, _ in out] == [f"portraits/a.png#h{h}" for h in SWEEP_HEIGHTS]
     assert [im.shape[0] for _, im in out] == list(SWEEP_HEIGHTS)
+
+
+def test_face_score_names_selection_photos_without_a_face(tmp_path: Path, capsys) -> None:
+    from laanet_train.realval import main
+
+    for folder in ("portraits", "realworld"):
+        (tmp_path / "faces" / folder).mkdir(parents=True)
+        write_image_atomic(tmp_path / "faces" / folder / "blank.png", np.full((120, 160, 3), 128, np.uint8))
+    with pytest.raises(SystemExit) as exc:
+        main(["face-score", "--shared", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "no selection photo" in capsys.readouterr().err

@@ -9,10 +9,9 @@ the benchmark harness, training validation, threshold calibration, export and fo
 
 ``predict_crops`` and ``predict_image`` compose them, as do ``predict_frames`` (frames detected together,
 every face scored in batches, stage times) and ``predict_video`` (people linked across frames); faces
-narrower than the recipe's ``min_face_size``, and detections less certain than its ``min_face_score``, leave at
-``crop_faces`` as not judged. A caller that caches
-between stages (the harness) calls the stages one by one. The network runs on torch or onnxruntime
-(``BACKENDS``).
+narrower than the recipe's ``min_face_size``, and detections less certain than its ``min_face_score``, leave
+at ``crop_faces`` as not judged. A caller that caches between stages (the harness) calls the stages one by
+one. The network runs on torch or onnxruntime (``BACKENDS``).
 """
 
 from __future__ import annotations

@@ -583,6 +583,9 @@ def _face_score(args: argparse.Namespace) -> dict[str, Any]:
     cache = FaceCache(Path(args.cache) if args.cache else None, args.face_detector)
     tops = top_face_scores(_FinderOnly(make_face_finder(args.face_detector)), renderings, cache, size)
     cache.save()
+    if not tops.size:
+        raise SharedDataError(f"no selection photo under {Path(args.shared) / 'faces'} holds a face of at least "
+                              f"{size} px that {args.face_detector} finds")
     return {"min_face_score": face_score_floor(tops), "rule": FACE_SCORE_RULE, "min_face_size": size,
             "n_renderings": len(renderings), "n_with_judged_face": int(tops.size),
             "lowest_top_score": round(float(tops.min()), 4)}
