@@ -19,6 +19,7 @@ filters do to every photo: smooth skin, sharp edges. A model trained without it 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -83,16 +84,24 @@ class QualityAugment:
                 raise ValueError(f"{name} must be a probability, got {p}")
 
 
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """A scale factor drawn log-uniformly over [lo, hi] (one draw)."""
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
+def _pick(rng: np.random.Generator, choices: Sequence[int]) -> int:
+    """One of ``choices`` (OpenCV interpolation flags), uniformly (one draw)."""
+    return choices[int(rng.integers(len(choices)))]
+
+
 def rescale_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg: QualityAugment) -> tuple[np.ndarray, Face]:
     """``image`` and ``face`` rendered at a random effective resolution (unchanged with ``1 - p_rescale``)."""
     if rng.random() >= cfg.p_rescale:
         return image, face
-    lo, hi = cfg.scale_range
-    s = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    s = _log_uniform(rng, *cfg.scale_range)
     h, w = image.shape[:2]
     nw, nh = max(8, round(w * s)), max(8, round(h * s))
-    choices = SHRINK_INTERPOLATIONS if s < 1 else ENLARGE_INTERPOLATIONS
-    interp = choices[int(rng.integers(len(choices)))]
+    interp = _pick(rng, SHRINK_INTERPOLATIONS if s < 1 else ENLARGE_INTERPOLATIONS)
     out = cv2.resize(image, (nw, nh), interpolation=interp)
     sx, sy = nw / w, nh / h
     scale = np.array([sx, sy], np.float32)
@@ -149,11 +158,9 @@ def resample_view(image: np.ndarray, rng: np.random.Generator, cfg: QualityAugme
     """``image`` at a lower effective resolution and the same size: shrunk by a log-uniform factor over
     ``cfg.view_scale`` with a random shrinking interpolation, then enlarged back with a random enlarging one,
     as a face photographed smaller and enlarged by the crop."""
-    lo, hi = cfg.view_scale
-    s = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    s = _log_uniform(rng, *cfg.view_scale)
     h, w = image.shape[:2]
-    down = SHRINK_INTERPOLATIONS[int(rng.integers(len(SHRINK_INTERPOLATIONS)))]
-    up = ENLARGE_INTERPOLATIONS[int(rng.integers(len(ENLARGE_INTERPOLATIONS)))]
+    down, up = _pick(rng, SHRINK_INTERPOLATIONS), _pick(rng, ENLARGE_INTERPOLATIONS)
     small = cv2.resize(image, (max(4, round(w * s)), max(4, round(h * s))), interpolation=down)
     return cv2.resize(small, (w, h), interpolation=up)
 

@@ -221,16 +221,17 @@ def calibration_renderings(selection: Sequence[Path]) -> list[tuple[str, np.ndar
     return out
 
 
+def sweep_views(image: np.ndarray, key: str) -> list[tuple[str, np.ndarray]]:
+    """``(key#h<height>, image at that height)`` for every :data:`SWEEP_HEIGHTS` height: the one keying of the
+    sweep, so faces found once serve the report and the selection tools."""
+    return [(f"{key}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
+
+
 def sweep_renderings(paths: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
-    """``(key, image)`` for each photo at every :data:`SWEEP_HEIGHTS` height, keyed ``<folder>/<name>#h<height>``
-    (the keys the report's sweep uses, so faces found once serve both)."""
+    """:func:`sweep_views` of each photo, keyed ``<folder>/<name>#h<height>``."""
     from laanet_synth.imageio import read_image
 
-    out = []
-    for path in paths:
-        image = read_image(path)
-        out += [(f"{path.parent.name}/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
-    return out
+    return [view for path in paths for view in sweep_views(read_image(path), f"{path.parent.name}/{path.name}")]
 
 
 def face_score_floor(top_scores: Sequence[float], step: float = FACE_SCORE_STEP) -> float:
@@ -337,7 +338,7 @@ def run_protocol(
     rep_probs, deltas_logit, deltas_prob, spreads, no_face = [], [], [], [], 0
     for path in reported:
         image = read_image(path)
-        sweep_logits = [scorer.frame_logit(f"portraits/{path.name}#h{h}", at_height(image, h)) for h in SWEEP_HEIGHTS]
+        sweep_logits = [scorer.frame_logit(k, v) for k, v in sweep_views(image, f"portraits/{path.name}")]
         if all(v is not None for v in sweep_logits):
             p = sigmoid(np.asarray(sweep_logits, dtype=np.float64))
             spreads.append(float(p.max() - p.min()))

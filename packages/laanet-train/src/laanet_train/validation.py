@@ -44,9 +44,9 @@ RUN_MIN_FACE_SIZE = 32
 #: The lowest RetinaFace confidence a model of ours judges, chosen by
 #: :func:`laanet_train.realval.face_score_floor` on the selection photos (every selection rendering's most
 #: confident detection was at least 0.984; the rule takes the largest multiple of 0.05 below that). Below it sat
-#: the selection data's stray detections: a 38 px box beside a portrait's face at 240p (0.871) and boxes nested
-#: in a 512 px face enlarged to 720p and 1080p (0.909, 0.917), each scored as a face and deciding its photo's
-#: verdict under the most-fake-face rule.
+#: the selection data's stray detections: a 38 px box beside a portrait's face at 240p (0.871) and a second,
+#: larger box overlapping a 512 px face enlarged to 720p and 1080p (0.917, 0.909), each scored as a face and
+#: deciding its photo's verdict under the most-fake-face rule.
 RUN_MIN_FACE_SCORE = 0.95
 
 
