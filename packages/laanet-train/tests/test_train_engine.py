@@ -228,6 +228,28 @@ def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw_dir: Path, tmp_
     assert not torch.equal(before["_bn0.running_mean"], after["_bn0.running_mean"])
 
 
+def test_frozen_batchnorm_keeps_running_statistics_while_the_rest_trains(lfw_dir: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
+                                  "train.freeze_bn=true"))
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)
+    assert not torch.equal(before["_bn0.weight"], after["_bn0.weight"])  # BN scale still learns
+    assert not torch.equal(before["_conv_stem.weight"], after["_conv_stem.weight"])
+
+
+def test_freeze_batchnorm_sets_only_batchnorm_layers_to_eval() -> None:
+    from laanet_train.engine import freeze_batchnorm
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5),
+                              torch.nn.BatchNorm1d(4)).train()
+    assert freeze_batchnorm(net) == 2
+    assert not net[1].training and not net[3].training
+    assert net.training and net[0].training and net[2].training
+
+
 # --- pure helpers ----------------------------------------------------------------------------------------
 def test_epoch_order_is_a_pure_function_of_seed_and_epoch() -> None:
     a, b = epoch_batches(50, 4, seed=3, epoch=1), epoch_batches(50, 4, seed=3, epoch=1)

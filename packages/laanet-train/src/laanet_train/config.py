@@ -130,7 +130,10 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class RunConfig:
     """Loop length, checkpointing, precision and device. ``keep_epoch_weights`` also keeps each epoch's
-    weights as ``epoch_<k>.pt`` (for selecting a checkpoint on other data than the synthetic validation)."""
+    weights as ``epoch_<k>.pt`` (for selecting a checkpoint on other data than the synthetic validation).
+    ``freeze_bn`` keeps every BatchNorm layer on its running statistics during training (their scale and shift
+    still learn): a fine-tune of averaged weights with small batches then leaves the averaged statistics as
+    they are instead of replacing them with those of a few noisy batches."""
 
     epochs: int = 100
     steps_per_epoch: int | None = None
@@ -145,6 +148,7 @@ class RunConfig:
     stop_after_steps: int | None = None
     progress: bool = True
     keep_epoch_weights: bool = False
+    freeze_bn: bool = False
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,15 @@ def lr_factor(cfg: TrainConfig, epoch: int, step_in_epoch: int, steps_per_epoch:
 
 
 # --- environment ------------------------------------------------------------------------------------------
+def freeze_batchnorm(module: nn.Module) -> int:
+    """Put every BatchNorm layer of ``module`` in eval mode (it normalises with, and no longer updates, its
+    running statistics; its affine parameters still train); the number of layers frozen."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in layers:
+        m.eval()
+    return len(layers)
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` -> the local CUDA device when there is one, else CPU."""
     if name == "auto":
@@ -243,13 +252,19 @@ class Trainer:
         if freeze is not None:
             freeze(frozen)
 
+    def _set_mode(self) -> None:
+        """Training mode, with the BatchNorm layers on their running statistics when ``train.freeze_bn``."""
+        self.net.train()
+        if self.cfg.train.freeze_bn:
+            freeze_batchnorm(self.net)
+
     def _clip(self) -> None:
         if self.cfg.optim.grad_clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One optimisation step (two forward/backward passes under SAM)."""
-        self.net.train()
+        self._set_mode()
         self.optimizer.zero_grad(set_to_none=True)
         parts = self._forward_loss(batch)
         parts["loss"].backward()
