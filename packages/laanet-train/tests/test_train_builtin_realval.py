@@ -82,6 +82,10 @@ def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, s
     got = SelectionBench(tmp_path, shared_data).score_detector(builtin_detector)
     assert got["synthetic_val_auc"] == pytest.approx(want["synthetic_val_auc"], abs=3e-3)
     assert got["photos_vs_fakes_auc"] == pytest.approx(want["photos_vs_fakes_auc"], abs=3e-3)
+    if "sweep_within" in want:  # one selection photo more or less may cross the tolerance with float16 weights
+        assert got["sweep_within"] == pytest.approx(want["sweep_within"], abs=0.02)
+    else:  # a search ranked by the two AUCs: compare like with like
+        got = {k: v for k, v in got.items() if k not in ("sweep_within", "sweep_photos")}
     # and it is still the best of every candidate the card records
     assert rule_value(got) > max(rule_value(row) for k, row in tr["soup"]["candidates"].items()
                                  if k != tr["soup"]["checkpoint"]) - 1e-3

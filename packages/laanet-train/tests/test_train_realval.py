@@ -19,8 +19,11 @@ from laanet_train.realval import (
     choose_checkpoint,
     hash_halves,
     quarter,
+    rule_value,
     split_folders,
+    sweep_spreads,
     sweep_summary,
+    sweep_views,
 )
 
 
@@ -129,6 +132,34 @@ def test_the_selection_rule_takes_the_best_mean_of_the_two_aucs():
     assert choose_checkpoint(rows) == "epoch_1.pt"  # a tie goes to the first
     with pytest.raises(ValueError, match="no checkpoints"):
         choose_checkpoint({})
+
+
+def test_the_selection_rule_weighs_the_sweep_share_like_each_auc():
+    rows = {
+        # the best two AUCs, but 10 of 59 selection photos move by more than 0.2 from 240p to 1080p
+        "epoch_0.pt": {"synthetic_val_auc": 0.962, "photos_vs_fakes_auc": 0.931, "sweep_within": 0.8305},
+        "epoch_1.pt": {"synthetic_val_auc": 0.946, "photos_vs_fakes_auc": 0.935, "sweep_within": 0.9492},
+    }
+    assert choose_checkpoint(rows) == "epoch_1.pt"
+    assert rule_value(rows["epoch_1.pt"]) == pytest.approx((0.946 + 0.935 + 0.9492) / 3)
+    # a row scored before the sweep joined the rule is ranked by its two AUCs
+    assert rule_value({"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8}) == pytest.approx(0.85)
+
+
+def test_sweep_spreads_take_each_photos_probability_range_over_its_heights():
+    class Logits:
+        def __init__(self, table: dict[str, float | None]) -> None:
+            self.table = table
+
+        def frame_logit(self, key: str, image: np.ndarray) -> float | None:
+            return self.table[key]
+
+    img = np.zeros((300, 200, 3), np.uint8)
+    views = sweep_views(img, "portraits/a.jpg") + sweep_views(img, "portraits/b.jpg")
+    table: dict[str, float | None] = {k: 0.0 for k, _ in views}
+    table["portraits/a.jpg#h1080"] = np.log(3.0)  # probability 0.75 against 0.5 at the other heights
+    table["portraits/b.jpg#h240"] = None  # no judged face at 240p: the photo has no spread
+    assert sweep_spreads(Logits(table), views) == [pytest.approx(0.25)]  # type: ignore[arg-type]
 
 
 class _CountingFinder:

@@ -6,7 +6,8 @@ The data come from the shared folder (``data/`` of the project's shared files):
 
 - **Calibration and selection** (never reported): the *selection halves* of ``faces/portraits`` and of
   ``faces/realworld``, each photo as it is and shrunk to a quarter of its side. The verdict bands come from
-  these scores by :data:`BAND_RULE`; checkpoints are compared on them (with the synthetic validation pairs).
+  these scores by :data:`BAND_RULE`; checkpoints are compared on them (with the synthetic validation pairs)
+  and on the same photos saved at 240p, 480p, 720p and 1080p (:data:`SELECTION_RULE`).
 - **Specificity** (reported): the fraction of real images called fake (probability above ``fake_above``) on
   the *reported halves* of ``faces/portraits`` and ``faces/realworld``, every face of ``faces/groups``, and LFW
   faces of the ``peopleDevTest.txt`` identities that the synthetic validation does not use, each rendered at
@@ -48,6 +49,13 @@ BAND_RULE = (
 )
 #: how a run's checkpoints are compared (:func:`choose_checkpoint`)
 SELECTION_RULE = (
+    "highest mean of three measures through the Detector with the flip test: the synthetic validation AUC; the AUC "
+    "of the selection photos (selection halves of faces/portraits and faces/realworld, as they are and at a "
+    "quarter) against the synthetic validation fakes; and the share of the selection photos whose fake "
+    "probability stays within 0.2 from 240p to 1080p"
+)
+#: the rule before the resolution sweep joined it (the searches up to the shipped soup's were ranked by it)
+SELECTION_RULE_TWO_AUCS = (
     "highest mean of two AUCs through the Detector with the flip test: the synthetic validation, and the selection "
     "photos (selection halves of faces/portraits and faces/realworld, as they are and at a quarter) against the "
     "synthetic validation fakes"
@@ -338,10 +346,7 @@ def run_protocol(
     rep_probs, deltas_logit, deltas_prob, spreads, no_face = [], [], [], [], 0
     for path in reported:
         image = read_image(path)
-        sweep_logits = [scorer.frame_logit(k, v) for k, v in sweep_views(image, f"portraits/{path.name}")]
-        if all(v is not None for v in sweep_logits):
-            p = sigmoid(np.asarray(sweep_logits, dtype=np.float64))
-            spreads.append(float(p.max() - p.min()))
+        spreads += sweep_spreads(scorer, sweep_views(image, f"portraits/{path.name}"))
         full = scorer.frame_logit(f"portraits/{path.name}#full", image)
         small = scorer.frame_logit(f"portraits/{path.name}#quarter", quarter(image))
         if full is None:
@@ -444,14 +449,30 @@ def run_protocol(
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
 
 
+def sweep_spreads(scorer: Scorer, renderings: Sequence[tuple[str, np.ndarray]]) -> list[float]:
+    """The fake-probability spread (max - min) of each photo over its :func:`sweep_views` in ``renderings``
+    (keys ``<photo>#h<height>``); a photo without a judged face at some height has none."""
+    by_photo: dict[str, list[float | None]] = {}
+    for key, image in renderings:
+        by_photo.setdefault(key.rsplit("#h", 1)[0], []).append(scorer.frame_logit(key, image))
+    spreads = []
+    for logits in by_photo.values():
+        if all(v is not None for v in logits):
+            p = sigmoid(np.asarray(logits, dtype=np.float64))
+            spreads.append(float(p.max() - p.min()))
+    return spreads
+
+
 def selection_score(detector: Any, renderings: Sequence[tuple[str, np.ndarray]], val_pairs: Any,
-                    cache: FaceCache) -> dict[str, float]:
+                    cache: FaceCache, sweep: Sequence[tuple[str, np.ndarray]] | None = None) -> dict[str, float]:
     """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
     portraits and the realworld photos, as they are and at a quarter size: ``renderings`` from
-    :func:`calibration_renderings`) from the synthetic validation fakes,
-    and the synthetic validation AUC itself; with, for information, the band the calibration rule would set and
-    the share of the synthetic validation fakes above it."""
-    cal = calibration_scores(Scorer(detector, cache), renderings)
+    :func:`calibration_renderings`) from the synthetic validation fakes, the synthetic validation AUC itself
+    and, with ``sweep`` (:func:`sweep_renderings` of the selection photos), the share of the selection photos
+    whose probability stays within :data:`SWEEP_TOLERANCE` over the sweep; with, for information, the band the
+    calibration rule would set and the share of the synthetic validation fakes above it."""
+    scorer = Scorer(detector, cache)
+    cal = calibration_scores(scorer, renderings)
     reals, fakes = val_pairs
     lr = np.array([p.logit for p in detector.predict_crops(reals)])
     lf = np.array([p.logit for p in detector.predict_crops(fakes)])
@@ -463,12 +484,25 @@ def selection_score(detector: Any, renderings: Sequence[tuple[str, np.ndarray]],
             "photos_vs_fakes_auc": round(roc_auc(photo_y, photo_s), 4),
             "calibration_median_prob": round(float(np.median(cal)), 4),
             "fake_above": band,
-            "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4)}
+            "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4),
+            **({} if sweep is None else _sweep_row(sweep_spreads(scorer, sweep)))}
+
+
+def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
+    if not spreads:
+        raise ValueError("no selection photo has a judged face at every sweep height")
+    d = np.asarray(spreads, dtype=np.float64)
+    return {"sweep_within": round(float((d <= SWEEP_TOLERANCE).mean()), 4), "sweep_photos": int(d.size)}
 
 
 def rule_value(row: dict[str, float]) -> float:
-    """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs."""
-    return (row["synthetic_val_auc"] + row["photos_vs_fakes_auc"]) / 2
+    """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs and its
+    sweep share. A row scored without the sweep (the searches ranked by :data:`SELECTION_RULE_TWO_AUCS`) gives
+    the mean of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
+    measures = [row["synthetic_val_auc"], row["photos_vs_fakes_auc"]]
+    if "sweep_within" in row:
+        measures.append(row["sweep_within"])
+    return float(np.mean(measures))
 
 
 def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
@@ -511,7 +545,9 @@ class SelectionBench:
 
         check_shared(shared, SELECTION_NEEDS)
         self.pairs = validation_pairs(config_run, Path(shared) / "lfw")
-        self.renderings = calibration_renderings(selection_photos(Path(shared) / "faces"))
+        photos = selection_photos(Path(shared) / "faces")
+        self.renderings = calibration_renderings(photos)
+        self.sweep = sweep_renderings(photos)
         finder = str(run_preprocessing(load_run_config(config_run)).face_detector)
         self.cache = FaceCache(Path(cache_dir) if cache_dir else None, finder)  # one face search per photo
 
@@ -519,7 +555,7 @@ class SelectionBench:
         return self.score_detector(checkpoint_detector(run_dir, weights_file))
 
     def score_detector(self, detector: Any) -> dict[str, float]:
-        return selection_score(detector, self.renderings, self.pairs, self.cache)
+        return selection_score(detector, self.renderings, self.pairs, self.cache, self.sweep)
 
     def save(self) -> None:
         self.cache.save()
