@@ -242,13 +242,13 @@ WEIGHTS: dict[str, WeightSpec] = {
         metrics=BUILTIN_METRICS,
         thresholds=Thresholds(real_below=BUILTIN_REAL_BELOW, fake_above=BUILTIN_FAKE_ABOVE),
         description=(
-            "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on "
-            "LFW faces (peopleDevTrain identities) with self-blended images on 2 CPU cores, with resolution and "
-            "quality invariance (recipe v2); the greedy weight average (model soup) of three fine-tunes of one "
-            "checkpoint (recipe v2 with BI pairs and heavier heatmap and consistency losses; recipe v2 at 224 px; "
-            "the resolution-consistency recipe), scored at 160 px with face cut-outs capped at 192 px; chosen and "
-            "calibrated on real photos (the selection halves of faces/portraits and faces/realworld), never on the "
-            "data its card reports."
+            "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on LFW "
+            "faces (peopleDevTrain identities) with self-blended images on 2 CPU cores, with resolution and quality "
+            "invariance (recipe v2); a fine-tune, with the resolution-consistency term and BatchNorm on its running "
+            "statistics, of the greedy weight average (model soup) of three fine-tunes of one checkpoint; scored at "
+            "160 px with face cut-outs capped at 192 px; chosen on synthetic AUC, real-photo separation and "
+            "resolution consistency, and calibrated on real photos (the selection halves of faces/portraits and "
+            "faces/realworld), never on the data its card reports."
         ),
         builtin=True,
     ),
