@@ -281,6 +281,24 @@ def test_sweep_renderings_are_keyed_as_the_reports_sweep(tmp_path: Path):
     assert [im.shape[0] for _, im in out] == list(SWEEP_HEIGHTS)
 
 
+def test_selection_renderings_read_each_photo_once_and_match_the_separate_renderings(tmp_path: Path, monkeypatch):
+    import laanet_synth.imageio as imageio
+    from laanet_train.realval import selection_renderings, sweep_renderings
+
+    (tmp_path / "portraits").mkdir()
+    paths = [tmp_path / "portraits" / f"{n}.png" for n in ("a", "b")]
+    for i, path in enumerate(paths):
+        write_image_atomic(path, np.full((300, 200, 3), 40 * i, np.uint8))
+    reads: list[Path] = []
+    real_read = imageio.read_image
+    monkeypatch.setattr(imageio, "read_image", lambda path: reads.append(Path(path)) or real_read(path))
+    cal, sweep = selection_renderings(paths)
+    assert reads == paths  # one read per photo
+    for got, want in ((cal, calibration_renderings(paths)), (sweep, sweep_renderings(paths))):
+        assert [k for k, _ in got] == [k for k, _ in want]
+        assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want, strict=True))
+
+
 def test_face_score_names_selection_photos_without_a_face(tmp_path: Path, capsys) -> None:
     from laanet_train.realval import main
 

@@ -54,12 +54,6 @@ SELECTION_RULE = (
     "quarter) against the synthetic validation fakes; and the share of the selection photos whose fake "
     "probability stays within 0.2 from 240p to 1080p"
 )
-#: the rule before the resolution sweep joined it (the searches up to the shipped soup's were ranked by it)
-SELECTION_RULE_TWO_AUCS = (
-    "highest mean of two AUCs through the Detector with the flip test: the synthetic validation, and the selection "
-    "photos (selection halves of faces/portraits and faces/realworld, as they are and at a quarter) against the "
-    "synthetic validation fakes"
-)
 #: how the lowest face-finder confidence that is judged (``min_face_score``) is chosen (:func:`face_score_floor`)
 FACE_SCORE_RULE = (
     "the largest multiple of 0.05 at or below the least confident of the most confident detections wide enough "
@@ -217,16 +211,29 @@ def selection_photos(faces_dir: Path) -> list[Path]:
     return [p for sel, _ in split_folders(faces_dir).values() for p in sel]
 
 
+def _read_photos(paths: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
+    """``(<folder>/<name>, image)`` of each photo, read once."""
+    from laanet_synth.imageio import read_image
+
+    return [(f"{path.parent.name}/{path.name}", read_image(path)) for path in paths]
+
+
+def calibration_views(image: np.ndarray, key: str) -> list[tuple[str, np.ndarray]]:
+    """``(key#full, image)`` and ``(key#quarter, image at a quarter of its side)``."""
+    return [(f"{key}#full", image), (f"{key}#quarter", quarter(image))]
+
+
 def calibration_renderings(selection: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
     """``(key, image)`` for each selection photo as it is and at a quarter of its side, keyed
     ``<folder>/<name>#full`` and ``#quarter``: read once, scored by every checkpoint."""
-    from laanet_synth.imageio import read_image
+    return [view for key, image in _read_photos(selection) for view in calibration_views(image, key)]
 
-    out = []
-    for path in selection:
-        image = read_image(path)
-        out += [(f"{path.parent.name}/{path.name}#full", image), (f"{path.parent.name}/{path.name}#quarter", quarter(image))]
-    return out
+
+def selection_renderings(selection: Sequence[Path]) -> tuple[list[tuple[str, np.ndarray]], list[tuple[str, np.ndarray]]]:
+    """:func:`calibration_renderings` and :func:`sweep_renderings` of the same photos, each photo read once."""
+    photos = _read_photos(selection)
+    return ([view for key, image in photos for view in calibration_views(image, key)],
+            [view for key, image in photos for view in sweep_views(image, key)])
 
 
 def sweep_views(image: np.ndarray, key: str) -> list[tuple[str, np.ndarray]]:
@@ -237,9 +244,7 @@ def sweep_views(image: np.ndarray, key: str) -> list[tuple[str, np.ndarray]]:
 
 def sweep_renderings(paths: Sequence[Path]) -> list[tuple[str, np.ndarray]]:
     """:func:`sweep_views` of each photo, keyed ``<folder>/<name>#h<height>``."""
-    from laanet_synth.imageio import read_image
-
-    return [view for path in paths for view in sweep_views(read_image(path), f"{path.parent.name}/{path.name}")]
+    return [view for key, image in _read_photos(paths) for view in sweep_views(image, key)]
 
 
 def face_score_floor(top_scores: Sequence[float], step: float = FACE_SCORE_STEP) -> float:
@@ -489,16 +494,17 @@ def selection_score(detector: Any, renderings: Sequence[tuple[str, np.ndarray]],
 
 
 def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
-    if not spreads:
+    """The selection row's sweep measures, from the report's own :func:`sweep_summary`."""
+    summary = sweep_summary(spreads, images=len(spreads))
+    if not summary["n"]:
         raise ValueError("no selection photo has a judged face at every sweep height")
-    d = np.asarray(spreads, dtype=np.float64)
-    return {"sweep_within": round(float((d <= SWEEP_TOLERANCE).mean()), 4), "sweep_photos": int(d.size)}
+    return {"sweep_within": summary["within_tolerance"], "sweep_photos": summary["n"]}
 
 
 def rule_value(row: dict[str, float]) -> float:
     """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs and its
-    sweep share. A row scored without the sweep (the searches ranked by :data:`SELECTION_RULE_TWO_AUCS`) gives
-    the mean of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
+    sweep share. A row scored without the sweep (the searches before the sweep joined the rule) gives the mean
+    of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
     measures = [row["synthetic_val_auc"], row["photos_vs_fakes_auc"]]
     if "sweep_within" in row:
         measures.append(row["sweep_within"])
@@ -545,9 +551,7 @@ class SelectionBench:
 
         check_shared(shared, SELECTION_NEEDS)
         self.pairs = validation_pairs(config_run, Path(shared) / "lfw")
-        photos = selection_photos(Path(shared) / "faces")
-        self.renderings = calibration_renderings(photos)
-        self.sweep = sweep_renderings(photos)
+        self.renderings, self.sweep = selection_renderings(selection_photos(Path(shared) / "faces"))
         finder = str(run_preprocessing(load_run_config(config_run)).face_detector)
         self.cache = FaceCache(Path(cache_dir) if cache_dir else None, finder)  # one face search per photo
 
@@ -616,7 +620,7 @@ def _face_score(args: argparse.Namespace) -> dict[str, Any]:
     check_shared(args.shared, PHOTO_NEEDS)
     size = RUN_MIN_FACE_SIZE if args.min_face_size is None else args.min_face_size
     selection = selection_photos(Path(args.shared) / "faces")
-    renderings = calibration_renderings(selection) + sweep_renderings(selection)
+    renderings = [view for views in selection_renderings(selection) for view in views]
     cache = FaceCache(Path(args.cache) if args.cache else None, args.face_detector)
     tops = top_face_scores(_FinderOnly(make_face_finder(args.face_detector)), renderings, cache, size)
     cache.save()
