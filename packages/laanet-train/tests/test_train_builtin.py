@@ -75,6 +75,14 @@ def test_card_metrics_come_from_the_selected_epoch(shipped_card: dict) -> None:
                    for row in stage.get("selection_scores", {}).values() if row is not candidate]
         assert len(singles) >= 20
         assert all(rule_value(like(candidate, row)) >= rule_value(row) for row in singles)
+        # searches run after the export that were not exported: none found a candidate ahead by the margin a
+        # replacement needs (otherwise the file should have been replaced)
+        from laanet_train.realval import replacement_margin
+
+        for search in tr.get("later_searches", []):
+            best = max(search["candidates"].values(), key=rule_value)
+            assert search["checkpoint"] in search["candidates"] and search["candidates"][search["checkpoint"]] is best
+            assert rule_value(best) < rule_value(candidate) + replacement_margin(candidate), search["folder"]
     # a trained detector ranks its own held-out fakes above the reals
     assert synth["auc"] > 0.75
     # the training chain is described back to the first stage: steps add up over every stage

@@ -19,6 +19,7 @@ from laanet_train.realval import (
     choose_checkpoint,
     hash_halves,
     quarter,
+    replacement_margin,
     rule_value,
     split_folders,
     sweep_spreads,
@@ -144,6 +145,19 @@ def test_the_selection_rule_weighs_the_sweep_share_like_each_auc():
     assert rule_value(rows["epoch_1.pt"]) == pytest.approx((0.946 + 0.935 + 0.9492) / 3)
     # a row scored before the sweep joined the rule is ranked by its two AUCs
     assert rule_value({"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8}) == pytest.approx(0.85)
+
+
+def test_a_replacement_must_lead_by_one_selection_photo_crossing_the_sweep():
+    shipped = {"synthetic_val_auc": 0.958, "photos_vs_fakes_auc": 0.938, "sweep_within": 58 / 59, "sweep_photos": 59}
+    margin = replacement_margin(shipped)
+    assert margin == pytest.approx(1 / 177)
+    # one more photo within the tolerance, AUCs unchanged: exactly the margin
+    one_more = dict(shipped, sweep_within=1.0)
+    assert rule_value(one_more) - rule_value(shipped) == pytest.approx(margin)
+    # AUC gains of a few thousandths are not enough
+    soup = dict(shipped, synthetic_val_auc=0.963, photos_vs_fakes_auc=0.939)
+    assert 0 < rule_value(soup) - rule_value(shipped) < margin
+    assert replacement_margin({"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8}) == 0.0
 
 
 def test_sweep_spreads_take_each_photos_probability_range_over_its_heights():

@@ -511,6 +511,14 @@ def rule_value(row: dict[str, float]) -> float:
     return float(np.mean(measures))
 
 
+def replacement_margin(row: dict[str, float]) -> float:
+    """The lead by :func:`rule_value` a candidate needs over the shipped weights to replace them: what one
+    selection photo crossing the sweep tolerance moves the rule (a third of ``1 / sweep_photos``). A smaller lead
+    is a tie at the resolution of the selection data, and a tie keeps the weights whose reported figures are
+    already measured. Rows scored without the sweep have no such step and need no margin (0.0)."""
+    return 1.0 / (3 * row["sweep_photos"]) if "sweep_photos" in row else 0.0
+
+
 def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
     """The checkpoint :data:`SELECTION_RULE` picks from :func:`selection_score` rows (first one on a tie)."""
     if not rows:
