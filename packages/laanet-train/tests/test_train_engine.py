@@ -215,12 +215,16 @@ def test_single_process_torchrun_path(lfw_dir: Path, tmp_path: Path, monkeypatch
             dist.destroy_process_group()
 
 
-def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw_dir: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
-                                  "train.freeze_backbone_epochs=1"))
+def _weights_before_and_after_two_steps(lfw_dir: Path, tmp_path: Path, *overrides: str):
+    """The model's state dict before and after a 2-step run of the tiny recipe with ``overrides``."""
+    trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2", *overrides))
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.fit()
-    after = trainer.model.state_dict()
+    return before, trainer.model.state_dict()
+
+
+def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw_dir: Path, tmp_path: Path) -> None:
+    before, after = _weights_before_and_after_two_steps(lfw_dir, tmp_path, "train.freeze_backbone_epochs=1")
     stem = "_conv_stem.weight"
     assert torch.equal(before[stem], after[stem])  # frozen
     assert not torch.equal(before["cls.5.weight"], after["cls.5.weight"])  # heads trained
@@ -229,11 +233,7 @@ def test_frozen_backbone_epochs_leave_the_backbone_untouched(lfw_dir: Path, tmp_
 
 
 def test_frozen_batchnorm_keeps_running_statistics_while_the_rest_trains(lfw_dir: Path, tmp_path: Path) -> None:
-    trainer = Trainer(tiny_config(lfw_dir, tmp_path, "train.epochs=1", "train.steps_per_epoch=2",
-                                  "train.freeze_bn=true"))
-    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    trainer.fit()
-    after = trainer.model.state_dict()
+    before, after = _weights_before_and_after_two_steps(lfw_dir, tmp_path, "train.freeze_bn=true")
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
     assert stats and all(torch.equal(before[k], after[k]) for k in stats)
     assert not torch.equal(before["_bn0.weight"], after["_bn0.weight"])  # BN scale still learns

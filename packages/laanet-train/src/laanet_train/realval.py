@@ -505,18 +505,21 @@ def rule_value(row: dict[str, float]) -> float:
     """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs and its
     sweep share. A row scored without the sweep (the searches before the sweep joined the rule) gives the mean
     of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
-    measures = [row["synthetic_val_auc"], row["photos_vs_fakes_auc"]]
-    if "sweep_within" in row:
-        measures.append(row["sweep_within"])
-    return float(np.mean(measures))
+    return float(np.mean(_rule_measures(row)))
+
+
+def _rule_measures(row: dict[str, float]) -> list[float]:
+    """The measures :func:`rule_value` averages: the two AUCs, and the sweep share when the row has it."""
+    return [row[k] for k in ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within") if k in row]
 
 
 def replacement_margin(row: dict[str, float]) -> float:
     """The lead by :func:`rule_value` a candidate needs over the shipped weights to replace them: what one
-    selection photo crossing the sweep tolerance moves the rule (a third of ``1 / sweep_photos``). A smaller lead
-    is a tie at the resolution of the selection data, and a tie keeps the weights whose reported figures are
-    already measured. Rows scored without the sweep have no such step and need no margin (0.0)."""
-    return 1.0 / (3 * row["sweep_photos"]) if "sweep_photos" in row else 0.0
+    selection photo crossing the sweep tolerance moves the rule (``1 / sweep_photos`` over the number of
+    measures). A smaller lead is a tie at the resolution of the selection data, and a tie keeps the weights whose
+    reported figures are already measured. Rows scored without the sweep have no such step and need no margin
+    (0.0)."""
+    return 1.0 / (len(_rule_measures(row)) * row["sweep_photos"]) if "sweep_photos" in row else 0.0
 
 
 def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
