@@ -33,6 +33,9 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     assert "Measured limits of this model" in text
     if limits["dfdc_frame_auc"] is None:
         assert "frame AUC on DFDC face crops: not measured" in text
+    clips = detector.spec.metrics.get("fake_clips")
+    want = f"{clips['called_fake']} of {clips['n']}" if clips else "not measured"
+    assert f"labelled fake DFDC clips called fake: {want}." in text
     from laanet_model.weights import get_weights
 
     official = analysis._metrics_lines(get_weights("laanet-official-sbi").metrics)
@@ -144,3 +147,12 @@ def test_uploaded_cards_never_fetch_pretrained_weights(
     status, card, key = handlers.load_checkpoint(_upload(card_edited_copy(small_checkpoint, ask_pretrained)))
     assert key and "Loaded" in status
     assert handlers.pool.get(key).model.config.pretrained is None
+
+
+def test_the_limits_line_says_not_measured_for_what_a_card_lacks() -> None:
+    none = dict.fromkeys(("real_photo_false_positive_rate", "real_photo_protocol", "dfdc_frame_auc",
+                          "fake_clips_called_fake", "fake_clips_n"))
+    text = analysis.limits_markdown(none)
+    assert text.count("not measured") == 3
+    text = analysis.limits_markdown({**none, "dfdc_frame_auc": 0.6312, "fake_clips_called_fake": 1, "fake_clips_n": 2})
+    assert "frame AUC on DFDC face crops: 0.631" in text and "labelled fake DFDC clips called fake: 1 of 2." in text

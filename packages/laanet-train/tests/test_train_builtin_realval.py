@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def report(shared_data: Path, shipped_card: dict, builtin_detector: Detector) -> dict:
-    for sub in ("faces/portraits", "faces/realworld", "faces/groups", "dfdc-crops", "lfw"):
+    for sub in ("faces/portraits", "faces/realworld", "faces/groups", "dfdc-crops", "lfw", "videos"):
         if not (shared_data / sub).exists():
             pytest.skip(f"{shared_data / sub} is absent")
     people = validation_identities_of_card(shipped_card, shared_data / "lfw")
@@ -59,6 +59,10 @@ def test_sensitivity_is_reproduced(report: dict, shipped_card: dict) -> None:
     assert (got["n_real"], got["n_fake"]) == (34, 33)
     assert got["auc"] == pytest.approx(want["auc"], abs=0.01)
     assert got["ap"] == pytest.approx(want["ap"], abs=0.01)
+    got, want = report["metrics"]["fake_clips"], shipped_card["metrics"]["fake_clips"]
+    assert got["n"] == want["n"] == 2 and got["called_fake"] == want["called_fake"]
+    for clip, prob in want["probs"].items():
+        assert got["probs"][clip] == pytest.approx(prob, abs=0.01), clip
 
 
 def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, shipped_card: dict,

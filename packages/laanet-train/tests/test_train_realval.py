@@ -10,6 +10,7 @@ import pytest
 from laanet_synth.imageio import write_image_atomic
 from laanet_train.realval import (
     BAND_RULE,
+    FAKE_CLIPS,
     SPLIT_FOLDERS,
     SWEEP_HEIGHTS,
     at_height,
@@ -17,6 +18,7 @@ from laanet_train.realval import (
     calibration_renderings,
     calibration_scores,
     choose_checkpoint,
+    fake_clip_probs,
     hash_halves,
     quarter,
     replacement_margin,
@@ -239,6 +241,7 @@ def test_the_command_line_names_what_the_shared_folder_lacks(tmp_path: Path, cap
     assert "faces/realworld" in err and "faces/portraits," not in err
     assert ("lfw/landmarks68_dlib.npz" in err) == (command[0] != "face-score")  # face-score reads photos only
     assert ("dfdc-crops/real" in err) == (command[0] == "report")
+    assert ("videos/0017_fake.mp4" in err) == (command[0] == "report")
 
 
 def test_the_face_score_floor_is_the_largest_step_multiple_at_or_below_the_least_sure_top_face():
@@ -323,3 +326,36 @@ def test_face_score_names_selection_photos_without_a_face(tmp_path: Path, capsys
         main(["face-score", "--shared", str(tmp_path)])
     assert exc.value.code == 2
     assert "no selection photo" in capsys.readouterr().err
+
+
+def test_fake_clips_are_scored_as_the_command_line_scores_a_video(tmp_path: Path) -> None:
+    """Each labelled clip goes through ``predict_video`` with the recipe's ``frames_per_video`` evenly spaced
+    frames, decoded as RGB; its probability is kept under the clip's stem, and a clip with no judged face
+    keeps ``None``."""
+    from types import SimpleNamespace
+
+    import cv2
+
+    colours = {FAKE_CLIPS[0]: (200, 30, 30), FAKE_CLIPS[1]: (30, 30, 200)}  # RGB, one colour per clip
+    for name, rgb in colours.items():
+        writer = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+        assert writer.isOpened(), "OpenCV cannot write mp4v videos here"
+        for _ in range(20):
+            writer.write(np.full((48, 64, 3), rgb[::-1], np.uint8))
+        writer.release()
+
+    seen: list[tuple[list[int], tuple[int, ...]]] = []
+
+    class Stub:
+        preprocessing = SimpleNamespace(frames_per_video=5)
+
+        def predict_video(self, frames, people=True):
+            assert people is False
+            seen.append(([n for n, _ in frames], tuple(int(c) for c in frames[0][1][24, 32])))
+            return SimpleNamespace(prob=0.123456 if len(seen) == 1 else None)
+
+    probs = fake_clip_probs(Stub(), tmp_path)
+    assert probs == {Path(FAKE_CLIPS[0]).stem: 0.1235, Path(FAKE_CLIPS[1]).stem: None}
+    assert [numbers for numbers, _ in seen] == [[0, 4, 9, 14, 19]] * 2
+    for (_, pixel), rgb in zip(seen, colours.values(), strict=True):
+        assert np.abs(np.subtract(pixel, rgb)).max() <= 12  # RGB order, not OpenCV's BGR

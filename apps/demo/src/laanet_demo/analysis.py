@@ -245,13 +245,16 @@ def _metric(metrics: dict[str, Any], group: str, key: str) -> Any:
 
 def measured_limits(detector: Any) -> dict[str, Any]:
     """The model's measured limits from its weights card (None where not measured): the fraction of real photos
-    it calls fake, with the protocol it was measured under, and its frame AUC on DFDC face crops."""
+    it calls fake, with the protocol it was measured under, its frame AUC on DFDC face crops, and how many of the
+    clips its source labels fake it calls fake."""
     spec = getattr(detector, "spec", None)
     metrics = spec.metrics if spec is not None and isinstance(spec.metrics, dict) else {}
     return {
         "real_photo_false_positive_rate": _metric(metrics, "real_photos", "false_positive_rate"),
         "real_photo_protocol": _metric(metrics, "real_photos", "protocol"),
         "dfdc_frame_auc": _metric(metrics, "dfdc_crops", "auc"),
+        "fake_clips_called_fake": _metric(metrics, "fake_clips", "called_fake"),
+        "fake_clips_n": _metric(metrics, "fake_clips", "n"),
     }
 
 
@@ -266,9 +269,12 @@ def limits_markdown(limits: dict[str, Any]) -> str:
     fpr = _number(limits["real_photo_false_positive_rate"], percent=True)
     if limits["real_photo_protocol"] and fpr != "not measured":
         fpr += f" ({limits['real_photo_protocol']})"
+    called, n = limits.get("fake_clips_called_fake"), limits.get("fake_clips_n")
+    clips = f"{called} of {n}" if isinstance(called, int) and isinstance(n, int) and n else "not measured"
     return (
         f"**Measured limits of this model:** real photos called fake: {fpr}; "
-        f"frame AUC on DFDC face crops: {_number(limits['dfdc_frame_auc'])}."
+        f"frame AUC on DFDC face crops: {_number(limits['dfdc_frame_auc'])}; "
+        f"labelled fake DFDC clips called fake: {clips}."
     )
 
 

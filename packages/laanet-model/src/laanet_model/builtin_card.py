@@ -23,6 +23,15 @@ BUILTIN_METRICS: dict[str, Any] = {'dfdc_crops': {'ap': 0.6067,
                             'to the input size and scored as one face. Never used for training, selection or '
                             'calibration.',
                 'real_called_fake': 0.1765},
+ 'fake_clips': {'called_fake': 1,
+                'n': 2,
+                'probs': {'0017_fake': 0.9962, '0048_fake': 0.8042},
+                'protocol': 'video level: the clips of videos/ that their source names fake (0017_fake.mp4, '
+                            '0048_fake.mp4; DFDC-style face swaps), each as laanet predict scores it (the '
+                            "recipe's frames_per_video evenly spaced frames, the most fake face of each "
+                            'frame, the sigmoid of the mean frame logit); called_fake counts those above '
+                            'fake_above. Two clips: no AUC. Never used for training, selection or '
+                            'calibration.'},
  'groups_faces': {'called_fake': 1, 'false_positive_rate': 0.0769, 'median_prob': 0.5126, 'n': 13},
  'lfw_heldout_resolutions': {'0.5x area': {'called_fake': 1,
                                            'false_positive_rate': 0.0167,

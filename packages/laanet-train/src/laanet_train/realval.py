@@ -69,12 +69,15 @@ FAKE_QUANTILE, REAL_QUANTILE = 0.99, 0.80
 LFW_RENDERINGS = (("0.5x area", 0.5, cv2.INTER_AREA), ("1x", 1.0, None), ("4x cubic", 4.0, cv2.INTER_CUBIC))
 #: image heights of the resolution sweep (240p to 1080p) and the largest probability spread called consistent
 SWEEP_HEIGHTS, SWEEP_TOLERANCE = (240, 480, 720, 1080), 0.2
+#: the clips of ``videos/`` that their source names fake (real deepfakes); the other clips carry no label
+FAKE_CLIPS = ("0017_fake.mp4", "0048_fake.mp4")
 
 
 #: what the shared data folder must hold: for selection (and greedy soups), and in addition for the report
 PHOTO_NEEDS = ("faces/portraits", "faces/realworld")
 SELECTION_NEEDS = (*PHOTO_NEEDS, "lfw/landmarks68_dlib.npz")
-REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops/fake")
+REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops/fake",
+                *(f"videos/{name}" for name in FAKE_CLIPS))
 
 
 class SharedDataError(FileNotFoundError):
@@ -87,7 +90,8 @@ def check_shared(shared: str | Path, needs: Sequence[str] = REPORT_NEEDS) -> Pat
     missing = [n for n in needs if not (root / n).exists()]
     if missing:
         raise SharedDataError(f"{root} lacks {', '.join(missing)}: --shared is the shared data folder holding "
-                              "faces/ (portraits, realworld, groups), lfw/ with landmarks68_dlib.npz and dfdc-crops/")
+                              "faces/ (portraits, realworld, groups), lfw/ with landmarks68_dlib.npz, dfdc-crops/ and "
+                              "videos/")
     return root
 
 
@@ -407,6 +411,8 @@ def run_protocol(
     dfdc = score_folder(detector, shared / "dfdc-crops")
     m = dfdc.metrics()
     dfdc_probs = dfdc.probs
+    say("sensitivity: the clips of videos/ named fake by their source")
+    clips = fake_clip_probs(detector, shared / "videos")
     pooled = rep_probs + group_faces + realworld
     metrics = {
         "real_photos": {
@@ -444,6 +450,16 @@ def run_protocol(
             "fake_called_fake": round(float((dfdc_probs[dfdc.labels == 1] > fa).mean()), 4),
             "protocol": FOLDER_PROTOCOL,
         },
+        "fake_clips": {
+            "probs": clips,
+            "n": sum(v is not None for v in clips.values()),
+            "called_fake": sum(v is not None and v > fa for v in clips.values()),
+            "protocol": f"video level: the clips of videos/ that their source names fake ({', '.join(FAKE_CLIPS)}; "
+                        "DFDC-style face swaps), each as laanet predict scores it (the recipe's frames_per_video "
+                        "evenly spaced frames, the most fake face of each frame, the sigmoid of the mean frame "
+                        "logit); called_fake counts those above fake_above. Two clips: no AUC. Never used for "
+                        "training, selection or calibration.",
+        },
     }
     selection_info = {
         "portraits": [p.name for p in halves["portraits"][0]],
@@ -452,6 +468,20 @@ def run_protocol(
         "calibration_median_prob": round(float(np.median(cal)), 4),
     }
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}
+
+
+def fake_clip_probs(detector: Any, videos_dir: Path) -> dict[str, float | None]:
+    """The video probability of each clip of :data:`FAKE_CLIPS`, as ``laanet predict`` gives it: the recipe's
+    ``frames_per_video`` evenly spaced frames through :meth:`Detector.predict_video` (``None`` when no frame
+    has a judged face)."""
+    from laanet_synth.video import read_frames
+
+    probs: dict[str, float | None] = {}
+    for name in FAKE_CLIPS:
+        frames = read_frames(videos_dir / name, detector.preprocessing.frames_per_video)
+        prob = detector.predict_video(frames, people=False).prob
+        probs[Path(name).stem] = None if prob is None else round(float(prob), 4)
+    return probs
 
 
 def sweep_spreads(scorer: Scorer, renderings: Sequence[tuple[str, np.ndarray]]) -> list[float]:
