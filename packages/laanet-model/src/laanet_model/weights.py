@@ -3,14 +3,12 @@
 Each :class:`WeightSpec` holds the architecture variant, the full :class:`Preprocessing` recipe, where the
 file comes from, its licence and hash, the metrics its authors reported and the verdict thresholds.
 
-The registry is the truth: every entry is complete as written here, and nothing is read from disk to fill it.
-Official checkpoints are never downloaded: the user fetches them from the source given and puts them in
-``$LAANET_WEIGHTS_DIR`` or ``~/.cache/laanet/weights`` (or passes the path). Their sha256 is ``None`` until
-the released files are available to hash; they are loaded strictly instead. The built-in model ships in
-``laanet_model/assets`` as ``<name>.safetensors`` + ``<name>.json``; its entry repeats what the card says
-(recipe, metrics, thresholds, hash), and a test checks that the two agree. What calibration and measurement
-change (hash, bands, figures) comes from :mod:`laanet_model.builtin_card`, which is generated from the card
-(:mod:`laanet_model.builtin_card_source`); the recipe and description are written here.
+The official entries are complete as written here. Official checkpoints are never downloaded: the user fetches
+them from the source given and puts them in ``$LAANET_WEIGHTS_DIR`` or ``~/.cache/laanet/weights`` (or passes the
+path). Their sha256 is ``None`` until the released files are available to hash; they are loaded strictly
+instead. The built-in model ships in ``laanet_model/assets`` as ``<name>.safetensors`` + ``<name>.json``; its
+card is the one source of its entry (variant, recipe, bands, figures, hash, licence, description), read once
+when this module is imported; nothing is written into the package.
 
 For other ``.safetensors`` files the card is the only description; :func:`spec_from_card` reads it
 (``variant`` / ``config``, ``preprocessing`` as written by :func:`preprocessing_to_dict`, or ``crop_recipe`` +
@@ -27,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from laanet_synth.crops import (
-    CAPPED_SBI,
     OFFICIAL_BI,
     OFFICIAL_SBI,
     CropRecipe,
@@ -35,8 +32,7 @@ from laanet_synth.crops import (
     recipe_for_size,
 )
 
-from .builtin_card import BUILTIN_FAKE_ABOVE, BUILTIN_METRICS, BUILTIN_REAL_BELOW, BUILTIN_SHA256
-from .checkpoints import CheckpointError
+from .checkpoints import CheckpointError, read_card
 from .paper import PAPER_RESULTS
 
 __all__ = [
@@ -210,7 +206,7 @@ def _official(name: str, crop: CropRecipe, file_name: str, metrics: dict[str, An
     )
 
 
-WEIGHTS: dict[str, WeightSpec] = {
+_OFFICIAL_WEIGHTS: dict[str, WeightSpec] = {
     "laanet-official-sbi": _official(
         "laanet-official-sbi",
         OFFICIAL_SBI,
@@ -227,37 +223,29 @@ WEIGHTS: dict[str, WeightSpec] = {
         PAPER_RESULTS["bi"].values,
         "Official LAA-Net (EfficientNet-B4 + E-FPN) trained with blended images (BI).",
     ),
-    BUILTIN_WEIGHTS: WeightSpec(
-        name=BUILTIN_WEIGHTS,
-        variant="laanet_efficientnet_lite0",
-        preprocessing=Preprocessing(
-            face_detector="retinaface", crop=recipe_for_size(160, CAPPED_SBI), flip_test=True,
-            video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=32,
-            min_face_score=0.95,
-        ),
-        source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
-        licence="MIT (weights); trained on LFW images, which are for research use",
-        file_name=f"{BUILTIN_WEIGHTS}.safetensors",
-        sha256=BUILTIN_SHA256,
-        metrics=BUILTIN_METRICS,
-        thresholds=Thresholds(real_below=BUILTIN_REAL_BELOW, fake_above=BUILTIN_FAKE_ABOVE),
-        description=(
-            "LAA-Net (EfficientNet-Lite0 backbone with ImageNet weights, E-FPN, hm/cls/cstency heads) trained on LFW "
-            "faces (peopleDevTrain identities) with self-blended images on 2 CPU cores, with resolution and quality "
-            "invariance (recipe v2); a fine-tune, with the resolution-consistency term and BatchNorm on its running "
-            "statistics, of the greedy weight average (model soup) of three fine-tunes of one checkpoint; scored at "
-            "160 px with face cut-outs capped at 192 px; chosen on synthetic AUC, real-photo separation and "
-            "resolution consistency, and calibrated on real photos (the selection halves of faces/portraits and "
-            "faces/realworld), never on the data its card reports."
-        ),
-        builtin=True,
-    ),
 }
 
 
 def assets_dir() -> Path:
     """Folder of the weights shipped with the package."""
     return Path(__file__).resolve().parent / "assets"
+
+
+def builtin_spec(card: dict[str, Any]) -> WeightSpec:
+    """The built-in weights' entry, as their ``card`` (``assets/<name>.json``) describes them."""
+    return spec_from_card(
+        WeightSpec(
+            name=BUILTIN_WEIGHTS,
+            variant=card["variant"],
+            preprocessing=Preprocessing(),
+            source="built in (laanet_model/assets), trained by laanet-train on LFW with SBI",
+            licence=card["licence"],
+            file_name=f"{BUILTIN_WEIGHTS}.safetensors",
+            sha256=card["sha256"],
+            builtin=True,
+        ),
+        card,
+    )
 
 
 def weights_dirs() -> list[Path]:
@@ -343,8 +331,15 @@ def spec_from_card(spec: WeightSpec, card: dict[str, Any]) -> WeightSpec:
     return dataclasses.replace(spec, **updates)
 
 
+#: every named set of weights: the official releases, and the built-in weights as their shipped card describes them
+WEIGHTS: dict[str, WeightSpec] = {
+    **_OFFICIAL_WEIGHTS,
+    BUILTIN_WEIGHTS: builtin_spec(read_card(assets_dir() / f"{BUILTIN_WEIGHTS}.json")),
+}
+
+
 def get_weights(name: str) -> WeightSpec:
-    """The registered weights ``name`` (the entry as declared; nothing is read from disk)."""
+    """The registered weights ``name`` (the entry as declared; no file is read here)."""
     if name not in WEIGHTS:
         raise KeyError(f"unknown weights {name!r}; expected one of {sorted(WEIGHTS)}")
     return WEIGHTS[name]
