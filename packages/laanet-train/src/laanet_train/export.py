@@ -16,6 +16,7 @@ from laanet_model.variants import create_model
 from laanet_model.weights import FOLDER_PROTOCOL, preprocessing_to_dict
 from laanet_synth.atomic import write_json
 
+from .calibration import calibrate_bands
 from .config import TrainConfig, config_from_dict, config_to_dict
 from .data import build_datasets, face_splits
 from .state import BEST_FILE, STATE_FILE, load_state
@@ -23,12 +24,9 @@ from .validation import run_detector, run_preprocessing, synthetic_validation
 
 
 def selection_recipe(card: Mapping[str, Any]) -> dict[str, Any]:
-    """The recipe (a config mapping) a card's weights were selected and calibrated with, and so the one their
-    preprocessing follows: a soup's ``training.soup.scored_with`` (its soup folder's recipe), else the run's own
-    ``training.recipe``."""
-    training = card["training"]
-    soup = training.get("soup", {})
-    return soup["scored_with"] if "scored_with" in soup else training["recipe"]
+    """The recipe (a config mapping) a card's weights were selected and calibrated with, ``training.recipe``, and
+    so the one their preprocessing follows (:func:`~laanet_train.validation.run_preprocessing` of it)."""
+    return card["training"]["recipe"]
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -44,24 +42,14 @@ def load_run_model(run_dir: str | Path, weights_file: str = BEST_FILE) -> tuple[
     return cfg, model
 
 
-def verdict_thresholds(labels: np.ndarray, probs: np.ndarray, rate: float = 0.05) -> dict[str, float]:
-    """Verdict bands from validation scores: ``fake_above`` keeps the real false-alarm rate at ``rate``,
-    ``real_below`` keeps the missed-fake rate at ``rate``; when the two cross, both become their midpoint."""
-    real, fake = probs[labels == 0], probs[labels == 1]
-    fake_above = float(np.quantile(real, 1.0 - rate))
-    real_below = float(np.quantile(fake, rate))
-    if real_below > fake_above:
-        mid = (real_below + fake_above) / 2
-        real_below = fake_above = mid
-    return {"real_below": round(real_below, 4), "fake_above": round(fake_above, 4),
-            "rule": f"from synthetic validation: {rate:.0%} of real faces above fake_above, "
-                    f"{rate:.0%} of fakes below real_below"}
+#: the real calibration faces of an export: those of the run's synthetic validation
+EXPORT_CALIBRATION = "the real faces of the run's synthetic validation pairs, as cut for the network"
 
 
 def exported_validation(model: Any, cfg: TrainConfig) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """``model`` at the exported precision (float16 weights cast back to float32), its synthetic-validation
-    figures for a card and the verdict bands derived from them: the validation is re-scored through the
-    Detector with the run's recipe."""
+    figures for a card and its verdict bands (:func:`~laanet_train.calibration.calibrate_bands` on the
+    validation's real faces): the validation is re-scored through the Detector with the run's recipe."""
     rounded = copy.deepcopy(model).half().float()
     _, val_set = build_datasets(cfg.data, cfg.seed)
     scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
@@ -69,7 +57,7 @@ def exported_validation(model: Any, cfg: TrainConfig) -> tuple[Any, dict[str, An
     figures = {"auc": round(float(val["val_auc"]), 4), "ap": round(float(val["val_ap"]), 4),
                "acc_at_0.5": round(float(val["val_acc"]), 4), "loss": round(float(val["val_loss"]), 4),
                "n_pairs": len(val_set)}
-    return rounded, figures, verdict_thresholds(scores.labels, scores.probs)
+    return rounded, figures, calibrate_bands(scores.probs[scores.labels == 0], EXPORT_CALIBRATION)
 
 
 def export_run(
@@ -156,7 +144,7 @@ def export_run(
         "metrics": {
             "synthetic_val": synthetic_val,
         },
-        "thresholds": {k: v for k, v in thresholds.items() if k != "rule"},
+        "thresholds": {k: thresholds[k] for k in ("real_below", "fake_above")},
         "thresholds_rule": thresholds["rule"],
         "licence": "MIT (weights); trained on LFW images, which are for research use",
         **(extra or {}),

@@ -39,10 +39,10 @@ LOSS_PARTS = ("loss", "hm", "cls", "cstency")
 #: tried: chosen on the selection photos, it set aside small faces whose scores jumped with resolution, but it
 #: also set aside half of the held-out LFW faces at 0.5x and lowered the calibrated band (its tail is two or
 #: three photos), and on the reported photos more real people were called fake (8 of 72 against 3); so 32 px
-#: stays (see the model card, "Tried and not kept, or kept only inside the soup").
+#: stays (research/builtin-lite0/tried.md).
 RUN_MIN_FACE_SIZE = 32
-#: The lowest RetinaFace confidence a model of ours judges, chosen by
-#: :func:`laanet_train.realval.face_score_floor` on the selection photos (every selection rendering's most
+#: The lowest RetinaFace confidence a model of ours judges, chosen by the face-score rule of the research
+#: workspace (``laanet-research face-score``) on the selection photos (every selection rendering's most
 #: confident detection was at least 0.984; the rule takes the largest multiple of 0.05 below that). Below it sat
 #: the selection data's stray detections: a 38 px box beside a portrait's face at 240p (0.871) and a second,
 #: larger box overlapping a 512 px face enlarged to 720p and 1080p (0.917, 0.909), each scored as a face and

@@ -1,6 +1,7 @@
-"""The built-in weights' real-image figures are reproduced from the shipped file: the verdict bands calibrated
-on the selection photos, and every specificity and sensitivity figure on the card (the real-image
-validation protocol of :mod:`laanet_train.realval`, run through the registry's Detector)."""
+"""The built-in weights' figures are reproduced from the shipped file: the verdict bands calibrated on the
+selection photos, every specificity and sensitivity figure on the card (the real-image report of
+:mod:`laanet_research.report`, run through the registry's Detector), the synthetic validation AUC, and the
+training record's claims about the selection (the score the rule saw, the face-score floor)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,22 @@ from pathlib import Path
 import pytest
 from laanet_model.detector import Detector
 from laanet_model.weights import BUILTIN_WEIGHTS, get_weights
-from laanet_train.realval import run_protocol, validation_identities_of_card
+from laanet_research.heldout import validation_identities_of_card
+from laanet_research.report import run_protocol
+
+RECORD = Path(__file__).resolve().parents[1] / "builtin-lite0" / "record.json"
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def record(shipped_card: dict) -> dict:
+    """The training record of the built-in weights (``research/builtin-lite0/record.json``)."""
+    import json
+
+    data = json.loads(RECORD.read_text())
+    assert data["sha256"] == shipped_card["sha256"], "the record describes other weights than the shipped ones"
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -65,42 +79,42 @@ def test_sensitivity_is_reproduced(report: dict, shipped_card: dict) -> None:
         assert got["probs"][clip] == pytest.approx(prob, abs=0.01), clip
 
 
-def test_the_selection_score_the_card_records_is_reproduced(shared_data: Path, shipped_card: dict,
-                                                            builtin_detector: Detector, tmp_path: Path) -> None:
-    """The shipped file scores on the selection data what the card says the selection rule saw for it (the
-    recorded score is the float32 soup's; the shipped file is its float16 rounding)."""
+def test_the_selection_score_the_record_names_is_reproduced(shared_data: Path, shipped_card: dict, record: dict,
+                                                           builtin_detector: Detector, tmp_path: Path) -> None:
+    """The shipped file scores on the selection data what the record says the selection rule saw for it (the
+    recorded score is the float32 weights'; the shipped file is their float16 rounding), and its synthetic
+    validation AUC is the card's."""
     import yaml
+    from laanet_research.selection import rule_value
+    from laanet_research.selection_bench import SelectionBench
     from laanet_train.export import selection_recipe
-    from laanet_train.realval import SelectionBench, rule_value
 
     for sub in ("faces/portraits", "faces/realworld", "lfw"):
         if not (shared_data / sub).exists():
             pytest.skip(f"{shared_data / sub} is absent")
-    tr = shipped_card["training"]
-    want = tr["soup"]["candidates"][tr["soup"]["checkpoint"]] if "soup" in tr else None
-    if want is None:
-        pytest.skip("the shipped weights are a single checkpoint: their selection scores are the run's")
+    soup = record["training"]["soup"]
+    want = soup["candidates"][soup["checkpoint"]]
     scored_with = selection_recipe(shipped_card)
     recipe = dict(scored_with, data=dict(scored_with["data"], root=str(shared_data / "lfw")))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
     got = SelectionBench(tmp_path, shared_data).score_detector(builtin_detector)
     assert got["synthetic_val_auc"] == pytest.approx(want["synthetic_val_auc"], abs=3e-3)
+    assert got["synthetic_val_auc"] == pytest.approx(shipped_card["metrics"]["synthetic_val"]["auc"], abs=3e-3)
     assert got["photos_vs_fakes_auc"] == pytest.approx(want["photos_vs_fakes_auc"], abs=3e-3)
-    if "sweep_within" in want:  # one selection photo more or less may cross the tolerance with float16 weights
-        assert got["sweep_within"] == pytest.approx(want["sweep_within"], abs=0.02)
-    else:  # a search ranked by the two AUCs: compare like with like
-        got = {k: v for k, v in got.items() if k not in ("sweep_within", "sweep_photos")}
-    # and it is still the best of every candidate the card records
-    assert rule_value(got) > max(rule_value(row) for k, row in tr["soup"]["candidates"].items()
-                                 if k != tr["soup"]["checkpoint"]) - 1e-3
+    # one selection photo more or less may cross the tolerance with float16 weights
+    assert got["sweep_within"] == pytest.approx(want["sweep_within"], abs=0.02)
+    # and it is still the best of every candidate the record lists
+    assert rule_value(got) > max(rule_value(row) for k, row in soup["candidates"].items()
+                                 if k != soup["checkpoint"]) - 1e-3
 
 
-def test_the_face_score_floor_on_the_card_is_the_rules_choice(shared_data: Path, shipped_card: dict, capsys) -> None:
+def test_the_face_score_floor_on_the_card_is_the_rules_choice(shared_data: Path, record: dict, capsys) -> None:
     """The built-in recipe's ``min_face_score`` is what the stated rule gives on the selection photos, recomputed
     here with the face finder (and the registry entry and the card agree)."""
     import json
 
-    from laanet_train.realval import FACE_SCORE_RULE, main
+    from laanet_research.cli import main
+    from laanet_research.face_score import FACE_SCORE_RULE
     from laanet_train.validation import RUN_MIN_FACE_SCORE, RUN_MIN_FACE_SIZE
 
     for sub in ("faces/portraits", "faces/realworld"):
@@ -108,7 +122,7 @@ def test_the_face_score_floor_on_the_card_is_the_rules_choice(shared_data: Path,
             pytest.skip(f"{shared_data / sub} is absent")
     assert main(["face-score", "--shared", str(shared_data)]) == 0
     got = json.loads(capsys.readouterr().out)
-    chosen = shipped_card["face_score_selection"]
+    chosen = record["face_score_selection"]
     assert got["min_face_score"] == chosen["chosen"] == RUN_MIN_FACE_SCORE
     assert got["min_face_size"] == RUN_MIN_FACE_SIZE and got["rule"] == FACE_SCORE_RULE == chosen["rule"]
     assert got["lowest_top_score"] == pytest.approx(chosen["measured"]["lowest_top_score"], abs=2e-3)

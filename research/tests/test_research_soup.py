@@ -11,9 +11,10 @@ import torch
 import yaml
 from laanet_model.checkpoints import file_sha256
 from laanet_model.variants import create_model
+from laanet_research.cli import main
+from laanet_research.soup import SOUP_FILE, SoupError, average_weights, write_soup_run
 from laanet_train.config import TrainConfig, config_from_dict, config_to_dict
 from laanet_train.export import load_run_model
-from laanet_train.soup import SOUP_FILE, SoupError, average_weights, main, write_soup_run
 
 
 def test_average_weights_is_the_uniform_mean_and_keeps_dtypes() -> None:
@@ -70,7 +71,7 @@ def test_a_soup_folder_loads_like_a_run_and_holds_the_average(tmp_path: Path) ->
 def test_the_command_line_names_a_missing_ingredient(tmp_path: Path, capsys) -> None:
     run = _run(tmp_path)
     with pytest.raises(SystemExit):
-        main(["make", str(tmp_path / "soups"), "--config-from", str(run), "--soup", f"{tmp_path / 'nope.pt'}"])
+        main(["soup", "make", str(tmp_path / "soups"), "--config-from", str(run), "--soup", f"{tmp_path / 'nope.pt'}"])
     assert "nope.pt" in capsys.readouterr().err
 
 
@@ -78,8 +79,8 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     from laanet_model.checkpoints import read_card
     from laanet_model.detector import Detector
     from laanet_model.weights import preprocessing_to_dict
+    from laanet_research.soup_export import export_soup
     from laanet_train.config import load_config
-    from laanet_train.soup import export_soup
     from laanet_train.validation import run_preprocessing
 
     configs = Path(__file__).resolve().parents[1] / "configs"
@@ -100,7 +101,8 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     old_recipe = preprocessing_to_dict(run_preprocessing(official))
     assert old_recipe != recipe
     base_card = {"name": "x", "description": "old", "sha256": "stale", "preprocessing": old_recipe,
-                 "training": {"not_kept": [{"stage": 7, "why": "lost", "history": [{}], "steps_run": 3},
+                 "training": {"recipe": {"base": 1},
+                              "not_kept": [{"stage": 7, "why": "lost", "history": [{}], "steps_run": 3},
                                            {"stage": 10, "why": "lost too"}]}}
     scores = {"epoch_0.pt": {"synthetic_val_auc": 0.5, "photos_vs_fakes_auc": 0.5}}
     with pytest.raises(SoupError, match="lacks"):
@@ -114,14 +116,15 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     assert card == read_card(tmp_path / "w.safetensors")
     assert card["sha256"] == file_sha256(tmp_path / "w.safetensors") and card["description"] == "new"
     assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the recipe the soups were scored with
-    scored_with = card["training"]["soup"]["scored_with"]
+    # the recipe the soups were scored with becomes the card's training recipe, without the run's own paths
+    scored_with = card["training"]["recipe"]
     assert scored_with["data"]["crop_recipe"] == cfg.data.crop_recipe and scored_with["data"]["root"] is None
     assert scored_with["model"]["init_from"] is None and scored_with["train"]["output_dir"] is None
     assert preprocessing_to_dict(run_preprocessing(config_from_dict(scored_with))) == recipe
     from laanet_train.export import selection_recipe
 
-    assert selection_recipe(card) == scored_with  # a soup's card names the recipe it was scored with
-    assert selection_recipe({"training": {"recipe": {"x": 1}}}) == {"x": 1}  # a single run's card its own
+    assert selection_recipe(card) == scored_with  # so the card names the recipe its preprocessing follows
+    assert card["training"]["soup"]["base_recipe"] == {"base": 1}  # the base weights' own recipe stays recorded
     tr = card["training"]
     assert tr["selection"] == "the rule" and [e["stage"] for e in tr["not_kept"]] == [10]
     assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]
@@ -137,7 +140,7 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
 
 
 def test_greedy_soup_adds_candidates_best_first_while_the_soup_does_not_get_worse() -> None:
-    from laanet_train.soup import greedy_soup
+    from laanet_research.soup import greedy_soup
 
     singles = {"a": 0.90, "b": 0.80, "c": 0.85, "d": 0.70, "e": 0.80}
     soups = {("a", "c"): 0.91, ("a", "c", "b"): 0.89, ("a", "c", "e"): 0.91, ("a", "c", "e", "d"): 0.95}
@@ -164,7 +167,7 @@ class _Interrupt(RuntimeError):
 
 
 def test_a_greedy_search_scores_each_soup_once_and_resumes_after_an_interruption(tmp_path: Path) -> None:
-    from laanet_train.soup import SCORES_FILE, SoupFolder, run_greedy
+    from laanet_research.soup import SCORES_FILE, SoupFolder, run_greedy
 
     run = _run(tmp_path)
     candidates = {}
@@ -216,12 +219,12 @@ def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, c
         (shared / sub).mkdir(parents=True)
     (shared / "lfw" / "landmarks68_dlib.npz").write_bytes(b"")
     with pytest.raises(SystemExit):
-        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(shared),
+        main(["soup", "greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(shared),
               "--candidate", f"a={tmp_path / 'gone.pt'}"])
     assert "gone.pt" in capsys.readouterr().err
     torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
     with pytest.raises(SystemExit):
-        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
+        main(["soup", "greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path),
               "--candidate", f"a={tmp_path / 'x.pt'}", "--candidate", f"a={tmp_path / 'x.pt'}"])
     assert "labels must differ" in capsys.readouterr().err
 
@@ -230,7 +233,7 @@ def test_greedy_names_what_the_shared_folder_lacks(tmp_path: Path, capsys) -> No
     run = _run(tmp_path)
     torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
     with pytest.raises(SystemExit) as exc:
-        main(["greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path / "nowhere"),
+        main(["soup", "greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(tmp_path / "nowhere"),
               "--candidate", f"a={tmp_path / 'x.pt'}"])
     assert exc.value.code == 2
     err = capsys.readouterr().err

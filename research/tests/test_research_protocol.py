@@ -1,5 +1,6 @@
-"""The real-image validation protocol's pure parts: the name-hash halves, quarter-size renders, calibration
-scores, verdict bands."""
+"""The real-image validation protocol's parts: the name-hash halves, the renderings, calibration scores and the
+band rule, the sweep, the selection rule, the face cache and the face-score floor, the fake clips, and the
+command line's checks of the shared folder."""
 
 from __future__ import annotations
 
@@ -7,27 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from laanet_synth.imageio import write_image_atomic
-from laanet_train.realval import (
-    BAND_RULE,
-    FAKE_CLIPS,
-    SPLIT_FOLDERS,
+from laanet_research.cli import main
+from laanet_research.face_cache import FaceCache
+from laanet_research.fake_clips import fake_clip_probs
+from laanet_research.halves import SPLIT_FOLDERS, hash_halves, split_folders
+from laanet_research.photo_bands import CALIBRATION_PHOTOS, calibration_scores, photo_bands
+from laanet_research.renderings import (
     SWEEP_HEIGHTS,
     at_height,
-    bands_from_calibration,
     calibration_renderings,
-    calibration_scores,
-    choose_checkpoint,
-    fake_clip_probs,
-    hash_halves,
     quarter,
-    replacement_margin,
-    rule_value,
-    split_folders,
-    sweep_spreads,
-    sweep_summary,
+    selection_renderings,
+    sweep_renderings,
     sweep_views,
 )
+from laanet_research.selection import choose_checkpoint, replacement_margin, rule_value
+from laanet_research.shared_data import FAKE_CLIPS
+from laanet_research.sweep import sweep_spreads, sweep_summary
+from laanet_synth.imageio import write_image_atomic
+from laanet_train.calibration import band_rule, calibrate_bands
 
 
 def test_hash_halves_are_disjoint_stable_and_complete():
@@ -52,19 +51,13 @@ def test_quarter_shrinks_each_side_by_four_with_area_averaging():
     assert abs(int(q.mean()) - 127) <= 1 and q.std() < 1.0
 
 
-def test_bands_follow_the_stated_quantiles():
+def test_photo_bands_are_the_one_band_rule_on_the_calibration_photos():
     rng = np.random.default_rng(0)
     probs = rng.uniform(0, 1, 1000)
-    bands = bands_from_calibration(probs)
+    bands = photo_bands(probs)
+    assert bands == calibrate_bands(probs, CALIBRATION_PHOTOS)
+    assert bands["rule"] == band_rule(CALIBRATION_PHOTOS) and bands["n_calibration"] == 1000
     assert bands["fake_above"] == pytest.approx(np.quantile(probs, 0.99), abs=1e-4)
-    assert bands["real_below"] == pytest.approx(np.quantile(probs, 0.80), abs=1e-4)
-    assert (probs > bands["fake_above"]).mean() <= 0.011
-    assert bands["rule"] == BAND_RULE and bands["n_calibration"] == 1000
-
-
-def test_bands_need_enough_calibration_photos():
-    with pytest.raises(ValueError, match="at least 10"):
-        bands_from_calibration(np.full(5, 0.1))
 
 
 def test_both_split_folders_give_calibration_and_reported_halves(tmp_path: Path):
@@ -193,8 +186,6 @@ class _CountingFinder:
 
 
 def test_face_cache_keeps_the_box_convention_across_a_save(tmp_path: Path):
-    from laanet_train.realval import FaceCache
-
     image = np.zeros((64, 64, 3), np.uint8)
     finder = _CountingFinder()
     cache = FaceCache(tmp_path, "retinaface")
@@ -217,8 +208,8 @@ def test_face_cache_keeps_the_box_convention_across_a_save(tmp_path: Path):
 
 
 def test_held_out_lfw_faces_exclude_whole_identities(lfw_dir: Path):
+    from laanet_research.heldout import lfw_heldout
     from laanet_synth.dataset import FaceIndex
-    from laanet_train.realval import lfw_heldout
 
     test_people = np.unique(FaceIndex.from_lfw(lfw_dir, split="test").groups)
     excluded = set(test_people[::3].tolist())  # a third of the dev-test people, e.g. the validation's
@@ -229,8 +220,6 @@ def test_held_out_lfw_faces_exclude_whole_identities(lfw_dir: Path):
 
 @pytest.mark.parametrize("command", [["select", "RUN"], ["report", "laanet-lite0-sbi-lfw"], ["face-score"]])
 def test_the_command_line_names_what_the_shared_folder_lacks(tmp_path: Path, capsys, command: list[str]) -> None:
-    from laanet_train.realval import main
-
     (tmp_path / "faces" / "portraits").mkdir(parents=True)
     args = [str(tmp_path) if a == "RUN" else a for a in command]
     # every command checks the folder before any face search or model load
@@ -245,7 +234,7 @@ def test_the_command_line_names_what_the_shared_folder_lacks(tmp_path: Path, cap
 
 
 def test_the_face_score_floor_is_the_largest_step_multiple_at_or_below_the_least_sure_top_face():
-    from laanet_train.realval import face_score_floor
+    from laanet_research.face_score import face_score_floor
 
     assert face_score_floor([0.999, 0.9836, 0.991]) == 0.95
     assert face_score_floor([0.999, 0.95]) == 0.95  # a minimum on a multiple is kept, not floored a step lower
@@ -272,7 +261,7 @@ class _ListedFinder:
 
 
 def test_top_face_scores_take_each_renderings_surest_face_wide_enough_to_judge():
-    from laanet_train.realval import FaceCache, top_face_scores
+    from laanet_research.face_score import top_face_scores
 
     finder = _ListedFinder({
         1: [(80, 0.999), (40, 0.87)],  # a face and a stray box: the face counts
@@ -288,8 +277,6 @@ def test_top_face_scores_take_each_renderings_surest_face_wide_enough_to_judge()
 
 
 def test_sweep_renderings_are_keyed_as_the_reports_sweep(tmp_path: Path):
-    from laanet_train.realval import sweep_renderings
-
     (tmp_path / "portraits").mkdir()
     path = tmp_path / "portraits" / "a.png"
     write_image_atomic(path, np.zeros((600, 400, 3), np.uint8))
@@ -300,7 +287,6 @@ def test_sweep_renderings_are_keyed_as_the_reports_sweep(tmp_path: Path):
 
 def test_selection_renderings_read_each_photo_once_and_match_the_separate_renderings(tmp_path: Path, monkeypatch):
     import laanet_synth.imageio as imageio
-    from laanet_train.realval import selection_renderings, sweep_renderings
 
     (tmp_path / "portraits").mkdir()
     paths = [tmp_path / "portraits" / f"{n}.png" for n in ("a", "b")]
@@ -317,8 +303,6 @@ def test_selection_renderings_read_each_photo_once_and_match_the_separate_render
 
 
 def test_face_score_names_selection_photos_without_a_face(tmp_path: Path, capsys) -> None:
-    from laanet_train.realval import main
-
     for folder in ("portraits", "realworld"):
         (tmp_path / "faces" / folder).mkdir(parents=True)
         write_image_atomic(tmp_path / "faces" / folder / "blank.png", np.full((120, 160, 3), 128, np.uint8))

@@ -3,8 +3,8 @@
 Fine-tunes of one starting point usually stay in one basin of the loss, so the uniform average of their
 weights is itself a working network. It often generalises better than any of its ingredients. A soup folder is
 laid out like a training run: the base run's ``config.yaml``, one ``epoch_<k>.pt`` per soup, and
-``soup.json`` naming each soup's ingredients and their sha256. ``python -m laanet_train.realval select`` then
-scores its soups by the same rule as any run's epochs.
+``soup.json`` naming each soup's ingredients and their sha256. ``laanet-research select`` then scores its
+soups by the same rule as any run's epochs.
 
 ``greedy`` builds the *greedy soup* of Wortsman et al. (2022, "Model soups"): the candidates are ranked by their
 own selection score, and, starting from the best one alone, each next candidate joins the soup when the soup with
@@ -14,11 +14,8 @@ interrupted search resumes where it stopped.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,11 +23,12 @@ from typing import Any
 import torch
 from laanet_model.checkpoints import file_sha256
 from laanet_synth.atomic import write_json, write_torch
+from laanet_train.export import load_run_config
 
-from .export import load_run_config
+from .selection import SELECTION_RULE
 
 SOUP_FILE = "soup.json"
-#: the greedy search's scores, in the layout of ``realval select --out`` (plus the search's trace)
+#: the greedy search's scores, in the layout of ``laanet-research select --out`` (plus the search's trace)
 SCORES_FILE = "select.json"
 
 
@@ -176,8 +174,6 @@ class SoupFolder:
         return name, self.rows[name]
 
     def write_scores(self, extra: Mapping[str, Any] | None = None) -> None:
-        from .realval import SELECTION_RULE
-
         write_json(self.out / SCORES_FILE, {"checkpoints": self.rows, "rule": SELECTION_RULE, **(extra or {})},
                    indent=2)
 
@@ -204,136 +200,3 @@ def run_greedy(folder: SoupFolder, scorer: RowScorer, value: Callable[[dict[str,
     result = {"chosen": chosen["checkpoint"], "greedy": trace}
     folder.write_scores(result)
     return result
-
-
-def export_soup(
-    soup_dir: str | Path, out_path: str | Path, *, checkpoint: str, base_card: Mapping[str, Any], selection: str,
-    selection_scores: Mapping[str, Any] | None = None, fine_tune_stages: Sequence[int] = (),
-    description: str | None = None, greedy_trace: Sequence[Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Write soup ``checkpoint`` of ``soup_dir`` as float16 safetensors with a card built on ``base_card`` (the
-    card of the weights the fine-tunes started from: its training chain stays).
-
-    The card's preprocessing is the recipe the soups were scored with (``soup_dir``'s ``config.yaml``, through
-    :func:`~laanet_train.validation.run_preprocessing`), and that recipe is recorded as
-    ``training.soup.scored_with`` (without the run's own paths: data root, initial weights, output folder): it
-    may differ from the training recipe (e.g. another crop recipe), and the shipped weights must judge faces the
-    way their selection did.
-
-    The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
-    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``; with
-    ``greedy_trace``, the trace of the greedy search that found it), the rule
-    ``selection`` that chose it, and the synthetic validation re-measured through the Detector with the
-    float16 weights. The verdict bands are the synthetic ones of :func:`~laanet_train.export.export_run` until
-    ``python -m laanet_train.realval report ... --write-card`` calibrates them on real photos and adds the
-    reported figures. Returns the card.
-    """
-    import copy
-
-    from laanet_model.checkpoints import card_path_for, save_weights
-    from laanet_model.weights import preprocessing_to_dict
-
-    from .config import config_to_dict
-    from .export import exported_validation, load_run_model
-    from .validation import run_preprocessing
-
-    record = json.loads((Path(soup_dir) / SOUP_FILE).read_text())
-    if checkpoint not in record:
-        raise SoupError(f"{checkpoint} is not a soup of {soup_dir} (it holds {', '.join(sorted(record))})")
-    cfg, model = load_run_model(soup_dir, checkpoint)
-    rounded, synthetic_val, bands = exported_validation(model, cfg)
-
-    card = {k: copy.deepcopy(v) for k, v in base_card.items() if k not in ("config", "sha256", "format")}
-    card["preprocessing"] = preprocessing_to_dict(run_preprocessing(cfg))
-    training = card.setdefault("training", {})
-    kept = [e for e in training.get("not_kept", []) if e.get("stage") not in fine_tune_stages]
-    fine_tunes = [{k: v for k, v in e.items() if k != "why"}
-                  for e in training.get("not_kept", []) if e.get("stage") in fine_tune_stages]
-    if len(fine_tunes) != len(set(fine_tune_stages)):
-        raise SoupError(f"the base card's training.not_kept lacks some of the stages {sorted(fine_tune_stages)}")
-    training["not_kept"] = kept
-    training["soup"] = {"checkpoint": checkpoint, "ingredients": record[checkpoint],
-                        "candidates": {k: {"ingredients": [x["label"] for x in v],
-                                           **dict((selection_scores or {}).get(k, {}))}
-                                       for k, v in record.items()},
-                        "fine_tunes": fine_tunes,
-                        "scored_with": config_to_dict(dataclasses.replace(
-                            cfg, data=dataclasses.replace(cfg.data, root=None),
-                            model=dataclasses.replace(cfg.model, init_from=None),
-                            train=dataclasses.replace(cfg.train, output_dir=None)))}
-    if greedy_trace is not None:
-        training["soup"]["greedy"] = [dict(step) for step in greedy_trace]
-    training["selection"] = selection
-    card["metrics"] = {"synthetic_val": synthetic_val}
-    card["thresholds"] = {k: v for k, v in bands.items() if k != "rule"}
-    card["thresholds_rule"] = bands["rule"]
-    if description is not None:
-        card["description"] = description
-    path = save_weights(rounded.half(), out_path, card)
-    return json.loads(card_path_for(path).read_text())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m laanet_train.soup make OUT_DIR --config-from RUN_DIR --soup A.pt,B.pt [--soup ...]``,
-    ``... greedy OUT_DIR --config-from RUN_DIR --candidate A=a.pt --candidate B=b.pt ... --shared DIR`` or
-    ``... export SOUP_DIR OUT.safetensors --checkpoint epoch_<k>.pt --base-card CARD.json --selection RULE``."""
-    p = argparse.ArgumentParser(prog="python -m laanet_train.soup",
-                                description="Average the weights of fine-tunes that share a start (model soups).")
-    sub = p.add_subparsers(dest="command", required=True)
-    mk = sub.add_parser("make", help="write soups as a run-like folder (score it with `realval select`)")
-    mk.add_argument("out_dir")
-    mk.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
-    mk.add_argument("--soup", action="append", required=True,
-                    help="comma-separated ingredients, each LABEL=PATH or PATH of a .pt state dict (repeat per soup)")
-    gr = sub.add_parser("greedy", help="the greedy soup of the candidates, by the selection rule of `realval select`")
-    gr.add_argument("out_dir")
-    gr.add_argument("--config-from", required=True, help="the run whose config.yaml (recipe) the soups are scored with")
-    gr.add_argument("--candidate", action="append", required=True,
-                    help="an ingredient LABEL=PATH (or PATH) of a .pt state dict (repeat per candidate)")
-    gr.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/)")
-    gr.add_argument("--cache", default=None, help="folder for the face cache")
-    ex = sub.add_parser("export", help="write one soup as float16 safetensors with its card")
-    ex.add_argument("soup_dir")
-    ex.add_argument("out")
-    ex.add_argument("--checkpoint", required=True, help="the soup to export (epoch_<k>.pt)")
-    ex.add_argument("--base-card", required=True, help="the JSON card of the weights the fine-tunes started from")
-    ex.add_argument("--selection", required=True, help="the rule that chose --checkpoint, for the card")
-    ex.add_argument("--scores", default=None,
-                    help="`realval select --out` JSON of the soups, or a greedy folder's select.json, for the card")
-    ex.add_argument("--fine-tune-stage", type=int, action="append", default=[],
-                    help="a stage of the base card's training.not_kept that is an ingredient (repeat)")
-    ex.add_argument("--description", default=None)
-    args = p.parse_args(argv)
-    try:
-        if args.command == "make":
-            out = write_soup_run(args.out_dir, args.config_from, [s.split(",") for s in args.soup])
-            print(json.dumps(json.loads((out / SOUP_FILE).read_text()), indent=2))
-        elif args.command == "greedy":
-            from .realval import SELECTION_NEEDS, SelectionBench, check_shared, rule_value
-
-            candidates = dict(parse_ingredient(x) for x in args.candidate)
-            if len(candidates) != len(args.candidate):
-                raise SoupError("candidate labels must differ")
-            check_shared(args.shared, SELECTION_NEEDS)
-            folder = SoupFolder(args.out_dir, args.config_from, candidates)
-            bench = SelectionBench(args.config_from, args.shared, args.cache)
-            try:
-                result = run_greedy(folder, bench.score, rule_value,
-                                    log=lambda line: print(line, file=sys.stderr, flush=True))
-            finally:
-                bench.save()
-            print(json.dumps(result, indent=2))
-        else:
-            scored = json.loads(Path(args.scores).read_text()) if args.scores else {}
-            card = export_soup(args.soup_dir, args.out, checkpoint=args.checkpoint,
-                               base_card=json.loads(Path(args.base_card).read_text()), selection=args.selection,
-                               selection_scores=scored.get("checkpoints"), fine_tune_stages=args.fine_tune_stage,
-                               description=args.description, greedy_trace=scored.get("greedy"))
-            print(json.dumps(card["metrics"], indent=2))
-    except (SoupError, FileNotFoundError) as exc:  # FileNotFoundError: realval.SharedDataError among others
-        p.error(str(exc))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The selection rule: what a run's checkpoints (or soups) are compared on, how they are ranked, and the lead a
+candidate needs to replace the shipped weights. Only selection data are used: the synthetic validation pairs and
+the selection halves of the shared photos (:mod:`~laanet_research.halves`); nothing reported."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from laanet_bench.metrics import auc as roc_auc
+from laanet_model.scoring import sigmoid
+
+from .face_cache import FaceCache, PhotoScorer
+from .photo_bands import calibration_scores, photo_bands
+from .renderings import Rendering
+from .sweep import sweep_spreads, sweep_summary
+
+#: how checkpoints are compared (:func:`choose_checkpoint`)
+SELECTION_RULE = (
+    "highest mean of three measures through the Detector with the flip test: the synthetic validation AUC; the AUC "
+    "of the selection photos (selection halves of faces/portraits and faces/realworld, as they are and at a "
+    "quarter) against the synthetic validation fakes; and the share of the selection photos whose fake "
+    "probability stays within 0.2 from 240p to 1080p"
+)
+
+
+def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: Any,
+                    cache: FaceCache, sweep: Sequence[Rendering] | None = None) -> dict[str, float]:
+    """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
+    portraits and the realworld photos, as they are and at a quarter size: ``renderings`` from
+    :func:`~laanet_research.renderings.calibration_renderings`) from the synthetic validation fakes, the synthetic validation AUC itself
+    and, with ``sweep`` (:func:`~laanet_research.renderings.sweep_renderings` of the selection photos), the share of the selection photos
+    whose probability stays within :data:`~laanet_research.sweep.SWEEP_TOLERANCE` over the sweep; with, for information, the band the
+    calibration rule would set and the share of the synthetic validation fakes above it."""
+    scorer = PhotoScorer(detector, cache)
+    cal = calibration_scores(scorer, renderings)
+    reals, fakes = val_pairs
+    lr = np.array([p.logit for p in detector.predict_crops(reals)])
+    lf = np.array([p.logit for p in detector.predict_crops(fakes)])
+    y = np.r_[np.zeros(len(lr)), np.ones(len(lf))]
+    photo_y = np.r_[np.zeros(len(cal)), np.ones(len(lf))]
+    photo_s = np.r_[cal, sigmoid(lf)]
+    band = photo_bands(cal)["fake_above"]
+    return {"synthetic_val_auc": round(roc_auc(y, np.r_[lr, lf]), 4),
+            "photos_vs_fakes_auc": round(roc_auc(photo_y, photo_s), 4),
+            "calibration_median_prob": round(float(np.median(cal)), 4),
+            "fake_above": band,
+            "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4),
+            **({} if sweep is None else _sweep_row(sweep_spreads(scorer, sweep)))}
+
+
+def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
+    """The selection row's sweep measures, from the report's own :func:`~laanet_research.sweep.sweep_summary`."""
+    summary = sweep_summary(spreads, images=len(spreads))
+    if not summary["n"]:
+        raise ValueError("no selection photo has a judged face at every sweep height")
+    return {"sweep_within": summary["within_tolerance"], "sweep_photos": summary["n"]}
+
+
+def rule_value(row: dict[str, float]) -> float:
+    """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs and its
+    sweep share. A row scored without the sweep (the searches before the sweep joined the rule) gives the mean
+    of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
+    return float(np.mean(rule_measures(row)))
+
+
+def rule_measures(row: dict[str, float]) -> list[float]:
+    """The measures :func:`rule_value` averages: the two AUCs, and the sweep share when the row has it."""
+    return [row[k] for k in ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within") if k in row]
+
+
+def replacement_margin(row: dict[str, float]) -> float:
+    """The lead by :func:`rule_value` a candidate needs over the shipped weights to replace them: what one
+    selection photo crossing the sweep tolerance moves the rule (``1 / sweep_photos`` over the number of
+    measures). A smaller lead is a tie at the resolution of the selection data, and a tie keeps the weights whose
+    reported figures are already measured. Rows scored without the sweep have no such step and need no margin
+    (0.0)."""
+    return 1.0 / (len(rule_measures(row)) * row["sweep_photos"]) if "sweep_photos" in row else 0.0
+
+
+def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
+    """The checkpoint :data:`SELECTION_RULE` picks from :func:`selection_score` rows (first one on a tie)."""
+    if not rows:
+        raise ValueError("no checkpoints to choose from")
+    return max(rows, key=lambda k: rule_value(rows[k]))
