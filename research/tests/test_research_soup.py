@@ -83,7 +83,7 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     from laanet_train.config import load_config
     from laanet_train.validation import run_preprocessing
 
-    configs = Path(__file__).resolve().parents[1] / "configs"
+    configs = Path(__file__).resolve().parents[2] / "packages" / "laanet-train" / "configs"
     cfg = load_config(configs / "lite0_sbi_lfw_v2.yaml", [
         f"data.root={lfw_dir}", "data.input_size=64", "data.max_train_faces=10", "data.max_val_faces=4",
         "data.num_workers=0", "model.pretrained=false"])
