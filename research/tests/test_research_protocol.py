@@ -343,3 +343,25 @@ def test_fake_clips_are_scored_as_the_command_line_scores_a_video(tmp_path: Path
     assert [numbers for numbers, _ in seen] == [[0, 4, 9, 14, 19]] * 2
     for (_, pixel), rgb in zip(seen, colours.values(), strict=True):
         assert np.abs(np.subtract(pixel, rgb)).max() <= 12  # RGB order, not OpenCV's BGR
+
+
+def test_a_card_updated_by_a_report_takes_its_bands_rule_and_figures_and_keeps_the_rest() -> None:
+    from laanet_research.card_update import updated_card
+
+    card = {"name": "x", "thresholds": {"real_below": 0.1, "fake_above": 0.9}, "thresholds_rule": "old",
+            "metrics": {"synthetic_val": {"auc": 0.9}, "real_photos": {"n": 1}}}
+    report = {"thresholds": {"real_below": 0.3, "fake_above": 0.8, "rule": "new", "n_calibration": 114},
+              "metrics": {"real_photos": {"n": 71}}}
+    out = updated_card(card, report)
+    assert out["thresholds"] == {"real_below": 0.3, "fake_above": 0.8} and out["thresholds_rule"] == "new"
+    assert out["metrics"] == {"synthetic_val": {"auc": 0.9}, "real_photos": {"n": 71}}
+    assert card["metrics"]["real_photos"] == {"n": 1}  # the card given is not changed
+
+
+def test_report_refuses_to_write_a_card_into_the_installed_package(tmp_path: Path) -> None:
+    import laanet_model
+    from laanet_research.card_update import check_outside_packages
+
+    with pytest.raises(ValueError, match="installed laanet_model package"):
+        check_outside_packages(Path(laanet_model.__file__).parent / "assets" / "card.json")
+    assert check_outside_packages(tmp_path / "card.json") == (tmp_path / "card.json").resolve()

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     floor.add_argument("--face-detector", default="retinaface", help="face finder name (default: retinaface)")
     floor.add_argument("--min-face-size", type=int, default=None,
                        help="judged face width in pixels (default: the one training runs use)")
+    ship = sub.add_parser("ship-card", help="split a full card into the card that ships and the training record")
+    ship.add_argument("card", help="the full JSON card (as export and report --write-card write it)")
+    ship.add_argument("--out", required=True, help="the shipped card to write (never into an installed package)")
+    ship.add_argument("--record", required=True, help="the training record to write")
     for q in (rep, sel, floor):
         q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
         q.add_argument("--out", default=None, help="write the result here as JSON")

@@ -26,11 +26,12 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "soup":
             result = {"make": soup_make, "greedy": soup_greedy, "export": soup_export}[args.soup_command](args)
         else:
-            result = {"select": select, "report": report, "face-score": face_score}[args.command](args)
+            result = {"select": select, "report": report, "face-score": face_score,
+                      "ship-card": ship_card}[args.command](args)
     except (FileNotFoundError, SoupError) as exc:  # SharedDataError is a FileNotFoundError
         raise CommandError(str(exc)) from exc
     text = json.dumps(result, indent=2)
-    if getattr(args, "out", None) and args.command != "soup":
+    if getattr(args, "out", None) and args.command not in ("soup", "ship-card"):
         from laanet_synth.atomic import write_text
 
         write_text(args.out, text + "\n")
@@ -107,6 +108,24 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         write_json(target, updated_card(card, result), indent=2)
         _say(f"wrote {target}")
     return result
+
+
+def ship_card(args: argparse.Namespace) -> dict[str, Any]:
+    """The card that ships and the training record, split from a full card; the result names both files."""
+    from laanet_model.checkpoints import read_card
+    from laanet_synth.atomic import write_json
+
+    from .card_split import split_card
+    from .card_update import check_outside_packages
+
+    try:
+        target = check_outside_packages(args.out)
+        shipped, record = split_card(read_card(args.card))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    write_json(target, shipped, indent=2)
+    write_json(args.record, record, indent=2)
+    return {"card": str(target), "record": str(args.record)}
 
 
 def soup_make(args: argparse.Namespace) -> dict[str, Any]:
