@@ -24,7 +24,8 @@ class DemoLimits:
     """Width x height above which an image is refused before it is decoded (about 8660 x 5770)."""
     max_faces: int = 32
     """At most this many faces per image are scored (the largest ones); the rest are counted."""
-    default_video_frames: int = 32
+    default_video_frames: int | None = None
+    """Frames sampled from a video when none are asked for; ``None``: the weight's recipe's ``frames_per_video``."""
     min_video_frames: int = 2
     max_video_frames: int = 64
     suspicious_frames: int = 4
@@ -35,7 +36,8 @@ class DemoLimits:
     """Requests that may wait in the queue before new ones are turned away."""
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_video_frames <= self.default_video_frames <= self.max_video_frames:
+        default = self.min_video_frames if self.default_video_frames is None else self.default_video_frames
+        if not 1 <= self.min_video_frames <= default <= self.max_video_frames:
             raise ValueError(
                 "expected 1 <= min_video_frames <= default_video_frames <= max_video_frames, got "
                 f"{self.min_video_frames}, {self.default_video_frames}, {self.max_video_frames}"
