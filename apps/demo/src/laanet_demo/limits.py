@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from laanet_synth.media import OFFICIAL_FRAMES_PER_VIDEO
 from PIL import Image, UnidentifiedImageError
 
 
@@ -24,8 +25,9 @@ class DemoLimits:
     """Width x height above which an image is refused before it is decoded (about 8660 x 5770)."""
     max_faces: int = 32
     """At most this many faces per image are scored (the largest ones); the rest are counted."""
-    default_video_frames: int | None = None
-    """Frames sampled from a video when none are asked for; ``None``: the weight's recipe's ``frames_per_video``."""
+    default_video_frames: int = OFFICIAL_FRAMES_PER_VIDEO
+    """Frames the app's slider starts at (the official count, which every registered recipe's ``frames_per_video``
+    is); ``analysis.analyse_video`` itself samples the recipe's ``frames_per_video`` when given no count."""
     min_video_frames: int = 2
     max_video_frames: int = 64
     suspicious_frames: int = 4
@@ -36,8 +38,7 @@ class DemoLimits:
     """Requests that may wait in the queue before new ones are turned away."""
 
     def __post_init__(self) -> None:
-        default = self.min_video_frames if self.default_video_frames is None else self.default_video_frames
-        if not 1 <= self.min_video_frames <= default <= self.max_video_frames:
+        if not 1 <= self.min_video_frames <= self.default_video_frames <= self.max_video_frames:
             raise ValueError(
                 "expected 1 <= min_video_frames <= default_video_frames <= max_video_frames, got "
                 f"{self.min_video_frames}, {self.default_video_frames}, {self.max_video_frames}"
