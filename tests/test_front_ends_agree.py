@@ -1,11 +1,13 @@
-"""Five callers, one way from a file to a score: the demo, the `laanet predict` CLI, the benchmark harness,
-training validation and folder evaluation give the same scores for the same inputs.
+"""Seven callers, one way from a file to a score: the demo, the `laanet predict` CLI, the benchmark harness,
+training validation, folder evaluation, threshold calibration and export give the same scores for the same
+inputs.
 
 Every caller goes through the `Detector` stages (find faces, crop, normalise, network with the flip test,
-aggregate); these tests make sure none has drifted into its own preprocessing, face selection or
-aggregation. The inputs have several faces per frame (more than the demo shows) and no face at all; a
-frame without a face has no score in the demo, the CLI and the harness's frame level, 0.5 at the
-harness's video level, and the whole-image score in folder evaluation (the protocol cards record).
+aggregate); these tests make sure none has drifted into its own preprocessing, face selection, normalisation,
+aggregation or no-face rule. The inputs have several faces per frame (more than the demo shows) and no face at
+all; an image with no judged face gets what the recipe's ``no_face`` rule says (for the built-in weights
+``"whole_image"``: the whole image warped to the input size and scored as one face) in every caller that
+scores it, and the official recipes' rule (``"chance"``: 0.5) in the harness.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 N_FRAMES = 4
 TOL = 2e-6  # the CLI rounds probabilities to 6 decimals
@@ -86,8 +89,8 @@ def _bench_scores(rows: list[tuple[Path, int]], tmp_path: Path, level: str, fram
         return {Path(row["key"]).name: float(row["score"]) for row in csv.DictReader(fh)}
 
 
-def test_image_scores_agree_across_five_callers(images, direct, builtin_detector, shipped_card: dict,
-                                                tmp_path: Path) -> None:
+def test_image_scores_agree_across_callers(images, direct, builtin_detector, shipped_card: dict,
+                                           tmp_path: Path) -> None:
     from laanet_demo.analysis import analyse_image
     from laanet_demo.limits import DemoLimits
     from laanet_model.scoring import sigmoid
@@ -99,8 +102,12 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     from laanet_train.validation import FolderValidation, run_detector
 
     det = builtin_detector
-    expected = {name: pred.prob() for name, pred in direct.items()}
-    assert expected["faceless"] is None
+    assert det.preprocessing.no_face == "whole_image"
+    expected = {name: pred.score() for name, pred in direct.items()}
+    # the faceless image: no judged face, so the recipe's rule scores the whole image as one face
+    assert direct["faceless"].prob() is None
+    whole = warp_to_size(read_image(images["faceless"]), det.input_size)
+    assert expected["faceless"] == pytest.approx(det.predict_crops([whole])[0].prob, abs=1e-12)
     # the frame score covers every face: the most fake one under the built-in recipe
     assert expected["group"] == pytest.approx(sigmoid(max(f.logit for f in direct["group"].faces)), abs=1e-12)
 
@@ -109,26 +116,32 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
         demo = analyse_image(det, path, DemoLimits(max_faces=2))
         assert demo.n_faces_found == len(direct[name].faces)
         assert len(demo.faces) == min(2, len(direct[name].faces))
-        assert demo.prob == (None if expected[name] is None else pytest.approx(expected[name], abs=1e-9)), name
+        assert demo.score == pytest.approx(expected[name], abs=1e-9), name
+        assert (demo.prob is None) == (name == "faceless"), name
 
     # 2. the CLI
     cli = _cli_records(list(images.values()), tmp_path)
     for name, path in images.items():
         rec = cli[path.name]
         assert rec["n_faces"] == len(direct[name].faces)
-        assert rec["prob"] == (None if expected[name] is None else pytest.approx(expected[name], abs=TOL)), name
+        assert rec["prob"] == pytest.approx(expected[name], abs=TOL), name
+    assert cli[images["faceless"].name]["reason"] == "no face found: the whole image scored as one face"
 
-    # 3. the harness (frame level: a faceless frame has no row; video level: 0.5)
+    # 3. the harness, following the recipe (every image has a row at both levels, with the same scores), and
+    #    its records say which settings came from the recipe
     labels = {"couple": 0, "group": 1, "faceless": 0}
     rows = [(images[n], labels[n]) for n in images]
     frame = _bench_scores(rows, tmp_path, "frame")
-    assert set(frame) == {images["couple"].name, images["group"].name}
-    for name in ("couple", "group"):
-        assert frame[images[name].name] == pytest.approx(expected[name], abs=1e-6), name
     video = _bench_scores(rows, tmp_path, "video")
-    assert video[images["faceless"].name] == 0.5
+    for name in images:
+        assert frame[images[name].name] == pytest.approx(expected[name], abs=1e-6), name
+        assert video[images[name].name] == pytest.approx(expected[name], abs=1e-6), name
+    record = json.loads((tmp_path / "bench-frame" / "records.jsonl").read_text().splitlines()[-1])
+    assert record["no_face"] == "whole_image" and record["n_no_face"] == 1
+    assert record["tta"] == "flip" and record["face_policy"] == "max"
+    assert record["n_frames"] == N_FRAMES and set(record["from_recipe"]) == {"face_policy", "tta", "no_face"}
 
-    # 4. folder evaluation (a faceless image is scored whole)
+    # 4. folder evaluation
     folder = tmp_path / "labelled"
     for name, path in images.items():
         (folder / ("fake" if labels[name] else "real")).mkdir(parents=True, exist_ok=True)
@@ -136,12 +149,9 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     scores = score_folder(det, folder)
     by_name = {p.name: (logit, found) for p, logit, found in zip(scores.paths, scores.logits, scores.face_found,
                                                                   strict=True)}
-    for name in ("couple", "group"):
+    for name in images:
         logit, found = by_name[images[name].name]
-        assert found and sigmoid(logit) == pytest.approx(expected[name], abs=1e-9), name
-    whole = warp_to_size(read_image(images["faceless"]), det.input_size)
-    logit, found = by_name[images["faceless"].name]
-    assert not found and logit == pytest.approx(det.predict_crops([whole])[0].logit, abs=1e-9)
+        assert found == (name != "faceless") and sigmoid(logit) == pytest.approx(expected[name], abs=1e-9), name
 
     # 5. training validation: the recipe the built-in weights were selected with builds the same preprocessing
     #    around the same network, and its folder validation scores the same folder from the same per-image scores
@@ -149,23 +159,100 @@ def test_image_scores_agree_across_five_callers(images, direct, builtin_detector
     val_det = run_detector(det.model, cfg, "cpu", face_finder=det.face_finder)
     assert val_det.preprocessing == det.preprocessing
     for name, path in images.items():
-        got_prob = val_det.predict_image(read_image(path)).prob()
-        assert got_prob == (None if expected[name] is None else pytest.approx(expected[name], abs=1e-9)), name
+        assert val_det.predict_image(read_image(path)).score() == pytest.approx(expected[name], abs=1e-9), name
     got = FolderValidation(folder)(val_det)
     assert got == pytest.approx({"folder_auc": scores.metrics()["auc"], "folder_ap": scores.metrics()["ap"]})
+
+
+def test_harness_follows_the_recipe_unless_told_otherwise(images, builtin_detector, tmp_path: Path) -> None:
+    """The no-face rule, the frame count and the flip test come from the weights' recipe unless given: under the
+    official recipes' rule ("chance") a faceless image scores 0.5 at both levels; given settings win, and the
+    records say which were given."""
+    import dataclasses
+
+    from laanet_bench.datasets.base import MediaItem
+    from laanet_bench.evaluation import RunInfo, run_evaluation
+    from laanet_bench.metrics import BootstrapConfig
+    from laanet_bench.pipeline import EvalSettings
+    from laanet_bench.scorer import DetectorScorer
+    from laanet_model.detector import Detector
+    from laanet_model.weights import get_weights
+    from laanet_synth.imageio import read_image
+
+    det = builtin_detector
+    official_rule = get_weights("laanet-official-sbi").preprocessing.no_face
+    assert official_rule == "chance"
+    pre = dataclasses.replace(det.preprocessing, no_face=official_rule, frames_per_video=1)
+    chance = Detector(det.model, pre, face_finder=det.face_finder, device="cpu", thresholds=det.thresholds)
+    scorer = DetectorScorer(chance, "builtin-chance", "2" * 64)
+    labels = {"couple": 0, "group": 1, "faceless": 1}
+    items = [MediaItem(key=p.name, paths=(p,), label=labels[n], kind="frames") for n, p in images.items()]
+    boot = BootstrapConfig(n_boot=0)
+    recs, _ = run_evaluation(items, scorer, EvalSettings(), RunInfo("agree"), tmp_path / "chance", bootstrap=boot,
+                             progress=False)
+    couple = det.predict_image(read_image(images["couple"])).score()
+    for rec in recs:
+        assert rec.no_face == "chance" and rec.n_frames == 1 and rec.tta == "flip", rec.level
+        assert set(rec.from_recipe) == {"n_frames", "face_policy", "tta", "no_face"}
+        with (tmp_path / "chance" / rec.scores_file).open() as fh:
+            got = {row["key"]: float(row["score"]) for row in csv.DictReader(fh)}
+        assert got[images["faceless"].name] == 0.5, rec.level
+        assert got[images["couple"].name] == pytest.approx(couple, abs=1e-6), rec.level
+
+    recs, _ = run_evaluation(items, scorer, EvalSettings(no_face="no_score", tta="none"), RunInfo("agree"),
+                             tmp_path / "given", bootstrap=boot, progress=False)
+    for rec in recs:
+        assert rec.no_face == "no_score" and rec.tta == "none" and rec.n_no_face == 1, rec.level
+        assert set(rec.from_recipe) == {"n_frames", "face_policy"}
+        assert rec.n_real + rec.n_fake == 2  # the faceless image has no score: left out, and counted
+
+
+def test_calibration_and_export_score_through_the_detector(lfw_dir: Path, builtin_detector, shipped_card: dict
+                                                          ) -> None:
+    """Threshold calibration and export (``laanet_train.export``) score the synthetic validation pairs through
+    the detector's network stage on the dataset's tensors; the same crops through ``Detector.predict_crops``
+    give the same probabilities, so the bands and the card's figures are the detector's."""
+    from laanet_bench.metrics import auc
+    from laanet_synth.dataset import to_tensor
+    from laanet_train.config import config_from_dict
+    from laanet_train.data import build_datasets
+    from laanet_train.export import exported_validation, selection_recipe, verdict_thresholds
+
+    det = builtin_detector
+    recipe = selection_recipe(shipped_card)
+    data = {**recipe["data"], "root": str(lfw_dir), "max_val_faces": 4,
+            "max_train_faces": recipe["data"]["batch_pairs"], "num_workers": 0}
+    cfg = config_from_dict({**recipe, "data": data})
+    _, figures, bands = exported_validation(det.model, cfg)
+
+    # the same pairs, cut by the dataset, scored from their uint8 crops by the detector
+    _, val_set = build_datasets(cfg.data, cfg.seed)
+    val_set.set_epoch(0)
+    raws = [val_set.raw_item(i) for i in range(len(val_set))]
+    reals, fakes = [r["real"] for r in raws], [r["fake"] for r in raws]
+    probs = np.asarray([p.prob for p in det.predict_crops(reals + fakes)])
+    labels = np.asarray([0] * len(reals) + [1] * len(fakes))
+    assert figures["n_pairs"] == len(raws) == 4
+    assert figures["auc"] == pytest.approx(round(auc(labels, probs), 4), abs=1e-4)
+    rule = verdict_thresholds(labels, probs)
+    assert bands["real_below"] == pytest.approx(rule["real_below"], abs=1e-4)
+    assert bands["fake_above"] == pytest.approx(rule["fake_above"], abs=1e-4)
+    # one normalise: the dataset's tensors are the detector's input, bit for bit
+    x = torch.stack([to_tensor(c, det.preprocessing.mean, det.preprocessing.std) for c in reals])
+    assert torch.equal(x, det.normalise(np.stack(reals)))
 
 
 def test_training_validation_scores_dataset_tensors_like_the_detector(images, direct, builtin_detector) -> None:
     """Synthetic validation feeds the dataset's normalised tensors to the network stage; for the same crops
     that gives the scores the detector gives from the crops themselves."""
-    import torch
     from laanet_synth.dataset import to_tensor
 
     det = builtin_detector
     crops = [f.crop for f in direct["group"].faces]
     x = torch.stack([to_tensor(c, det.preprocessing.mean, det.preprocessing.std) for c in crops])
+    assert torch.equal(x, det.normalise(np.stack(crops)))  # one normalise, the same arithmetic
     cls, _ = det.predict_logits(x)
-    assert cls.double().numpy() == pytest.approx([f.logit for f in direct["group"].faces], abs=1e-4)
+    assert cls.double().numpy() == pytest.approx([f.logit for f in direct["group"].faces], abs=1e-6)
 
 
 def test_video_scores_agree(shared_data: Path, builtin_detector, tmp_path: Path) -> None:

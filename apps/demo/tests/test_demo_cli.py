@@ -216,7 +216,14 @@ def test_rows_without_a_score_say_why_and_outputs_name_the_weights(
     out_csv = tmp_path / "r.csv"
     assert predict.run_predict(_args(inputs, out_csv), detector=detector) == 1
     rows = {Path(r["path"]).name: r for r in csv.DictReader(out_csv.open())}
-    assert rows["landscape.png"]["reason"] == "no face found" and rows["landscape.png"]["prob"] == ""
+    # no face: the built-in recipe's no-face rule scores the whole image as one face, and the row says so
+    from laanet_synth.imageio import read_image
+
+    assert detector.preprocessing.no_face == "whole_image"
+    landscape = rows["landscape.png"]
+    assert landscape["reason"] == "no face found: the whole image scored as one face" and landscape["n_faces"] == "0"
+    whole = detector.predict_image(read_image(bad_inputs["no_face"])).score()
+    assert math.isclose(float(landscape["prob"]), whole, abs_tol=2e-6) and landscape["verdict"]
     assert rows["notes.jpg"]["reason"] == "unreadable"
     meta = json.loads(predict.sidecar_path(out_csv).read_text())
     sha = file_sha256(get_weights("laanet-lite0-sbi-lfw").path())
@@ -261,6 +268,8 @@ def test_resume_reuses_only_records_of_the_same_weights_settings_and_file(
 
 
 def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(detector) -> None:
+    import dataclasses
+
     from laanet_demo.analysis import ImageAnalysis
     from laanet_demo.inference import UnjudgedView
 
@@ -274,3 +283,8 @@ def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(d
     plain = ImageAnalysis(image=small.image, faces=[], n_faces_found=0, prob=None, timings_ms={})
     none = predict.image_record(Path("none.jpg"), plain, detector)
     assert none["reason"] == "no face found" and "not_judged" not in none and none["verdict"] is None
+    # a no-face rule that gives a score: the row carries it, its verdict and the rule; the faces stay listed
+    scored = dataclasses.replace(small, no_face_prob=0.2)
+    rec = predict.image_record(Path("tiny.jpg"), scored, detector)
+    assert rec["prob"] == 0.2 and rec["verdict"] == detector.thresholds.verdict(0.2)
+    assert rec["reason"] == "no face judged: the whole image scored as one face" and len(rec["not_judged"]) == 1

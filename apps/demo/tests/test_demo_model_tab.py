@@ -22,6 +22,9 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     assert f"## {spec.name}" in text and spec.variant in text and spec.licence in text
     assert detector.preprocessing.crop.name in text
     assert f"real below {detector.thresholds.real_below}" in text
+    # the recipe's frame count and no-face rule
+    assert f"over {detector.preprocessing.frames_per_video} frames by default" in text
+    assert "| no face judged | the whole image scored as one face |" in text
     # which detections are judged: the recipe's floor on the face finder's confidence, or every face
     floor = detector.preprocessing.min_face_score
     assert ("| least sure detection judged | every face found |" in text) == (floor is None)

@@ -183,7 +183,10 @@ def test_every_option_has_help_and_its_default_and_no_markup():
             assert action.help and len(action.help) > 8, (name, action.dest)
             if action.default not in (None, False, "", argparse.SUPPRESS) and not action.required:
                 assert "%(default)s" in action.help, (name, action.dest)
-    assert "(default: 32)" in commands["evaluate"].format_help()
+    # settings left out are the weights' recipe's, and the help says so
+    text = " ".join(commands["evaluate"].format_help().split())
+    assert "(default: the weights' recipe, frames_per_video)" in text
+    assert text.count("(default: recipe)") == 3  # --face-policy, --tta, --no-face
 
 
 def test_one_quiet_flag_and_a_version(capsys):

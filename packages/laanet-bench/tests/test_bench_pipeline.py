@@ -13,13 +13,21 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from laanet_bench.cache import EvalCache, item_fingerprint
+from laanet_bench.cache import EvalCache, ScoreEntry, item_fingerprint
 from laanet_bench.datasets import LoadOptions, load_csv, load_dataset
 from laanet_bench.evaluation import RunInfo, run_evaluation
 from laanet_bench.frames import load_frames
 from laanet_bench.metrics import BootstrapConfig
 from laanet_bench.perturbations import Perturbation
-from laanet_bench.pipeline import EvalSettings, crop_tag, evaluate_items, extract_crops, score_tag
+from laanet_bench.pipeline import (
+    EvalSettings,
+    aggregate_entry,
+    crop_tag,
+    evaluate_items,
+    extract_crops,
+    resolve_settings,
+    score_tag,
+)
 from laanet_bench.records import read_records
 from laanet_bench.scorer import DetectorScorer
 from laanet_model import Detector
@@ -103,7 +111,7 @@ def test_cache_reuse_across_settings(tmp_path, build, clips, scorer):
     root = build.dfdcp(tmp_path / "d", clips)
     items = load_dataset("dfdcp", root)
     out = tmp_path / "out"
-    base = EvalSettings(n_frames=FRAMES)
+    base = EvalSettings(n_frames=FRAMES, tta="none")  # not the recipe's flip test, which this test turns on below
     first, s1 = run_evaluation(items, scorer, base, RunInfo("dfdcp"), out, bootstrap=BOOT, progress=False)
     crop_files = sorted((out / "cache" / "crops").rglob("*.npz"))
     stamps = {p: p.stat().st_mtime_ns for p in crop_files}
@@ -169,7 +177,7 @@ def test_flip_tta_averages_the_mirror_logit(tmp_path, build, clips, scorer):
     lr = DetectorScorer(Detector(LeftRightNet(), det.preprocessing, face_finder=det.face_finder, device="cpu"),
                         "left-right", "1" * 64)
     cache = EvalCache(tmp_path / "cache")
-    plain, _ = evaluate_items(items, lr, EvalSettings(n_frames=2), cache, progress=False)
+    plain, _ = evaluate_items(items, lr, EvalSettings(n_frames=2, tta="none"), cache, progress=False)
     flipped, _ = evaluate_items(items, lr, EvalSettings(n_frames=2, tta="flip"), cache, progress=False)
     assert max(abs(r.video_prob - 0.5) for r in plain) > 0.01
     assert max(abs(r.video_prob - 0.5) for r in flipped) < 1e-5  # float32 network: the two halves are summed in different orders
@@ -228,3 +236,43 @@ def test_generic_csv_on_shared_videos(tmp_path, shared_data, scorer):
     assert rec.n_no_face <= 2
     line = json.loads((tmp_path / "out" / "records.jsonl").read_text().splitlines()[0])
     assert {"dataset", "level", "auc", "ap", "n_real", "n_fake", "weights_sha256"} <= set(line)
+
+
+def test_unset_settings_come_from_the_recipe_and_given_ones_win(scorer):
+    pre = scorer.preprocessing
+    got = resolve_settings(EvalSettings(), scorer)
+    assert (got.n_frames, got.face_policy, got.no_face) == (pre.frames_per_video, pre.frame_policy, pre.no_face)
+    assert got.tta == ("flip" if pre.flip_test else "none")
+    assert set(got.from_recipe) == {"n_frames", "face_policy", "tta", "no_face"}
+    given = resolve_settings(EvalSettings(n_frames=3, tta="none", no_face="no_score"), scorer)
+    assert (given.n_frames, given.tta, given.no_face) == (3, "none", "no_score")
+    assert set(given.from_recipe) == {"face_policy"}
+    assert resolve_settings(given, scorer) == given
+
+
+@pytest.mark.parametrize(("rule", "frames", "video"), [
+    # frame 0 has two faces (logits 1 and 3), frames 1 and 2 none (frame 1's whole frame scored -2)
+    ("whole_image", [3.0, -2.0], 3.0),
+    ("chance", [3.0, 0.0, 0.0], 3.0),
+    ("no_score", [3.0], 3.0),
+])
+def test_frames_without_a_face_follow_the_no_face_rule(scorer, rule, frames, video):
+    whole = rule == "whole_image"
+    entry = ScoreEntry(logits=np.array([1.0, 3.0] + ([-2.0] if whole else [])),
+                       frame_of_face=np.array([0, 0] + ([1] if whole else [])),
+                       areas=np.array([10.0, 5.0] + ([99.0] if whole else [])), frame_indices=np.array([0, 5, 9]),
+                       whole=np.array([False, False] + ([True] if whole else [])))
+    logits, prob, n_no_face = aggregate_entry(entry, scorer, EvalSettings(no_face=rule))
+    assert logits.tolist() == frames and n_no_face == 2
+    assert prob == pytest.approx(float(sigmoid(video)))  # a video with a judged face: its faces alone
+
+
+@pytest.mark.parametrize(("rule", "video"), [("whole_image", -1.0), ("chance", 0.0), ("no_score", None)])
+def test_a_video_with_no_judged_face_gets_the_rule(scorer, rule, video):
+    whole = rule == "whole_image"
+    entry = ScoreEntry(logits=np.array([-2.0, 0.0] if whole else []), frame_of_face=np.array([0, 1] if whole else [],
+                       dtype=np.int64), areas=np.array([99.0, 99.0] if whole else []), frame_indices=np.array([0, 5]),
+                       whole=np.array([True, True] if whole else [], dtype=bool))
+    _, prob, n_no_face = aggregate_entry(entry, scorer, EvalSettings(no_face=rule))
+    assert n_no_face == 2
+    assert prob == (None if video is None else pytest.approx(float(sigmoid(video))))

@@ -41,7 +41,8 @@ def record(out, dataset, level, sep, seed=0, weights=("ours", "ab" * 32), pertur
     rel = f"scores/{run}_{dataset}_{level}.csv"
     write_text(out / rel, scores_csv(sc))
     rec = make_record(sc, level, RunInfo(dataset=dataset), Weights(*weights),
-                      EvalSettings(perturbation=perturbation), BootstrapConfig(n_boot=50), 1.0, rel, run)
+                      EvalSettings(n_frames=32, face_policy="max", tta="none", no_face="chance", perturbation=perturbation),
+                      BootstrapConfig(n_boot=50), 1.0, rel, run)
     append_record(out / "records.jsonl", rec)
     return rec
 

@@ -248,3 +248,50 @@ def test_model_detector_detections_below_min_face_score_are_not_judged(detector:
     with pytest.raises(ValueError, match="min_face_score"):
         Preprocessing(min_face_score=float("nan"))
 
+
+
+class _NoFaces:
+    """A face finder that never finds a face."""
+
+    def find(self, image: np.ndarray) -> list:
+        return []
+
+
+@pytest.mark.parametrize("rule", ["no_score", "chance", "whole_image"])
+def test_model_detector_no_face_rule_of_the_recipe(detector: Detector, rule: str) -> None:
+    import dataclasses
+
+    from laanet_model.scoring import clip_score
+
+    pre = dataclasses.replace(detector.preprocessing, no_face=rule)
+    det = Detector(detector.model, pre, face_finder=_NoFaces(), device="cpu")
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (90, 150, 3), dtype=np.uint8)
+    pred = det.predict_image(image)
+    assert pred.faces == [] and pred.prob() is None and pred.frame_logit() is None
+    whole = det.predict_crops([det.whole_image_crop(image)])[0].logit
+    want = {"no_score": None, "chance": 0.0, "whole_image": whole}[rule]
+    assert pred.no_face_logit == (None if want is None else pytest.approx(want, abs=1e-6))
+    assert pred.score() == (None if want is None else pytest.approx(sigmoid(want), abs=1e-6))
+    assert det.whole_image_crop(image).shape == (SIZE, SIZE, 3)
+    # a video none of whose frames has a face: the rule over every frame
+    frames = [(0, image), (5, image[:, ::-1].copy())]
+    vid = det.predict_video(frames, people=False)
+    per_frame = [det.no_face_logit(im) for _, im in frames]
+    assert vid.frame_logits == [None, None]
+    assert vid.prob == (None if want is None else pytest.approx(clip_score([None, None], per_frame), abs=1e-6))
+
+
+def test_model_scoring_clip_score_prefers_frames_with_faces() -> None:
+    from laanet_model.scoring import clip_score
+
+    assert clip_score([1.0, None, 3.0], [None, -9.0, None]) == pytest.approx(sigmoid(2.0))
+    assert clip_score([None, None], [0.0, 2.0]) == pytest.approx(sigmoid(1.0))
+    assert clip_score([None], [None]) is None and clip_score([], []) is None
+
+
+def test_model_recipe_checks_its_no_face_rule_and_frames() -> None:
+    with pytest.raises(ValueError, match="no_face must be one of"):
+        Preprocessing(no_face="0.5")
+    with pytest.raises(ValueError, match="frames_per_video"):
+        Preprocessing(frames_per_video=0)

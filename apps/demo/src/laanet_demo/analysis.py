@@ -20,7 +20,9 @@ ProgressFn = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ImageAnalysis:
-    """Every face of one image and the image's score by the weight's frame rule."""
+    """Every face of one image and the image's score by the weight's frame rule (``prob``, ``None`` without a
+    judged face); ``no_face_prob`` is what the recipe's no-face rule gives an image with no judged face
+    (``None`` when it has one or the rule gives no score), and :attr:`score` whichever of the two there is."""
 
     image: np.ndarray
     faces: list[FaceView]
@@ -28,6 +30,12 @@ class ImageAnalysis:
     prob: float | None
     timings_ms: dict[str, float]
     unjudged: list[UnjudgedView] = field(default_factory=list)
+    no_face_prob: float | None = None
+
+    @property
+    def score(self) -> float | None:
+        """The image's score under the whole recipe: its judged faces' score, else the no-face rule's."""
+        return self.no_face_prob if self.prob is None else self.prob
 
 
 @dataclass(frozen=True)
@@ -59,13 +67,21 @@ class PersonAnalysis:
 
 @dataclass(frozen=True)
 class VideoAnalysis:
-    """The sampled frames of one video, the video score by the weight's video rule, and each person's score."""
+    """The sampled frames of one video, the video score by the weight's video rule (``prob``, ``None`` when no
+    frame has a judged face), and each person's score; ``no_face_prob`` is what the recipe's no-face rule gives
+    a video none of whose frames has a judged face, and :attr:`score` whichever of the two there is."""
 
     frames: list[FrameAnalysis]
     n_frames_total: int | None
     prob: float | None
     timings_ms: dict[str, float] = field(default_factory=dict)
     people: list[PersonAnalysis] = field(default_factory=list)
+    no_face_prob: float | None = None
+
+    @property
+    def score(self) -> float | None:
+        """The video's score under the whole recipe: its judged faces' score, else the no-face rule's."""
+        return self.no_face_prob if self.prob is None else self.prob
 
     @property
     def n_faces(self) -> int:
@@ -132,12 +148,30 @@ def person_views(people: Sequence[Any], bands: VerdictBands) -> list[PersonAnaly
     ]
 
 
+NO_FACE_WORDS = {
+    "no_score": "no score",
+    "chance": "0.5 (chance)",
+    "whole_image": "the whole image scored as one face",
+}
+
+
+def no_face_rule_for(detector: Any) -> str:
+    """Plain words for what the weight's recipe gives an image with no judged face (``Preprocessing.no_face``)."""
+    rule = str(getattr(detector.preprocessing, "no_face", "no_score"))
+    return NO_FACE_WORDS.get(rule, rule)
+
+
 def describe_rules(detector: Any) -> str:
     """Plain-words statement of how face scores become frame and video scores."""
     frame = "highest-scoring face" if frame_rule_for(detector) == "max" else "largest face"
     video = detector.preprocessing.video_aggregation
     rule = "sigmoid(mean of frame logits)" if video == "mean_logit" else str(video)
-    return f"frame score = {frame}; video score = {rule}"
+    return f"frame score = {frame}; video score = {rule}; no face judged = {no_face_rule_for(detector)}"
+
+
+def frames_for(detector: Any, n_frames: int | None) -> int:
+    """``n_frames``, or the weight's recipe's ``frames_per_video`` when it is ``None``."""
+    return int(detector.preprocessing.frames_per_video) if n_frames is None else int(n_frames)
 
 
 def analyse_image(detector: Any, path: str | Path, limits: DemoLimits) -> ImageAnalysis:
@@ -165,19 +199,22 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
     faces = to_face_views(pred.faces, bands, limits.max_faces)
     prob = pred.prob()  # over every judged face found, also those beyond the `max_faces` shown
     timings = {"decode": round(decode_ms, 1), "detect_align_infer": round((t2 - t1) * 1000.0, 1)}
+    no_face = getattr(pred, "no_face_logit", None)
     return ImageAnalysis(
         image=image, faces=faces, n_faces_found=len(pred.faces), prob=prob, timings_ms=timings,
-        unjudged=to_unjudged_views(pred),
+        unjudged=to_unjudged_views(pred), no_face_prob=None if prob is not None or no_face is None else sigmoid(no_face),
     )
 
 
 def analyse_video(
-    detector: Any, path: str | Path, n_frames: int, limits: DemoLimits,
+    detector: Any, path: str | Path, n_frames: int | None, limits: DemoLimits,
     progress: ProgressFn | None = None, display_max_side: int = 960,
 ) -> VideoAnalysis:
-    """Sample `n_frames` evenly spaced frames of a video file and score every face in them."""
+    """Sample `n_frames` (``None``: the weight's recipe's ``frames_per_video``) evenly spaced frames of a video
+    file and score every face in them."""
     from laanet_synth.video import VideoReadError, read_frames, video_info
 
+    n_frames = frames_for(detector, n_frames)
     if not limits.min_video_frames <= n_frames <= limits.max_video_frames:
         raise InputRejected(
             f"Frames to sample must be between {limits.min_video_frames} and {limits.max_video_frames}, "
@@ -220,8 +257,10 @@ def analyse_video(
             unjudged=to_unjudged_views(frame_pred),
         ))
     infer_ms = (time.perf_counter() - t1) * 1000.0
+    judged = any(f.faces for f in pred.frames)
     return VideoAnalysis(
-        frames=out, n_frames_total=n_total, prob=pred.prob,
+        frames=out, n_frames_total=n_total, prob=pred.prob if judged else None,
+        no_face_prob=None if judged else pred.prob,
         timings_ms={**pred.timings_ms, "detect_align_infer": round(infer_ms, 1),
                     "per_frame": round(infer_ms / len(out), 1)},
         people=person_views(pred.people, bands),
@@ -348,6 +387,7 @@ def card_markdown(detector: Any, source: str) -> str:
         f"| frame score | {'highest-scoring face' if pre.frame_policy == 'max' else 'largest face'} |",
         f"| video score | {'sigmoid of the mean frame logit' if pre.video_aggregation == 'mean_logit' else pre.video_aggregation}"
         f" over {pre.frames_per_video} frames by default |",
+        f"| no face judged | {no_face_rule_for(detector)} |",
         f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
         f"| smallest face judged | {getattr(pre, 'min_face_size', 0)} px box width |",
         f"| least sure detection judged | {_face_score_text(getattr(pre, 'min_face_score', None))} |",

@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", type=Path, default=None,
                     help="results.csv (one row per file, with results.csv.meta.json naming the weights) or "
                          "results.jsonl (adds per-face, per-frame detail); CSV on standard output when left out")
-    pr.add_argument("--frames", type=int, default=32, help="frames sampled per video (default: %(default)s)")
+    pr.add_argument("--frames", type=int, default=None,
+                    help="frames sampled per video (default: the weights' recipe, frames_per_video)")
     pr.add_argument("--no-resume", dest="resume", action="store_false",
                     help="start over instead of reusing the records of an interrupted run with the same --out "
                          "(records are reused only for the same weights, recipe, --frames and unchanged files)")

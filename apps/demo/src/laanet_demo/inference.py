@@ -42,10 +42,9 @@ class FaceView:
     @property
     def area(self) -> float:
         """Box area in image pixels (0 without a box)."""
-        if self.box is None:
-            return 0.0
-        x1, y1, x2, y2 = self.box
-        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+        from laanet_synth.boxes import box_area
+
+        return box_area(self.box)
 
     @property
     def heat_peak(self) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from laanet_synth.media import OFFICIAL_FRAMES_PER_VIDEO
 from PIL import Image, UnidentifiedImageError
 
 
@@ -24,7 +25,9 @@ class DemoLimits:
     """Width x height above which an image is refused before it is decoded (about 8660 x 5770)."""
     max_faces: int = 32
     """At most this many faces per image are scored (the largest ones); the rest are counted."""
-    default_video_frames: int = 32
+    default_video_frames: int = OFFICIAL_FRAMES_PER_VIDEO
+    """Frames the app's slider starts at (the official count, which every registered recipe's ``frames_per_video``
+    is); ``analysis.analyse_video`` itself samples the recipe's ``frames_per_video`` when given no count."""
     min_video_frames: int = 2
     max_video_frames: int = 64
     suspicious_frames: int = 4

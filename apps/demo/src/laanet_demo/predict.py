@@ -129,21 +129,29 @@ def expand_inputs(paths: Iterable[str | Path]) -> Inputs:
     return out
 
 
-def _summary(path: Path, kind: str, n_faces: int | None, prob: float | None, detector: Any,
+def _summary(path: Path, kind: str, n_faces: int | None, result: Any, detector: Any,
              n_frames: int | None) -> dict[str, Any]:
+    """The CSV fields of a scored file: ``result.score`` is its score under the whole recipe (its judged faces,
+    else the recipe's no-face rule, which the reason then names)."""
     bands = analysis.bands_for(detector)
+    prob = result.score
+    reason = None
+    if result.prob is None:
+        none = "no face judged" if getattr(result, "unjudged", None) else NO_FACE[kind]
+        reason = NO_FACE[kind] if prob is None else f"{none}: {analysis.no_face_rule_for(detector)}"
     return {
         "path": str(path), "kind": kind, "n_faces": n_faces,
         "prob": None if prob is None else round(prob, 6),
         "verdict": None if prob is None else bands.verdict(prob),
-        "n_frames": n_frames, "reason": NO_FACE[kind] if prob is None else None, "error": None,
+        "n_frames": n_frames, "reason": reason, "error": None,
         "aggregation": analysis.describe_rules(detector),
     }
 
 
 def not_judged_fields(prob: float | None, unjudged: Sequence[Any]) -> dict[str, Any]:
-    """Record fields for faces found but not judged: the list, and when nothing was judged, the verdict
-    "not judged" with the reason (which the CSV row shows)."""
+    """Record fields for faces found but not judged: the list, and when nothing was judged and the recipe's
+    no-face rule gives no score (``prob`` is ``None``), the verdict "not judged" with the reason (which the CSV
+    row shows)."""
     if not unjudged:
         return {}
     fields: dict[str, Any] = {"not_judged": [unjudged_record(u) for u in unjudged]}
@@ -154,15 +162,15 @@ def not_judged_fields(prob: float | None, unjudged: Sequence[Any]) -> dict[str, 
 
 def image_record(path: Path, result: analysis.ImageAnalysis, detector: Any) -> dict[str, Any]:
     """One output record for an image: the CSV fields plus per-face detail."""
-    rec = _summary(path, "image", result.n_faces_found, result.prob, detector, None)
+    rec = _summary(path, "image", result.n_faces_found, result, detector, None)
     rec["faces"] = [face_record(f) for f in result.faces]
-    rec.update(not_judged_fields(result.prob, result.unjudged))
+    rec.update(not_judged_fields(result.score, result.unjudged))
     return rec
 
 
 def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> dict[str, Any]:
     """One output record for a video: the CSV fields plus per-frame, per-face detail."""
-    rec = _summary(path, "video", result.n_faces, result.prob, detector, len(result.frames))
+    rec = _summary(path, "video", result.n_faces, result, detector, len(result.frames))
     rec["person_rule"] = PERSON_RULE
     rec["people"] = [person_record(p) for p in result.people]
     rec["frames"] = [
@@ -170,7 +178,7 @@ def video_record(path: Path, result: analysis.VideoAnalysis, detector: Any) -> d
          "faces": [face_record(x) for x in f.faces]}
         for f in result.frames
     ]
-    rec.update(not_judged_fields(result.prob, result.unjudged))
+    rec.update(not_judged_fields(result.score, result.unjudged))
     return rec
 
 
@@ -193,7 +201,7 @@ def _access_problem(path: Path) -> tuple[str, str] | None:
         return "unreadable", f"{path}: cannot open the file ({err.strerror})"
 
 
-def score_file(detector: Any, path: Path, kind: str, n_frames: int, limits: DemoLimits) -> dict[str, Any]:
+def score_file(detector: Any, path: Path, kind: str, n_frames: int | None, limits: DemoLimits) -> dict[str, Any]:
     """Score one file; bad input becomes an error record (with a reason) instead of an exception."""
     problem = _access_problem(path)
     if problem is not None:
@@ -279,7 +287,7 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
     out: Path | None = args.out
     if out is not None and out.suffix.lower() not in (".csv", ".jsonl"):
         raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
-    if not CLI_LIMITS.min_video_frames <= args.frames <= CLI_LIMITS.max_video_frames:
+    if args.frames is not None and not CLI_LIMITS.min_video_frames <= args.frames <= CLI_LIMITS.max_video_frames:
         raise CliError(
             f"--frames {args.frames}: expected {CLI_LIMITS.min_video_frames} to {CLI_LIMITS.max_video_frames}"
         )
@@ -288,8 +296,9 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
         raise CliError("no image or video files found in the given paths")
     if detector is None:
         detector = load_detector(args.weights, getattr(args, "device", None))
-    identity = run_identity(detector, args.weights, args.frames)
-    limits = replace(CLI_LIMITS, default_video_frames=args.frames)
+    frames = analysis.frames_for(detector, args.frames)  # --frames, else the weights' recipe
+    identity = run_identity(detector, args.weights, frames)
+    limits = replace(CLI_LIMITS, default_video_frames=frames)
     partial = partial_path(out) if out is not None else None
     done = load_partial(partial) if (partial is not None and args.resume) else {}
     if partial is not None and not args.resume:
@@ -304,7 +313,7 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
             if rec is not None and rec.get("key") != key:
                 rec, redone = None, redone + 1
             if rec is None:
-                rec = {**score_file(detector, path, kind, args.frames, limits), **stamp, "key": key}
+                rec = {**score_file(detector, path, kind, frames, limits), **stamp, "key": key}
                 if partial is not None:
                     append_jsonl(partial, rec, fsync=False)
             records.append(rec)

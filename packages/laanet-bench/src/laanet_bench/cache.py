@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,34 +37,40 @@ def item_fingerprint(item: MediaItem) -> str:
 @dataclass(frozen=True)
 class CropEntry:
     """Face crops of one item: ``crops`` (N,H,W,3) uint8, ``frame_of_face`` (N,), ``boxes`` (N,4),
-    ``frame_indices`` (F,) the frames read, in order."""
+    ``frame_indices`` (F,) the frames read, in order, and ``whole`` (N,) which crops are a whole frame with no
+    judged face (the ``"whole_image"`` no-face rule)."""
 
     crops: np.ndarray
     frame_of_face: np.ndarray
     boxes: np.ndarray
     frame_indices: np.ndarray
+    whole: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 @dataclass(frozen=True)
 class ScoreEntry:
     """Face logits of one item for one set of weights: ``logits`` (N,), ``frame_of_face`` (N,),
-    ``areas`` (N,) box areas in pixels, ``frame_indices`` (F,)."""
+    ``areas`` (N,) box areas in pixels, ``frame_indices`` (F,), ``whole`` (N,) which logits are of a whole frame
+    with no judged face (see :class:`CropEntry`)."""
 
     logits: np.ndarray
     frame_of_face: np.ndarray
     areas: np.ndarray
     frame_indices: np.ndarray
+    whole: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def to_json(self) -> dict[str, list]:
         return {"logits": [float(x) for x in self.logits], "frame_of_face": [int(x) for x in self.frame_of_face],
-                "areas": [float(x) for x in self.areas], "frame_indices": [int(x) for x in self.frame_indices]}
+                "areas": [float(x) for x in self.areas], "frame_indices": [int(x) for x in self.frame_indices],
+                "whole": [bool(x) for x in self.whole]}
 
     @classmethod
     def from_json(cls, obj: dict[str, list]) -> ScoreEntry:
         return cls(logits=np.asarray(obj["logits"], dtype=np.float64),
                    frame_of_face=np.asarray(obj["frame_of_face"], dtype=np.int64),
                    areas=np.asarray(obj["areas"], dtype=np.float64),
-                   frame_indices=np.asarray(obj["frame_indices"], dtype=np.int64))
+                   frame_indices=np.asarray(obj["frame_indices"], dtype=np.int64),
+                   whole=np.asarray(obj.get("whole", [False] * len(obj["logits"])), dtype=bool))
 
 
 class EvalCache:
@@ -93,8 +99,9 @@ class EvalCache:
             return None
         try:
             with np.load(path) as z:
+                whole = z["whole"] if "whole" in z.files else np.zeros(len(z["frame_of_face"]), bool)
                 return CropEntry(crops=z["crops"], frame_of_face=z["frame_of_face"], boxes=z["boxes"],
-                                 frame_indices=z["frame_indices"])
+                                 frame_indices=z["frame_indices"], whole=whole)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             return None
 
@@ -102,7 +109,7 @@ class EvalCache:
         if not self.keep_crops:
             return
         write_npz(self.crop_path(crop_tag, fingerprint), crops=entry.crops, frame_of_face=entry.frame_of_face,
-                  boxes=entry.boxes, frame_indices=entry.frame_indices)
+                  boxes=entry.boxes, frame_indices=entry.frame_indices, whole=entry.whole)
 
     def load_scores(self, score_tag: str, fingerprint: str) -> ScoreEntry | None:
         path = self.score_path(score_tag, fingerprint)

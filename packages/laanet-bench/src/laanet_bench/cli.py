@@ -39,14 +39,18 @@ def _add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (records.jsonl, scores/, cache/)")
     p.add_argument("--cache", type=Path, help="cache folder (default: OUT/cache)")
     p.add_argument("--no-crop-cache", action="store_true", help="cache only the logits, not the face crops")
-    p.add_argument("--frames", type=int, default=32, help="evenly spaced frames per video (default: %(default)s)")
-    p.add_argument("--face-policy", default="max", choices=("max", "largest"),
-                   help="frame score from the most suspicious face or the largest face (default: %(default)s)")
+    p.add_argument("--frames", type=int, default=None,
+                   help="evenly spaced frames per video (default: the weights' recipe, frames_per_video)")
+    p.add_argument("--face-policy", default="recipe", choices=("recipe", "max", "largest"),
+                   help="frame score from the most suspicious face or the largest face; recipe: the weights' "
+                        "frame_policy (default: %(default)s)")
     p.add_argument("--tta", default="recipe", choices=("recipe", "none", "flip"),
                    help="flip: mean of the crop's and its mirror's logits; recipe: what the weights' recipe says "
                         "(default: %(default)s)")
-    p.add_argument("--no-face", default="0.5", choices=("0.5", "skip"),
-                   help="video score when no face is found in any frame (default: %(default)s)")
+    p.add_argument("--no-face", default="recipe", choices=("recipe", "no_score", "chance", "whole_image"),
+                   help="what a frame, or a video with no judged face in any frame, gets: no score (left out and "
+                        "counted), chance (0.5) or the whole frame scored as one face; recipe: the weights' "
+                        "no_face rule (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="faces per network call (default: %(default)s)")
     p.add_argument("--device", help="torch device for the network (default: cuda if available, else cpu)")
     p.add_argument("--official-float64", action="store_true", help="run the network in float64 as the official code")

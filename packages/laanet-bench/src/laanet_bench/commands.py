@@ -28,7 +28,7 @@ from .datasets.generic import read_rows
 from .evaluation import LEVELS, EvaluationError, RunInfo, run_evaluation
 from .metrics import METRIC_NAMES, BootstrapConfig
 from .perturbations import PerturbationError
-from .pipeline import EvalSettings
+from .pipeline import EvalSettings, resolve_settings
 from .records import RecordError, RunRecord, read_records
 from .robustness import plan, run_robustness
 from .scorer import DetectorScorer, ScorerError, load_scorer
@@ -125,9 +125,13 @@ def load_items(args: argparse.Namespace) -> tuple[list[MediaItem], RunInfo]:
 
 
 def _settings(args: argparse.Namespace, scorer: DetectorScorer) -> EvalSettings:
-    tta = scorer.recipe_tta if args.tta == "recipe" else args.tta
-    return EvalSettings(n_frames=args.frames, face_policy=args.face_policy, tta=tta, no_face=args.no_face,
-                        batch_size=args.batch_size)
+    def given(value: str | None) -> str | None:
+        return None if value == "recipe" else value
+
+    # settings left as "recipe" (or --frames left out) are the weights' recipe's; the records list them
+    settings = EvalSettings(n_frames=args.frames, face_policy=given(args.face_policy), tta=given(args.tta),
+                            no_face=given(args.no_face), batch_size=args.batch_size)
+    return resolve_settings(settings, scorer)
 
 
 def metrics_table(records: Sequence[RunRecord]) -> str:

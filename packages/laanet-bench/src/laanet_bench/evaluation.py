@@ -19,7 +19,7 @@ from laanet_synth.atomic import write_text
 from .cache import EvalCache
 from .datasets.base import MediaItem
 from .metrics import BootstrapConfig, MetricError, bootstrap_intervals, compute_metrics
-from .pipeline import EvalSettings, EvaluationError, ItemResult, RunStats, evaluate_items
+from .pipeline import EvalSettings, EvaluationError, ItemResult, RunStats, evaluate_items, resolve_settings
 from .records import RECORDS_FILE, RunRecord, append_record
 from .scorer import FaceScorer
 
@@ -62,14 +62,18 @@ class LevelScores:
 
 
 def level_scores(results: Sequence[ItemResult], level: str, settings: EvalSettings) -> LevelScores:
-    """Frame level: one row per frame with a face; video level: one row per item (no-face items score 0.5
-    or are left out, as ``settings.no_face`` says). Items that failed to read are left out."""
+    """Frame level: one row per frame with a score (a judged face, or the no-face rule's score); video level:
+    one row per item with a score (an item with no judged face in any frame gets the no-face rule's score, or
+    is left out under "no_score"). ``n_no_face`` counts frames (frame level) or items (video level) with no
+    judged face. Items that failed to read are left out."""
     keys, labels, probs, subsets = [], [], [], []
     n_no_face = 0
     for res in results:
         if res.error:
             continue
-        if res.video_prob is None:
+        if level == "frame":
+            n_no_face += res.n_no_face_frames
+        elif not res.has_face:
             n_no_face += 1
         if level == "frame":
             for p in sigmoid(res.frame_logits):
@@ -78,11 +82,11 @@ def level_scores(results: Sequence[ItemResult], level: str, settings: EvalSettin
                 probs.append(float(p))
                 subsets.append(res.item.subset)
         elif level == "video":
-            if res.video_prob is None and settings.no_face == "skip":
+            if res.video_prob is None:
                 continue
             keys.append(res.item.key)
             labels.append(res.item.label)
-            probs.append(0.5 if res.video_prob is None else res.video_prob)
+            probs.append(res.video_prob)
             subsets.append(res.item.subset)
         else:
             raise EvaluationError(f"level must be 'frame' or 'video', got {level!r}")
@@ -111,6 +115,7 @@ def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScor
         raise EvaluationError(f"{info.dataset} ({level} level): {exc}; "
                               f"{int((scores.labels == 0).sum())} real and {int((scores.labels == 1).sum())} "
                               "fake samples were scored") from exc
+    settings = resolve_settings(settings, scorer)
     p = settings.perturbation
     if n_scored is None:
         n_scored = len(set(scores.keys))
@@ -121,7 +126,7 @@ def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScor
         package_version=package_version(), n_real=int((scores.labels == 0).sum()),
         n_fake=int((scores.labels == 1).sum()), ci95=ci, wall_time_s=round(wall_time_s, 3),
         subset=info.subset, layout=info.layout, compression=info.compression, no_face=settings.no_face,
-        n_no_face=scores.n_no_face, perturbation="none" if p is None else p.name,
+        n_no_face=scores.n_no_face, from_recipe=list(settings.from_recipe), perturbation="none" if p is None else p.name,
         perturbation_level=0 if p is None else p.level, perturbation_param=None if p is None else float(p.param),
         scores_file=scores_file, extra=dict(extra or {}),
         n_expected=info.n_expected or n_scored, n_scored=n_scored, missing=dict(info.missing),
@@ -141,6 +146,7 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
         if level not in LEVELS:
             raise EvaluationError(f"level must be one of {LEVELS}, got {level!r}")
     bootstrap = bootstrap or BootstrapConfig()
+    settings = resolve_settings(settings, scorer)
     out_dir = Path(out_dir)
     cache = EvalCache(Path(cache_dir) if cache_dir else out_dir / "cache", keep_crops=keep_crops)
     start = time.perf_counter()

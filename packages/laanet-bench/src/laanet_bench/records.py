@@ -51,8 +51,15 @@ class RunRecord:
     layout: str = "published"
     compression: str = ""
     video_score: str = "mean of frame logits, then sigmoid"
-    no_face: str = "0.5"
+    no_face: str = "chance"
+    """What a frame or video with no judged face got: "no_score" (left out, counted in ``n_no_face``), "chance"
+    (0.5) or "whole_image" (the whole frame scored as one face); records written before the rule had a name
+    say "0.5" (chance) or "skip" (no score)."""
     n_no_face: int = 0
+    """Frame level: sampled frames with no judged face; video level: items none of whose frames had one."""
+    from_recipe: list[str] = field(default_factory=list)
+    """The settings (``n_frames``, ``face_policy``, ``tta``, ``no_face``) taken from the weights' recipe rather
+    than given."""
     perturbation: str = "none"
     perturbation_level: int = 0
     perturbation_param: float | None = None

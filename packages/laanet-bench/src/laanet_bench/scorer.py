@@ -27,6 +27,8 @@ class FaceScorer(Protocol):
     precision: str
     recipe: CropRecipe
     finder_tag: str
+    preprocessing: Any
+    """The weights' whole recipe (``laanet_model.weights.Preprocessing``): the settings a run leaves unset."""
 
     def find_faces_batch(self, images: Sequence[np.ndarray]) -> list[list[Face]]:
         """Faces in each RGB uint8 frame (frames of one size detected together where the finder can)."""
@@ -43,6 +45,13 @@ class FaceScorer(Protocol):
 
     def video_prob(self, frame_logits: np.ndarray) -> float:
         """A video's fake probability from its frame logits."""
+
+    def clip_prob(self, frame_logits: Sequence[float | None], no_face_logits: Sequence[float | None]) -> float | None:
+        """A video's fake probability: its frames with a judged face, else what the no-face rule gave each frame
+        (``None``: no score)."""
+
+    def whole_image_crop(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The whole frame at the recipe's input size (the ``"whole_image"`` no-face rule's crop)."""
 
 
 def crop_tag_data(scorer: FaceScorer) -> dict[str, Any]:
@@ -62,6 +71,7 @@ class DetectorScorer:
 
     def __init__(self, detector: Any, weights_name: str, weights_sha256: str) -> None:
         pre = detector.preprocessing
+        self.preprocessing = pre
         self.recipe_tta = "flip" if pre.flip_test else "none"
         self.detector = detector
         self.weights_name = weights_name
@@ -89,6 +99,13 @@ class DetectorScorer:
 
     def video_prob(self, frame_logits: np.ndarray) -> float:
         return float(self.detector.aggregate_video([float(x) for x in frame_logits]))
+
+    def clip_prob(self, frame_logits: Sequence[float | None], no_face_logits: Sequence[float | None]) -> float | None:
+        prob = self.detector.aggregate_clip(list(frame_logits), list(no_face_logits))
+        return None if prob is None else float(prob)
+
+    def whole_image_crop(self, image_rgb: np.ndarray) -> np.ndarray:
+        return self.detector.whole_image_crop(image_rgb)
 
 
 def load_scorer(weights: str | Path, device: str | None = None, official_float64: bool = False,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from laanet_model.paper import PAPER_COLUMNS, PAPER_RESULTS
+from laanet_model.paper import OFFICIAL_FRAMES_PER_VIDEO, PAPER_COLUMNS, PAPER_RESULTS
 from laanet_synth.atomic import write_bytes, write_text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -35,13 +35,13 @@ def dataset_column(record: RunRecord) -> str:
 
 def row_label(record: RunRecord) -> str:
     """``weights (sha8)`` plus the settings that differ from the official protocol (max over faces, flip test,
-    32 frames)."""
+    the official frame count)."""
     parts = [f"{record.weights} ({record.weights_sha256[:8]})"]
     if record.face_policy != "max":
         parts.append(f"{record.face_policy} face")
     if record.tta != "flip":
         parts.append("no flip test" if record.tta == "none" else f"TTA {record.tta}")
-    if record.n_frames != 32:
+    if record.n_frames != OFFICIAL_FRAMES_PER_VIDEO:
         parts.append(f"{record.n_frames} frames")
     return ", ".join(parts)
 

@@ -7,6 +7,10 @@ the benchmark harness, training validation, threshold calibration, export and fo
           --predict_logits (network + flip test)--> face logits --aggregate--> frame logit
           --aggregate_video--> video probability
 
+An image (or a video none of whose sampled frames has a judged face) gets what the recipe's ``no_face`` rule
+says (:meth:`Detector.no_face_logit`): no score, the chance score 0.5, or the whole image warped to the input
+size (:meth:`Detector.whole_image_crop`) and scored as one face.
+
 ``predict_crops`` and ``predict_image`` compose them, as do ``predict_frames`` (frames detected together,
 every face scored in batches, stage times) and ``predict_video`` (people linked across frames); faces
 narrower than the recipe's ``min_face_size``, and detections less certain than its ``min_face_score``, leave
@@ -26,13 +30,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import cv2
 import numpy as np
 import torch
+from laanet_synth.boxes import box_area, box_areas
 
 from .checkpoints import OFFICIAL_VARIANT, CheckpointError, file_sha256, load_checkpoint, read_card
 from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
 from .onnx_backend import OnnxNetwork, default_onnx_device
 from .provenance import WeightsIdentity
-from .scoring import Verdict, frame_score, sigmoid, verdict, video_score
+from .scoring import Verdict, clip_score, frame_score, sigmoid, verdict, video_score
 from .weights import (
     WEIGHTS,
     Preprocessing,
@@ -82,10 +87,7 @@ class FacePrediction:
     @property
     def area(self) -> float:
         """Box area in image pixels (0 without a box)."""
-        if self.box is None:
-            return 0.0
-        x1, y1, x2, y2 = (float(v) for v in self.box)
-        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+        return box_area(self.box)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,7 +126,10 @@ class ImagePrediction:
     """All faces found in one image (largest first, as the face finder orders them).
 
     ``faces`` are the judged faces; ``not_judged`` the faces found but not scored, each with its reason (they
-    count in no frame or video score).
+    count in no frame or video score). ``no_face_logit`` is what the recipe's ``no_face`` rule gives the image
+    when it has no judged face (``None`` when it has one, or when the rule gives no score); :meth:`score_logit`
+    and :meth:`score` are the image's score under the whole recipe, :meth:`frame_logit` and :meth:`prob` the
+    score of its judged faces alone.
     """
 
     faces: list[FacePrediction]
@@ -133,6 +138,7 @@ class ImagePrediction:
     notes: list[str] = field(default_factory=list)
     not_judged: list[NotJudgedFace] = field(default_factory=list)
     frame_policy: str = "max"
+    no_face_logit: float | None = None
 
     def frame_logit(self, policy: str | None = None) -> float | None:
         """The frame's logit over all its faces under the recipe's ``frame_policy`` (or ``policy``);
@@ -142,6 +148,17 @@ class ImagePrediction:
     def prob(self, policy: str | None = None) -> float | None:
         """The frame's fake probability (see :meth:`frame_logit`); ``None`` without faces."""
         logit = self.frame_logit(policy)
+        return None if logit is None else sigmoid(logit)
+
+    def score_logit(self, policy: str | None = None) -> float | None:
+        """The image's logit under the recipe: :meth:`frame_logit` over its judged faces, else ``no_face_logit``
+        (the recipe's no-face rule); ``None`` when neither gives a score."""
+        logit = self.frame_logit(policy)
+        return self.no_face_logit if logit is None else logit
+
+    def score(self, policy: str | None = None) -> float | None:
+        """The image's fake probability under the recipe (see :meth:`score_logit`)."""
+        logit = self.score_logit(policy)
         return None if logit is None else sigmoid(logit)
 
 
@@ -172,7 +189,7 @@ class FaceCrops:
     @property
     def areas(self) -> list[float]:
         """Box areas of the kept faces, in image pixels."""
-        return [float(max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])) for b in self.boxes]
+        return [float(a) for a in box_areas(self.boxes)]
 
 
 def _default_device() -> torch.device:
@@ -235,9 +252,6 @@ class Detector:
             raise ValueError(
                 f"the model has no 'cls' head (heads: {model.head_names}); expected one of {HEAD_NAMES}"
             )
-        mean = torch.tensor(preprocessing.mean, dtype=self.dtype, device=self.device).view(1, 3, 1, 1)
-        std = torch.tensor(preprocessing.std, dtype=self.dtype, device=self.device).view(1, 3, 1, 1)
-        self._mean, self._std = mean, std
 
     # --- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -369,10 +383,10 @@ class Detector:
     def normalise(self, crops: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
         """Stage 3: uint8 RGB crops ``(N, S, S, 3)`` at ``input_size`` -> the network's ``(N, 3, S, S)`` input
         (scaled to [0, 1], minus ``mean``, over ``std``) on the detector's device and dtype."""
-        arr = self._check_crops(crops)
-        x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
-        x = x.permute(0, 3, 1, 2).to(self.dtype).div_(255.0)
-        return (x - self._mean) / self._std
+        from laanet_synth.normalise import normalise_images
+
+        pre = self.preprocessing
+        return normalise_images(self._check_crops(crops), pre.mean, pre.std, dtype=self.dtype, device=self.device)
 
     def aggregate(self, face_logits: Sequence[float], areas: Sequence[float] | None = None,
                   policy: str | None = None) -> float | None:
@@ -385,6 +399,35 @@ class Detector:
         if self.preprocessing.video_aggregation != "mean_logit":
             raise ValueError(f"unknown video aggregation {self.preprocessing.video_aggregation!r}")
         return video_score(frame_logits)
+
+    def aggregate_clip(self, frame_logits: Sequence[float | None],
+                       no_face_logits: Sequence[float | None] = ()) -> float | None:
+        """Stage 6 under the recipe's no-face rule: :meth:`aggregate_video` over the frames with a judged face;
+        when no frame has one, over ``no_face_logits`` (what :meth:`no_face_logit` gave each frame); ``None``
+        when neither holds a logit."""
+        if self.preprocessing.video_aggregation != "mean_logit":
+            raise ValueError(f"unknown video aggregation {self.preprocessing.video_aggregation!r}")
+        return clip_score(frame_logits, no_face_logits)
+
+    def whole_image_crop(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The whole image warped to the input size (letter-boxed when not square): the crop the ``"whole_image"``
+        no-face rule scores as one face."""
+        from laanet_synth.crops import warp_to_size
+
+        return warp_to_size(self.check_image(image_rgb), self.input_size)
+
+    def no_face_logit(self, image_rgb: np.ndarray | None = None, flip_test: bool | None = None) -> float | None:
+        """What the recipe's ``no_face`` rule gives an image with no judged face, as a logit: ``None`` for
+        ``"no_score"``, 0.0 (probability 0.5) for ``"chance"``, and for ``"whole_image"`` the logit of
+        :meth:`whole_image_crop` through :meth:`predict_crops` (flip test as the recipe, or ``flip_test``)."""
+        rule = self.preprocessing.no_face
+        if rule == "no_score":
+            return None
+        if rule == "chance":
+            return 0.0
+        if image_rgb is None:
+            raise ValueError("the 'whole_image' no-face rule needs the image")
+        return self.predict_crops([self.whole_image_crop(image_rgb)], flip_test)[0].logit
 
     # --- composed inference -------------------------------------------------------------------------------
     def _check_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
@@ -452,15 +495,17 @@ class Detector:
         ``ImagePrediction.frame_logit`` / ``prob`` (:meth:`aggregate` over all judged faces)."""
         image = self.check_image(image_rgb)
         found = self.find_faces(image) if faces is None else list(faces)
-        return self._score_faces([image], [found], None)[0]
+        return self._score_faces([image], [found], None, no_face=True)[0]
 
-    def predict_frames(self, images: Sequence[np.ndarray], timer: Any = None) -> list[ImagePrediction]:
+    def predict_frames(self, images: Sequence[np.ndarray], timer: Any = None, *,
+                       no_face: bool = True) -> list[ImagePrediction]:
         """:meth:`predict_image` for several frames at once: frames of one size are detected together (when
         the face finder detects in batches) and every face of every frame is scored in batches of
         ``batch_size``. ``timer`` (a ``laanet_synth.stages.StageTimer``) collects the time of the
-        "detect", "landmarks", "crop" and "network" stages."""
+        "detect", "landmarks", "crop" and "network" stages. ``no_face=False`` leaves the no-face rule's
+        ``ImagePrediction.no_face_logit`` unset (a video asks for it only when no frame has a face)."""
         checked = [self.check_image(im) for im in images]
-        return self._score_faces(checked, self.find_faces_batch(checked, timer), timer)
+        return self._score_faces(checked, self.find_faces_batch(checked, timer), timer, no_face=no_face)
 
     def predict_video(
         self, frames: Sequence[tuple[int, np.ndarray]], *, people: bool = True, chunk: int = 8,
@@ -470,7 +515,8 @@ class Detector:
 
         Frames go through :meth:`predict_frames` ``chunk`` at a time (``progress(done, total)`` after each).
         The clip score follows the recipe (``frame_policy`` over the faces of a frame, then the sigmoid of
-        the mean frame logit); with ``people`` each person found gets the same rule over their own faces.
+        the mean frame logit; when no frame has a judged face, the ``no_face`` rule over every frame, as
+        :meth:`aggregate_clip`); with ``people`` each person found gets the same rule over their own faces.
         Returns a :class:`laanet_model.video.VideoPrediction`.
         """
         from laanet_synth.stages import StageTimer
@@ -484,11 +530,17 @@ class Detector:
         images = [self.check_image(im) for _, im in frames]
         preds: list[ImagePrediction] = []
         for start in range(0, len(images), chunk):
-            preds.extend(self.predict_frames(images[start:start + chunk], timer))
+            preds.extend(self.predict_frames(images[start:start + chunk], timer, no_face=False))
             if progress is not None:
                 progress(len(preds), len(images))
+        no_face: list[float | None] = []
+        if not any(p.faces for p in preds):
+            with timer.stage("network"):
+                no_face = [self.no_face_logit(im) for im in images]
+            preds = [dataclasses.replace(p, no_face_logit=v) for p, v in zip(preds, no_face, strict=True)]
         describer = self.face_describer if people else None
-        return build_video_prediction(images, numbers, preds, self.preprocessing.frame_policy, describer, timer)
+        return build_video_prediction(images, numbers, preds, self.preprocessing.frame_policy, describer, timer,
+                                      no_face)
 
     @property
     def face_describer(self) -> Any:
@@ -500,10 +552,12 @@ class Detector:
         return self._face_describer
 
     def _score_faces(
-        self, images: Sequence[np.ndarray], faces_per_image: Sequence[Sequence[Any]], timer: Any
+        self, images: Sequence[np.ndarray], faces_per_image: Sequence[Sequence[Any]], timer: Any, *,
+        no_face: bool,
     ) -> list[ImagePrediction]:
         """:meth:`crop_faces` for every image ("crop" stage), then every crop of every image scored together
-        by :meth:`predict_crops` ("network" stage)."""
+        by :meth:`predict_crops` ("network" stage); with ``no_face`` an image with no judged face gets the
+        recipe's no-face rule (:meth:`no_face_logit`)."""
         from laanet_synth.stages import StageTimer
 
         timer = timer if timer is not None else StageTimer()
@@ -514,7 +568,11 @@ class Detector:
         out: list[ImagePrediction] = []
         start = 0
         for image, found, cut in zip(images, faces_per_image, cuts, strict=True):
-            out.append(self._image_prediction(image, len(found), cut, preds[start:start + len(cut.crops)]))
+            pred = self._image_prediction(image, len(found), cut, preds[start:start + len(cut.crops)])
+            if no_face and not pred.faces:
+                with timer.stage("network"):
+                    pred = dataclasses.replace(pred, no_face_logit=self.no_face_logit(image))
+            out.append(pred)
             start += len(cut.crops)
         return out
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from laanet_synth.media import OFFICIAL_FRAMES_PER_VIDEO
+
+__all__ = ["PaperRow", "PAPER_COLUMNS", "PAPER_RESULTS", "OFFICIAL_FRAMES_PER_VIDEO"]
+
 
 @dataclass(frozen=True)
 class PaperRow:

@@ -8,7 +8,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-__all__ = ["sigmoid", "frame_score", "video_score", "verdict", "Verdict"]
+__all__ = ["sigmoid", "frame_score", "video_score", "clip_score", "verdict", "Verdict"]
 
 Verdict = Literal["real", "uncertain", "fake"]
 
@@ -66,6 +66,17 @@ def video_score(frame_logits: Sequence[float | None]) -> float:
     if not logits:
         raise ValueError("video_score needs at least one frame with a face logit")
     return sigmoid(sum(logits) / len(logits))
+
+
+def clip_score(frame_logits: Sequence[float | None], no_face_logits: Sequence[float | None] = ()) -> float | None:
+    """A video's fake probability under the recipe's no-face rule: :func:`video_score` over the frames with a
+    judged face; when no frame has one, the same mean over the logits the no-face rule gave the frames
+    (``no_face_logits``; ``None`` where it gives no score); ``None`` when neither holds a logit."""
+    if any(v is not None for v in frame_logits):
+        return video_score(frame_logits)
+    if any(v is not None for v in no_face_logits):
+        return video_score(no_face_logits)
+    return None
 
 
 def verdict(prob: float, thresholds: object) -> Verdict:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .detector import ImagePrediction
-from .scoring import sigmoid, video_score
+from .scoring import clip_score, sigmoid, video_score
 
 __all__ = ["PersonTrack", "VideoPrediction", "build_video_prediction", "clip_rule", "PERSON_RULE"]
 
@@ -101,17 +101,18 @@ def build_people(
 
 def build_video_prediction(
     images: Sequence[np.ndarray], frame_numbers: Sequence[int], preds: Sequence[ImagePrediction],
-    frame_policy: str, describer: Any, timer: Any,
+    frame_policy: str, describer: Any, timer: Any, no_face_logits: Sequence[float | None] = (),
 ) -> VideoPrediction:
-    """The clip score by ``frame_policy`` then the mean frame logit, and (with a ``describer``) the people."""
+    """The clip score by ``frame_policy`` then the mean frame logit (when no frame has a judged face, the mean
+    of ``no_face_logits``, what the recipe's no-face rule gave each frame), and (with a ``describer``) the
+    people."""
     frame_logits = [p.frame_logit(frame_policy) for p in preds]
-    scored = [v for v in frame_logits if v is not None]
     people: list[PersonTrack] = []
     if describer is not None:
         with timer.stage("people"):
             people = build_people(images, frame_numbers, preds, describer)
     return VideoPrediction(
         frame_numbers=[int(n) for n in frame_numbers], frames=list(preds), frame_logits=frame_logits,
-        prob=video_score(scored) if scored else None, frame_policy=frame_policy, people=people,
+        prob=clip_score(frame_logits, no_face_logits), frame_policy=frame_policy, people=people,
         timings_ms=timer.milliseconds(),
     )

@@ -31,6 +31,7 @@ from laanet_synth.crops import (
     get_recipe,
     recipe_for_size,
 )
+from laanet_synth.media import OFFICIAL_FRAMES_PER_VIDEO
 
 from .checkpoints import CheckpointError, read_card
 from .paper import PAPER_RESULTS
@@ -49,9 +50,16 @@ __all__ = [
     "preprocessing_to_dict",
     "preprocessing_from_dict",
     "spec_for_file",
+    "NO_FACE_RULES",
+    "OFFICIAL_FRAMES_PER_VIDEO",
 ]
 
 BUILTIN_WEIGHTS = "laanet-lite0-sbi-lfw"
+#: what an image or frame with no judged face gets (``Preprocessing.no_face``): "no_score" (no score: it is
+#: reported as having no face, left out of every metric and counted), "chance" (probability 0.5, logit 0: the
+#: official frame-level protocol's score for a frame with no face) or "whole_image" (the whole image is warped
+#: to the input size and scored as one face)
+NO_FACE_RULES: tuple[str, ...] = ("no_score", "chance", "whole_image")
 OFFICIAL_LICENCE = "SnT academic licence"
 OFFICIAL_SOURCE = (
     "https://github.com/10Ring/LAA-Net (README, section 'LAA-Net Pre-trained Models': Dropbox folder)"
@@ -71,6 +79,10 @@ class Preprocessing:
     ``min_face_score`` is the lowest face-finder confidence that is judged, on that finder's own scale (``None``:
     every face found is judged): a less certain detection may be no face at all, or a second box inside a face,
     and is reported as not judged in the same way.
+    ``frames_per_video`` is how many evenly spaced frames a video is sampled at, unless a caller asks for
+    another count. ``no_face`` is what an image (or video frame) with no judged face gets, one of
+    :data:`NO_FACE_RULES`; a video is scored from its frames with a judged face, and by the rule only when no
+    sampled frame has one (the official evaluation leaves frames without a face out of a video's mean).
     """
 
     face_detector: str = "retinaface"
@@ -79,13 +91,18 @@ class Preprocessing:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     flip_test: bool = True
     video_aggregation: str = "mean_logit"
-    frames_per_video: int = 32
+    frames_per_video: int = OFFICIAL_FRAMES_PER_VIDEO
     frame_policy: str = "max"
     reference_detector: str | None = None
     min_face_size: int = 32
     min_face_score: float | None = None
+    no_face: str = "whole_image"
 
     def __post_init__(self) -> None:
+        if self.frames_per_video < 1:
+            raise ValueError(f"frames_per_video must be >= 1, got {self.frames_per_video}")
+        if self.no_face not in NO_FACE_RULES:
+            raise ValueError(f"no_face must be one of {NO_FACE_RULES}, got {self.no_face!r}")
         if self.min_face_size < 0:
             raise ValueError(f"min_face_size must be >= 0 pixels, got {self.min_face_size}")
         if self.min_face_score is not None and not math.isfinite(self.min_face_score):
@@ -192,7 +209,10 @@ def _official(name: str, crop: CropRecipe, file_name: str, metrics: dict[str, An
             face_detector="retinaface",
             crop=crop,
             flip_test=True,
-            frames_per_video=32,
+            frames_per_video=OFFICIAL_FRAMES_PER_VIDEO,
+            # the official frame-level protocol scores a frame with no face 0.5 (10Ring/LAA-Net issue #3), as
+            # SBI's evaluation does; at video level frames without a face are left out of the mean
+            no_face="chance",
             reference_detector="retinaface resnet50_2020-07-20 (box + 25% per side, 256 px)",
         ),
         source=OFFICIAL_SOURCE,

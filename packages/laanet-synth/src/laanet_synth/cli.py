@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 from .atomic import write_text
-from .media import media_kind
+from .media import OFFICIAL_FRAMES_PER_VIDEO, media_kind
 from .shards import ShardError
 
 
@@ -306,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preprocess", help="videos/images -> evenly spaced frames -> faces -> margin crops + landmarks -> index.npz")
     pre.add_argument("inputs", nargs="+", help="image/video files or folders (searched recursively)")
     pre.add_argument("--out", required=True, help="output folder (crops/, records/, index.npz); re-running resumes")
-    pre.add_argument("--frames", type=int, default=32, help="evenly spaced frames per video (default 32)")
+    pre.add_argument("--frames", type=int, default=OFFICIAL_FRAMES_PER_VIDEO,
+                     help="evenly spaced frames per video (default %(default)s, the official test protocol's)")
     pre.add_argument("--recipe", default="official-sbi", help="crop recipe whose margin crop is stored (default official-sbi)")
     pre.add_argument("--finder", default="retinaface", help="face finder backend (retinaface, dlib, face-alignment)")
     pre.add_argument("--all-faces", action="store_true", help="keep every face, not only the largest per frame")

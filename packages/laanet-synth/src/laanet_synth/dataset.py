@@ -22,6 +22,7 @@ from .colour import ColourAugment
 from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_size
 from .faces import Face
 from .imageio import read_image
+from .normalise import normalise_images
 from .quality import QualityAugment, degrade_images, degrade_pair, resample_view, rescale_source
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
 from .targets import encode_targets
@@ -162,13 +163,9 @@ def dataset_recipe(index: FaceIndex, recipe: CropRecipe | int) -> CropRecipe:
 
 
 def to_tensor(image: np.ndarray, mean: Sequence[float] = MEAN, std: Sequence[float] = STD) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, H, W) float32 ``(x/255 - mean) / std``."""
-    scale = (1.0 / (255.0 * np.asarray(std, np.float32))).astype(np.float32)
-    shift = (np.asarray(mean, np.float32) / np.asarray(std, np.float32)).astype(np.float32)
-    chw = np.ascontiguousarray(np.asarray(image).transpose(2, 0, 1), dtype=np.float32)
-    chw *= scale[:, None, None]
-    chw -= shift[:, None, None]
-    return torch.from_numpy(chw)
+    """(H, W, 3) uint8 -> (3, H, W) float32 ``(x/255 - mean) / std`` (:func:`laanet_synth.normalise.normalise_images`,
+    the detector's normalise)."""
+    return normalise_images(np.asarray(image), mean, std)
 
 
 class _PairDataset(Dataset):

@@ -66,7 +66,10 @@ class Face:
 
     @property
     def area(self) -> float:
-        return max(self.width, 0.0) * max(self.height, 0.0)
+        """Box area in image pixels (:func:`laanet_synth.boxes.box_area`)."""
+        from .boxes import box_area
+
+        return box_area(self.box)
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""The media file types every front end accepts: one list of image and one of video file extensions."""
+"""The media file types every front end accepts (one list of image and one of video file extensions), and how many
+frames of a video the official evaluation samples."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "media_kind", "is_image", "is_video"]
+__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "OFFICIAL_FRAMES_PER_VIDEO", "media_kind", "is_image", "is_video"]
+
+#: evenly spaced frames per test video in the official LAA-Net (and SBI) evaluation; the weights' recipes state
+#: their own count (``laanet_model.weights.Preprocessing.frames_per_video``), which every front end reads
+OFFICIAL_FRAMES_PER_VIDEO = 32
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 VIDEO_SUFFIXES: frozenset[str] = frozenset(

@@ -165,8 +165,8 @@ def encode_targets(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Accepts ``(h, w)`` or ``(h, w, C)`` (channel 0 is used). ``h`` and ``w`` must be even (quadrants).
     An all-zero map (a real face) gives all-zero targets. Vectorised: run lengths for the whole map at
-    once and every Gaussian stamped in one scatter-max; :func:`encode_targets_loop` is the point-by-point
-    reference it equals.
+    once and every Gaussian stamped in one scatter-max (the tests hold a point-by-point reference it equals,
+    built from :func:`run_lengths`, :func:`gaussian_radius` and :func:`stamp_gaussian`).
     """
     t, hm, cst = _prepare(boundary_u8)
     gmax = int(t.max())
@@ -203,27 +203,3 @@ def _prepare(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if H % 2 or W % 2:
         raise TargetError(f"boundary map sides must be even, got {t.shape}")
     return t, np.zeros((H, W), np.float32), np.zeros((H, W), np.float32)
-
-
-def encode_targets_loop(boundary_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The point-by-point reference of :func:`encode_targets` (same output, slower)."""
-    t, hm, cst = _prepare(boundary_u8)
-    gmax = int(t.max())
-    if gmax == 0:
-        return hm[None], cst[None]
-    H, W = t.shape
-    h2, w2 = H // 2, W // 2
-    above = t > 128
-    for y0 in (0, h2):
-        for x0 in (0, w2):
-            q = t[y0 : y0 + h2, x0 : x0 + w2]
-            qmax = int(q.max()) or 1
-            rr, cc = np.nonzero(q == qmax)
-            if rr.size == 0:
-                continue
-            rows, cols = rr + y0, cc + x0
-            vert, horiz = run_lengths(above, rows, cols)
-            for j, i, v, h in zip(rows.tolist(), cols.tolist(), vert.tolist(), horiz.tolist(), strict=True):
-                stamp_gaussian(hm, j, i, gaussian_radius(h, v) / 3 + 1e-4)
-            cst[y0 : y0 + h2, x0 : x0 + w2] = (255.0 - np.abs(gmax - q.astype(np.float32))) / 255.0
-    return hm[None], cst[None]

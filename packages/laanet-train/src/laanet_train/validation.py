@@ -20,8 +20,9 @@ import torch
 from laanet_bench.metrics import accuracy, auc, average_precision
 from laanet_model.detector import Detector
 from laanet_model.scoring import sigmoid
-from laanet_model.weights import Preprocessing
+from laanet_model.weights import OFFICIAL_FRAMES_PER_VIDEO, Preprocessing
 from laanet_synth.dataset import collate_pairs
+from laanet_synth.face_cache import FaceCache
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
@@ -52,13 +53,14 @@ RUN_MIN_FACE_SCORE = 0.95
 
 def run_preprocessing(cfg: TrainConfig) -> Preprocessing:
     """The inference recipe of a run: its crop at its input size, its normalisation, the flip test, the RetinaFace
-    face finder, the most fake face per frame, the mean logit per video and faces from
-    :data:`RUN_MIN_FACE_SIZE` pixels wide found with a confidence of at least :data:`RUN_MIN_FACE_SCORE`.
+    face finder, the most fake face per frame, the mean logit per video over the official frame count, faces from
+    :data:`RUN_MIN_FACE_SIZE` pixels wide found with a confidence of at least :data:`RUN_MIN_FACE_SCORE`, and the
+    whole image scored as one face when no face is judged (the ``"whole_image"`` no-face rule).
     Validation and export both use this one recipe, so the card states what the selection measured."""
     return Preprocessing(
         face_detector="retinaface", crop=crop_recipe(cfg.data), mean=cfg.data.mean, std=cfg.data.std, flip_test=True,
-        video_aggregation="mean_logit", frames_per_video=32, frame_policy="max", min_face_size=RUN_MIN_FACE_SIZE,
-        min_face_score=RUN_MIN_FACE_SCORE,
+        video_aggregation="mean_logit", frames_per_video=OFFICIAL_FRAMES_PER_VIDEO, frame_policy="max",
+        min_face_size=RUN_MIN_FACE_SIZE, min_face_score=RUN_MIN_FACE_SCORE, no_face="whole_image",
     )
 
 
@@ -129,13 +131,15 @@ def synthetic_validation(detector: Detector, val_set: Dataset, cfg: TrainConfig,
 class FolderValidation:
     """A ``real/`` + ``fake/`` folder scored by the detector at every validation (all stages, the recipe's
     no-face rule of :func:`~laanet_train.evaluate.score_folder`). The faces found do not depend on the
-    network, so they are found once and reused."""
+    network, so they are found once and reused (:class:`laanet_synth.face_cache.FaceCache`)."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self._faces: dict[Path, list[Any]] = {}
+        self._faces: FaceCache | None = None
 
     def __call__(self, detector: Detector) -> dict[str, float]:
+        if self._faces is None:
+            self._faces = FaceCache(None, detector.preprocessing.face_detector)
         scores = score_folder(detector, self.folder, faces=self._faces)
         m = scores.metrics()
         return {"folder_auc": m["auc"], "folder_ap": m["ap"]}
