@@ -112,14 +112,18 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
         assert math.isclose(person["prob"], sigmoid(float(np.mean(p_logits))), abs_tol=1e-4)
         assert person["thumbnail"]["jpeg"].startswith("data:image/jpeg;base64,")
     assert sum(p["n_frames"] for p in video["people"]) == video["n_faces"]
-    assert recs["landscape.png"]["n_faces"] == 0 and recs["landscape.png"]["prob"] is None
+    # no face: the built-in recipe's no-face rule scores the whole image as one face
+    landscape_score = detector.predict_image(read_image(bad_inputs["no_face"])).score()
+    assert recs["landscape.png"]["n_faces"] == 0 and landscape_score is not None
+    assert math.isclose(recs["landscape.png"]["prob"], landscape_score, abs_tol=2e-6)
     assert recs["landscape.png"]["error"] is None
     assert "not an image" in recs["notes.jpg"]["error"]
-    # the CSV form of the same run: resumed from nothing, one row per file, empty prob without a face
+    # the CSV form of the same run: resumed from nothing, one row per file
     out_csv = tmp_path / "results.csv"
     assert predict.run_predict(_args(inputs[3:], out_csv), detector=detector) == 1
     rows = list(csv.DictReader(out_csv.open()))
-    assert [r["kind"] for r in rows] == ["image", "image"] and rows[0]["prob"] == "" and rows[0]["n_faces"] == "0"
+    assert [r["kind"] for r in rows] == ["image", "image"] and rows[0]["n_faces"] == "0"
+    assert math.isclose(float(rows[0]["prob"]), landscape_score, abs_tol=2e-6) and rows[1]["prob"] == ""
 
 
 @pytest.mark.slow
