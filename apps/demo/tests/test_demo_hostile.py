@@ -85,7 +85,7 @@ def test_video_pixel_budget_is_checked_from_the_metadata() -> None:
     limits = DemoLimits(max_video_pixels=100_000_000)
     assert check_video_budget(900, 1920, 1080, 32, limits) == 32 * 1920 * 1080
     assert check_video_budget(4, 1920, 1080, 64, limits) == 4 * 1920 * 1080  # only the frames the file has
-    with pytest.raises(InputRejected, match=r"sample at most 6 frames") as info:
+    with pytest.raises(InputRejected, match=r"sample at most 5 frames") as info:
         check_video_budget(40, 6000, 2800, 40, limits)  # 672 megapixels: 12 GB of RGB frames
     assert "megapixels per video" in str(info.value)
     with pytest.raises(InputRejected, match="frames up to"):

@@ -125,6 +125,22 @@ def result_heading(name: str | None, detector: Any, what: str) -> str:
     return f"**File:** `{shown}` · **Weights:** {html.escape(analysis.weights_line(detector), quote=False)}"
 
 
+#: the timeline's description, which the browser uses as the picture's alt text ("<chart> plot visualising ...")
+TIMELINE_DESCRIPTION = "Timeline of every face's fake score in each sampled frame, with the frame score and verdict bands:"
+
+
+def described_plot(fig: Any, description: str) -> Any:
+    """A matplotlib figure as Gradio's plot value, with a description for screen readers (Gradio's own value
+    leaves it "undefined")."""
+    from gradio.components.plot import PlotData
+    from gradio.processing_utils import encode_plot_to_base64
+
+    class DescribedPlot(PlotData):
+        chart: str
+
+    return DescribedPlot(type="matplotlib", plot=encode_plot_to_base64(fig, "png"), chart=description)
+
+
 def score_bar(prob: float | None, bands: Any) -> str:
     """The score on a 0-to-1 bar with the verdict bands coloured."""
     return report.score_bar_html(prob, bands.real_below, bands.fake_above)
@@ -272,6 +288,7 @@ class DemoHandlers:
             [f.prob for f in frames], bands, result.prob, rule,
             people=[(f"person {p.person}", p.timeline) for p in result.people],
         )
+        plot = described_plot(fig, TIMELINE_DESCRIPTION)
         top = analysis.most_suspicious_frames(result, self.limits.suspicious_frames)
         gallery = [
             (self.images.write(render.frame_tile(
@@ -321,7 +338,7 @@ class DemoHandlers:
         ]
         files = self._report(details, name, sha, "laanet-video-report", detector, [*gallery, *people], None)
         label = label_output(result.prob, bands, len(result.unjudged))
-        return summary, label, fig, gallery, table, details, people, files
+        return summary, label, plot, gallery, table, details, people, files
 
     def video_changed(self, video: Any, n_outputs: int) -> tuple[Any, ...]:
         """A new video (or none): the old result is cleared at once; returns the Analyse button's state and the

@@ -65,7 +65,7 @@ def examples_gallery(examples: Sequence[Example], elem_id: str) -> gr.Gallery:
     """Thumbnails of the shipped examples, each captioned with what it is, the model's outcome and its source."""
     return gr.Gallery(
         value=[(str(e.thumbnail), caption(e)) for e in examples], label="Examples: click one to run it",
-        columns=min(len(examples), 7), rows=1, height=190, allow_preview=False, object_fit="cover",
+        columns=7, rows=1, height=190, allow_preview=False, object_fit="cover",
         interactive=False, elem_id=elem_id, buttons=[], elem_classes=["laanet-gallery"], fit_columns=False,
     )
 
@@ -187,7 +187,7 @@ def build_demo(
                     video_preview_note = gr.Markdown(elem_id="video-preview-note")
                     video_frames = gr.Slider(
                         limits.min_video_frames, limits.max_video_frames, value=limits.default_video_frames,
-                        step=1, label="Frames to sample (evenly spaced)",
+                        step=1, label="Frames to sample (evenly spaced)", elem_id="video-frames",
                     )
                     video_btn = gr.Button(
                         "Analyse video", variant="primary", elem_id="video-analyse", interactive=False,
