@@ -133,6 +133,43 @@ def test_result_files_are_bounded_and_removed_on_close(tmp_path: Path) -> None:
     assert not folder.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_inline_data_urls_become_files_before_gradio_sees_them(tmp_path: Path) -> None:
+    from laanet_demo.request_limit import InlineDataUrls
+
+    seen: list[bytes] = []
+
+    async def inner(scope, receive, send):
+        seen.append((await receive())["body"])
+
+    mw = InlineDataUrls(inner, OutputFiles(tmp_path, max_files=10))
+
+    def call(path: str, payload: dict) -> dict:
+        body = json.dumps(payload).encode()
+        messages = [{"type": "http.request", "body": body[:10], "more_body": True},
+                    {"type": "http.request", "body": body[10:], "more_body": False}]
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message):
+            pass
+
+        asyncio.run(mw({"type": "http", "method": "POST", "path": path, "headers": []}, receive, send))
+        return json.loads(seen[-1])
+
+    clip = b"\x1aE\xdf\xa3 a small webm"
+    url = "data:video/webm;base64," + base64.b64encode(clip).decode()
+    for form in ({"path": None, "url": url, "meta": {"_type": "gradio.FileData"}, "orig_name": "clip.webm"}, url):
+        out = call("/gradio_api/call/predict_video", {"data": [form, 4, None]})
+        file, rest = out["data"][0], out["data"][1:]
+        assert rest == [4, None] and file["meta"] == {"_type": "gradio.FileData"} and file["url"] is None
+        assert Path(file["path"]).read_bytes() == clip and Path(file["path"]).suffix == ".webm"
+        assert file["orig_name"] == ("clip.webm" if isinstance(form, dict) else "inline.webm")
+    # anything else passes through as it came
+    plain = {"data": [{"path": "/x.png", "meta": {"_type": "gradio.FileData"}}], "fn_index": 3}
+    assert call("/gradio_api/queue/join", plain) == plain
+
+
 # ------------------------------------------------------------------ data: URL videos
 @pytest.mark.slow
 def test_a_video_sent_as_a_data_url_is_scored(app_url: str) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from laanet_model.checkpoints import file_sha256
 
 from laanet_demo import analysis, preview, render, report
 from laanet_demo.inference import (
@@ -31,7 +32,6 @@ from laanet_demo.limits import DemoLimits, InputRejected, check_image_header, ch
 from laanet_demo.outputs import OutputFiles
 from laanet_demo.pool import DetectorPool
 from laanet_demo.uploads import (
-    file_sha256,
     local_file,
     payload_path,
     upload_limit_bytes,

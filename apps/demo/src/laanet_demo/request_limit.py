@@ -126,8 +126,8 @@ class InlineDataUrls:
         chunks = []
         while True:
             message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay(b"".join(chunks), message), send)
+            if message["type"] != "http.request":  # the client went away before the body was complete
+                await self.app(scope, _replay(b"".join(chunks), receive, message), send)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
@@ -139,7 +139,7 @@ class InlineDataUrls:
             body = await anyio.to_thread.run_sync(self._decode_inline, body)
             headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-length"]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, _replay(body, receive), send)
 
     def _decode_inline(self, body: bytes) -> bytes:
         try:
@@ -175,15 +175,19 @@ class InlineDataUrls:
                 "mime_type": mime or None, "meta": {"_type": "gradio.FileData"}}
 
 
-def _replay(body: bytes, then: Message | None = None) -> Receive:
-    """A `receive` that hands over `body` as one message, then `then` (or a disconnect) forever."""
+def _replay(body: bytes, original: Receive, pending: Message | None = None) -> Receive:
+    """A `receive` that hands over `body` as one message, then `pending` (a message already taken from the
+    client, e.g. its disconnect), then whatever the client sends next."""
     sent = False
 
     async def receive() -> Message:
-        nonlocal sent
+        nonlocal sent, pending
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return then or {"type": "http.disconnect"}
+        if pending is not None:
+            message, pending = pending, None
+            return message
+        return await original()
 
     return receive

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -106,15 +105,6 @@ def local_file(where: Path | str, what: str, max_bytes: int, tmp_dir: Path | Non
         yield path
     finally:
         path.unlink(missing_ok=True)
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """The sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def upload_limit_bytes(max_upload: str | int) -> int:
