@@ -32,6 +32,9 @@ CSS = """
 .bar b{position:absolute;top:-4px;bottom:-4px;width:4px;margin-left:-2px;background:#222}
 .ticks{display:flex;justify-content:space-between;max-width:520px;font-size:.8em;color:#555}
 #image-gallery .grid-wrap,#video-gallery .grid-wrap,#video-people .grid-wrap{max-height:none!important}
+#image-gallery .thumbnail-item{aspect-ratio:5/3!important}
+#video-gallery .thumbnail-item{aspect-ratio:2/1!important}
+#image-gallery .caption-label{display:none}
 .laanet-gallery .caption-label{white-space:normal!important;overflow:visible!important;text-overflow:clip!important;
   max-width:none!important;left:4px!important;right:4px!important;line-height:1.25;font-size:12px}
 """
@@ -65,7 +68,7 @@ def examples_gallery(examples: Sequence[Example], elem_id: str) -> gr.Gallery:
     """Thumbnails of the shipped examples, each captioned with what it is, the model's outcome and its source."""
     return gr.Gallery(
         value=[(str(e.thumbnail), caption(e)) for e in examples], label="Examples: click one to run it",
-        columns=7, rows=1, height=190, allow_preview=False, object_fit="cover",
+        columns=max(4, len(examples)), rows=1, height=190, allow_preview=False, object_fit="cover",
         interactive=False, elem_id=elem_id, buttons=[], elem_classes=["laanet-gallery"], fit_columns=False,
     )
 
