@@ -66,4 +66,5 @@ def test_unreadable_videos_get_a_note_not_a_crash(tmp_path: Path) -> None:
         preview.frame_strip(junk)
     handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputFiles(tmp_path / "o"))
     player, image, note = handlers.video_preview(str(junk))
-    assert player.visible is False and image.visible is False and note.startswith("No preview:")
+    assert player.visible is False and image.visible is False
+    assert 'class="laanet-error"' in note and "<strong>No preview</strong>" in note and "cannot be opened" in note

@@ -139,8 +139,9 @@ def _draw_box(out: np.ndarray, box: Sequence[float], text: str, colour: tuple[in
     font_scale = max(0.5, thickness / 3)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
     ty = y1 - base - 2 if y1 - th - base - 2 > 0 else y2 + th + 2
-    cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), colour, -1)
-    cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+    tx = max(0, min(x1, out.shape[1] - tw - 3))  # the label stays whole inside the picture
+    cv2.rectangle(out, (tx, ty - th - 2), (tx + tw + 2, ty + base), colour, -1)
+    cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
                 max(1, thickness // 2), cv2.LINE_AA)
 
 

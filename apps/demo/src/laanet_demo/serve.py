@@ -126,8 +126,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a signal that came before Gradio's own wait for Ctrl-C
         demo.close(verbose=False)
     finally:
+        remove_served_files(demo)
         outputs.close()
     return 0
+
+
+def remove_served_files(demo: Any) -> None:
+    """Delete the files this server took in and served (users' uploads and Gradio's copies of results), as
+    Gradio's own shutdown does when it has time to finish; the page's own examples stay."""
+    from gradio.route_utils import delete_files_created_by_app
+
+    try:
+        delete_files_created_by_app(demo, age=None)
+    except OSError as err:  # a file that cannot be removed must not turn a clean stop into a traceback
+        logging.getLogger("laanet_demo").warning("could not remove every served file: %s", err)
 
 
 if __name__ == "__main__":
