@@ -54,6 +54,14 @@ def _captions_whole(page, selector: str) -> list[str]:
         ".map(e => e.textContent)")
 
 
+def _captions_clipped(page, selector: str) -> list[str]:
+    """Captions of a gallery that its scroll box hides (their bottom below the box's bottom)."""
+    return page.eval_on_selector_all(
+        f"{selector} .caption-label",
+        "els => els.filter(e => e.getBoundingClientRect().bottom > "
+        "e.closest('.grid-wrap').getBoundingClientRect().bottom + 1).map(e => e.textContent)")
+
+
 def _tile_widths(page, selector: str) -> list[float]:
     return page.eval_on_selector_all(f"{selector} .thumbnail-item img",
                                      "els => els.map(e => e.getBoundingClientRect().width)")
@@ -89,7 +97,7 @@ def test_a_first_time_user_in_chromium(
             bottoms = page.eval_on_selector_all("#image-examples .thumbnail-item",
                                                 "els => els.map(e => e.getBoundingClientRect().bottom)")
             assert max(bottoms) < VIEWPORT["height"], f"examples below the fold: {bottoms}"
-            assert _captions_whole(page, "#image-examples") == []
+            assert _captions_whole(page, "#image-examples") == [] == _captions_clipped(page, "#image-examples")
             captions = page.locator("#image-examples .caption-label").all_inner_texts()
             assert any("missed by this model" in c for c in captions) and all("(" in c for c in captions)
             page.screenshot(path=str(out / "demo-first-view.png"))
@@ -155,6 +163,7 @@ def test_a_first_time_user_in_chromium(
             page.locator("#video-input input[type=file]").set_input_files(str(dfdc_video), timeout=60_000)
             page.locator("#video-preview img").first.wait_for(state="visible", timeout=120_000)
             note = page.locator("#video-preview-note").inner_text()
+            video_captions_hidden = _captions_clipped(page, "#video-examples") + _captions_whole(page, "#video-examples")
             frames = page.locator("#video-frames input[type=number]")
             frames.fill("4")
             frames.press("Enter")
@@ -190,7 +199,7 @@ def test_a_first_time_user_in_chromium(
     assert "selfie-many-people.jpg" in page_html and "Measured limits" in page_html
     assert page_html.count("data:image/jpeg;base64,") >= 4
     assert len(twenty_widths) == 20 and min(twenty_widths) >= READABLE_TILE_PX and twenty_cut == []
-    assert "MPEG-4 Part 2" in note
+    assert "MPEG-4 Part 2" in note and video_captions_hidden == []
     assert "video-dfdc-0017-fake.webm" in video_text and "4 sampled frames" in video_text
     assert plot_alt and "undefined" not in plot_alt and "Timeline" in plot_alt
     assert frame_widths and min(frame_widths) >= READABLE_TILE_PX

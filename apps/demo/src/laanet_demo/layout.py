@@ -32,6 +32,7 @@ CSS = """
 .bar b{position:absolute;top:-4px;bottom:-4px;width:4px;margin-left:-2px;background:#222}
 .ticks{display:flex;justify-content:space-between;max-width:520px;font-size:.8em;color:#555}
 #image-gallery .grid-wrap,#video-gallery .grid-wrap,#video-people .grid-wrap{max-height:none!important}
+.laanet-examples .thumbnail-item{aspect-ratio:auto!important;height:150px!important}
 #image-gallery .thumbnail-item{aspect-ratio:5/3!important}
 #video-gallery .thumbnail-item{aspect-ratio:2/1!important}
 #image-gallery .caption-label{display:none}
@@ -69,7 +70,8 @@ def examples_gallery(examples: Sequence[Example], elem_id: str) -> gr.Gallery:
     return gr.Gallery(
         value=[(str(e.thumbnail), caption(e)) for e in examples], label="Examples: click one to run it",
         columns=max(4, len(examples)), rows=1, height=190, allow_preview=False, object_fit="cover",
-        interactive=False, elem_id=elem_id, buttons=[], elem_classes=["laanet-gallery"], fit_columns=False,
+        interactive=False, elem_id=elem_id, buttons=[], elem_classes=["laanet-gallery", "laanet-examples"],
+        fit_columns=False,
     )
 
 
