@@ -174,6 +174,11 @@ def test_a_first_time_user_in_chromium(
             video_text = video_summary.inner_text()
             plot_alt = page.locator("#video-plot img").first.get_attribute("alt")
             frame_widths = _tile_widths(page, "#video-gallery")
+            person = page.locator("#video-people .thumbnail-item img").first
+            person.scroll_into_view_if_needed()
+            page.wait_for_function("document.querySelector('#video-people .thumbnail-item img').naturalWidth > 0",
+                                   timeout=30_000)
+            person_width = person.evaluate("e => e.getBoundingClientRect().width")
             page.screenshot(path=str(out / "demo-video-example.png"), full_page=True)
 
             # 8. a compact Model tab
@@ -202,6 +207,6 @@ def test_a_first_time_user_in_chromium(
     assert "MPEG-4 Part 2" in note and video_captions_hidden == []
     assert "video-dfdc-0017-fake.webm" in video_text and "4 sampled frames" in video_text
     assert plot_alt and "undefined" not in plot_alt and "Timeline" in plot_alt
-    assert frame_widths and min(frame_widths) >= READABLE_TILE_PX
+    assert frame_widths and min(frame_widths) >= READABLE_TILE_PX and person_width >= 150
     assert "not recorded" not in card_text and "Measured limits" in card_text
     assert model_height < 3000, f"the Model tab is {model_height} px tall"

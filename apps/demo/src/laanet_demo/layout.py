@@ -213,7 +213,7 @@ def build_demo(
                 label="Frames", headers=["frame", "faces", "frame score", "verdict"], interactive=False,
             )
             video_people = gr.Gallery(
-                label="People (each person's score over their own faces)", columns=5, height="auto",
+                label="People (each person's score over their own faces)", columns=6, height=300,
                 object_fit="contain", elem_id="video-people", fit_columns=False, elem_classes=["laanet-gallery"],
             )
             with gr.Accordion("Details (model, timings, every face)", open=False):
