@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 from laanet_demo import analysis
-from laanet_demo.app import DemoHandlers, DetectorPool, OutputImages
+from laanet_demo.handlers import DemoHandlers
 from laanet_demo.limits import DemoLimits
+from laanet_demo.outputs import OutputFiles
+from laanet_demo.pool import DetectorPool
 
 VIDEO_FRAMES = 8
 
@@ -49,7 +51,7 @@ def test_bench_demo_image_end_to_end(benchmark, detector_and_name, shared_data: 
 def test_bench_demo_image_with_rendering(benchmark, detector_and_name, tmp_path, shared_data: Path) -> None:
     detector, name = detector_and_name
     group = shared_data / "faces" / "groups" / "selfie-many-people.jpg"
-    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputImages(tmp_path))
+    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputFiles(tmp_path))
     handlers.predict_image(str(group))
     out = benchmark.pedantic(handlers.predict_image, args=(str(group),), rounds=3, iterations=1)
     n = out[5]["n_faces"]

@@ -6,7 +6,7 @@
 * `video-dfdc-0017-fake.webm`: the first seconds of `videos/0017_fake.mp4` (a deepfake, named so by its source),
   downscaled and re-encoded as WebM VP8 so that browsers can play it.
 
-    uv run python apps/demo/scripts/make_examples.py --shared ../shared/data --out apps/demo/examples
+    uv run python apps/demo/scripts/make_examples.py --shared ../shared/data --out apps/demo/src/laanet_demo/examples
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def make_video(source: Path, target: Path, seconds: float, max_side: int) -> Pat
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shared", type=Path, default=Path("../shared/data"), help="the shared data folder")
-    p.add_argument("--out", type=Path, default=Path("apps/demo/examples"), help="the examples folder")
+    p.add_argument("--out", type=Path, default=Path("apps/demo/src/laanet_demo/examples"), help="the examples folder")
     p.add_argument("--fakes", type=int, default=3, help="how many SBI fakes (default: %(default)s)")
     p.add_argument("--seed", type=int, default=2024, help="seed of the self-blends (default: %(default)s)")
     args = p.parse_args()

@@ -94,7 +94,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
     """The demo running on loopback for the whole session; yields its URL."""
-    from laanet_demo.app import build_demo, launch_kwargs
+    from laanet_demo.layout import build_demo, launch_kwargs
     from laanet_demo.limits import DemoLimits
 
     gradio_tmp = tmp_path_factory.mktemp("gradio")
@@ -102,14 +102,18 @@ def app_url(detector, tmp_path_factory: pytest.TempPathFactory):
         mp.setenv("GRADIO_TEMP_DIR", str(gradio_tmp / "tmp"))
         mp.setenv("GRADIO_EXAMPLES_CACHE", str(gradio_tmp / "examples"))
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        from laanet_demo.outputs import OutputFiles
+
         limits = DemoLimits()
-        demo = build_demo(detector, limits=limits)
-        kwargs = launch_kwargs("127.0.0.1", _free_port(), False, limits)
+        outputs = OutputFiles(max_files=limits.max_outputs)
+        demo = build_demo(detector, limits=limits, outputs=outputs)
+        kwargs = launch_kwargs("127.0.0.1", _free_port(), False, limits, outputs)
         _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **kwargs)
         try:
             yield url
         finally:
             demo.close(verbose=False)
+            outputs.close()
 
 
 @pytest.fixture(scope="session")

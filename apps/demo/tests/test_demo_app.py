@@ -41,6 +41,9 @@ def _check_image_result(result: tuple[Any, ...], detector: Any, path: Path, min_
         assert math.isclose(details["prob"], got[int(np.argmax(areas))], abs_tol=1e-5)
     assert details["verdict"] in ("real", "uncertain", "fake") and details["verdict"] in summary
     assert label["label"].startswith(f"{details['verdict']} · score {details['prob']:.3f} (")
+    assert label["confidences"] == [{"label": label["label"], "confidence": details["prob"]}]
+    # the result names its file and its weights
+    assert f"**File:** `{path.name}`" in summary and detector.spec.name in summary
     # the downloadable report: the details with the weights' name and sha256, and the overlay
     _check_report(report, details, detector, with_overlay=True)
     # the overlay (boxes + heatmaps) and one crop|heatmap tile per face, each a file downloaded from the server
@@ -59,11 +62,18 @@ def _check_report(files: list[str], details: dict[str, Any], detector: Any, with
     import json
 
     paths = [Path(f) for f in files]
-    assert [p.suffix for p in paths] == ([".json", ".jpg"] if with_overlay else [".json"])
+    assert [p.suffix for p in paths] == ([".json", ".html", ".jpg"] if with_overlay else [".json", ".html"])
     record = json.loads(paths[0].read_text())
     assert record["weights"] == {"name": detector.spec.name, "sha256": detector.spec.sha256}
     assert record["weights"]["sha256"] and len(record["weights"]["sha256"]) == 64
     assert record["prob"] == details["prob"] and record["verdict"] == details["verdict"]
+    assert record["input_sha256"] and len(record["input_sha256"]) == 64
+    # the readable report: the file and its hash, the verdict and score, the weights, the measured limits, and
+    # every picture embedded (it stands alone when forwarded)
+    page = paths[1].read_text()
+    assert record["input"] in page and record["input_sha256"] in page and detector.spec.sha256 in page
+    assert f"{details['verdict']} · score {details['prob']:.3f}" in page and "Measured limits" in page
+    assert "src=\"http" not in page and page.count("data:image/jpeg;base64,") >= 1
 
 
 @pytest.mark.slow
@@ -161,7 +171,9 @@ def test_use_via_api_sample_points_at_shipped_examples(app_url: str) -> None:
     import json
     import urllib.request
 
-    from laanet_demo.app import EXAMPLES_DIR
+    from laanet_demo.examples import examples_dir
+
+    EXAMPLES_DIR = examples_dir()
 
     with urllib.request.urlopen(f"{app_url.rstrip('/')}/gradio_api/info", timeout=30) as resp:
         info = json.loads(resp.read())

@@ -7,21 +7,12 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from laanet_demo.app import (
-    GENERIC_ERROR,
-    DemoHandlers,
-    DetectorPool,
-    OutputImages,
-    cleared,
-    decoded_size_bound,
-    panel_error,
-    payload_path,
-    pick_checkpoint_files,
-    upload_name,
-    uploaded_file,
-    user_errors,
-)
+from laanet_demo.checkpoint_upload import pick_checkpoint_files
+from laanet_demo.handlers import GENERIC_ERROR, DemoHandlers, cleared, panel_error, user_errors
 from laanet_demo.limits import DemoLimits, InputRejected
+from laanet_demo.outputs import OutputFiles
+from laanet_demo.pool import DetectorPool
+from laanet_demo.uploads import decoded_size_bound, payload_path, upload_name, uploaded_file
 
 
 def test_payload_forms(tmp_path: Path) -> None:
@@ -47,7 +38,7 @@ def _data_url(n_bytes: int) -> str:
 def test_data_url_uploads_are_refused_above_the_limit_before_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import laanet_demo.app as app
+    import laanet_demo.uploads as app
 
     decoded = []
     real = base64.b64decode
@@ -59,7 +50,7 @@ def test_data_url_uploads_are_refused_above_the_limit_before_decoding(
     ):
         pass
     assert decoded == [] and not list(tmp_path.iterdir())
-    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(max_image_bytes=2000), OutputImages(tmp_path / "o"),
+    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(max_image_bytes=2000), OutputFiles(tmp_path / "o"),
                             tmp_dir=tmp_path)
     with pytest.raises(InputRejected, match="accepts images up to"):
         handlers.predict_image({"path": None, "url": _data_url(3000)})
@@ -67,7 +58,7 @@ def test_data_url_uploads_are_refused_above_the_limit_before_decoding(
 
 
 def test_data_url_temporary_files_are_deleted_when_the_work_fails(tmp_path: Path) -> None:
-    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputImages(tmp_path / "o"), tmp_dir=tmp_path)
+    handlers = DemoHandlers(DetectorPool(None, None), DemoLimits(), OutputFiles(tmp_path / "o"), tmp_dir=tmp_path)
     for _ in range(3):  # not an image: rejected after decoding; the temporary file must still go
         with pytest.raises(InputRejected, match="not an image"):
             handlers.predict_image({"path": None, "url": "data:image/png;base64," + base64.b64encode(b"x" * 500).decode()})  # noqa: E501
@@ -106,9 +97,10 @@ def test_errors_go_into_the_result_panel_and_clear_the_other_outputs() -> None:
         raise RuntimeError("secret detail")
 
     out = user_errors(rejects, panel_error("Not analysed", cleared(3)))(7)
-    assert out == ("### Not analysed\n\nbad &lt;input&gt; 7", None, None, None)
+    assert out[1:] == (None, None, None) and 'class="laanet-error"' in out[0] and 'role="alert"' in out[0]
+    assert "<strong>Not analysed</strong>" in out[0] and "bad &lt;input&gt; 7" in out[0]
     out = user_errors(crashes, panel_error("Not analysed", cleared(1)))()
-    assert out[0].endswith(GENERIC_ERROR) and "secret" not in out[0] and out[1:] == (None,)
+    assert GENERIC_ERROR in out[0] and "secret" not in out[0] and out[1:] == (None,)
 
 
 def test_checkpoint_file_choice(tmp_path: Path) -> None:
@@ -123,7 +115,7 @@ def test_checkpoint_file_choice(tmp_path: Path) -> None:
 def test_output_images_get_unique_names(tmp_path: Path) -> None:
     import numpy as np
 
-    out = OutputImages(tmp_path)
+    out = OutputFiles(tmp_path)
     img = np.zeros((8, 8, 3), np.uint8)
     a, b = out.write(img, "x"), out.write(img, "x")
     assert a != b and Path(a).is_file() and Path(b).is_file()
@@ -137,7 +129,7 @@ def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path:
     def progress(value, desc=None, unit=None):
         calls.append((value, desc, unit))
 
-    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputImages(tmp_path))
+    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputFiles(tmp_path))
     out = handlers.predict_video(str(dfdc_video), 3, None, progress=progress)
     # frames are scored in batches; progress is reported after each batch, ending with all frames
     done = [c[0][0] for c in calls]
@@ -150,6 +142,6 @@ def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path:
     for p in people:
         assert 0.0 <= p["prob"] <= 1.0 and {t["frame"] for t in p["timeline"]} <= sampled
         assert p["thumbnail"]["jpeg"].startswith("data:image/jpeg;base64,")
-    small = DemoHandlers(DetectorPool(detector, None), DemoLimits(max_image_pixels=10_000), OutputImages(tmp_path))
+    small = DemoHandlers(DetectorPool(detector, None), DemoLimits(max_image_pixels=10_000), OutputFiles(tmp_path))
     with pytest.raises(InputRejected, match="frames up to 10,000 pixels"):
         small.predict_video(str(dfdc_video), 3, None, progress=progress)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from laanet_demo.app import launch_kwargs
+from laanet_demo.layout import CSS, launch_kwargs
 from laanet_demo.limits import DemoLimits
 from laanet_demo.serve import DEFAULT_HOST, DEFAULT_PORT, main, parse_args, port_problem
 
@@ -15,8 +15,10 @@ def test_defaults_bind_loopback_without_share() -> None:
     assert (args.host, args.port, args.share, args.weights) == ("127.0.0.1", 7860, False, "laanet-lite0-sbi-lfw")
     assert (DEFAULT_HOST, DEFAULT_PORT) == ("127.0.0.1", 7860)
     kw = launch_kwargs(args.host, args.port, args.share, DemoLimits())
+    middleware = kw.pop("app_kwargs")["middleware"]
     assert kw == {"server_name": "127.0.0.1", "server_port": 7860, "share": False,
-                  "max_file_size": DemoLimits().max_upload, "show_error": False}
+                  "max_file_size": DemoLimits().max_upload, "show_error": False, "css": CSS}
+    assert [m.cls.__name__ for m in middleware] == ["RequestSizeLimit", "InlineDataUrls"]
 
 
 def test_explicit_choices() -> None:

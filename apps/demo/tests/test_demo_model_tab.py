@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from laanet_demo import analysis
-from laanet_demo.app import DemoHandlers, DetectorPool, load_checkpoint_detector
+from laanet_demo.checkpoint_upload import load_checkpoint_detector
+from laanet_demo.handlers import DemoHandlers
 from laanet_demo.limits import DemoLimits, InputRejected
+from laanet_demo.pool import DetectorPool
 
 
 @pytest.fixture()
@@ -31,19 +33,41 @@ def test_card_states_recipe_rules_and_licence(detector: Any) -> None:
     assert floor is None or f"face-finder confidence {floor:.3g}" in text
     # the card's sha256 is shown (the file's own when the card has none)
     assert detector.spec.sha256 and f"| sha256 | `{detector.spec.sha256}` |" in text and "not recorded" not in text
-    # the measured limits, "not measured" where the card has no such figure
+    # the measured limits, as short plain sentences, "not measured" where the card has no such figure
     limits = analysis.measured_limits(detector)
     assert "Measured limits of this model" in text
-    if limits["dfdc_frame_auc"] is None:
-        assert "frame AUC on DFDC face crops: not measured" in text
+    assert "fake_above" not in text.split("<details>")[0] and "reported halves" not in text.split("<details>")[0]
     clips = detector.spec.metrics.get("fake_clips")
-    want = f"{clips['called_fake']} of {clips['n']}" if clips else "not measured"
-    assert f"labelled fake DFDC clips called fake: {want}." in text
+    want = f"it called {clips['called_fake']} of {clips['n']} fake DFDC clips fake" if clips else "not measured"
+    assert want in text
+    assert limits["real_photo_false_positive_rate"] is None or "real photos fake" in text
+    # compact: each data set is a short two-column table, protocols and the recipe folded away
+    assert text.count("<details>") >= 2 and max(len(line) for line in text.splitlines()
+                                                if line.startswith("|")) < 300
+    assert all(line.count("|") <= 3 for line in text.split("### Reported metrics")[1].splitlines()
+               if line.startswith("|"))
     from laanet_model.weights import get_weights
 
     official = analysis._metrics_lines(get_weights("laanet-official-sbi").metrics)
-    assert official[0].startswith("| dataset |") and any(line.startswith("| CDF | 97.64 | 95.4 |")
-                                                         for line in official)
+    assert "**CDF**" in official and "| auc | 95.4 |" in official and "| ap | 97.64 |" in official
+
+
+def test_heatmap_strength_follows_the_cards_localisation_figure(detector: Any) -> None:
+    import dataclasses
+
+    strength, text = analysis.heatmap_localisation(detector)
+    if "heatmap_localisation" not in detector.spec.metrics:
+        assert "localisation not measured" in text and strength < 0.6
+    measured = dataclasses.replace(detector.spec, metrics={**detector.spec.metrics,
+                                                          "heatmap_localisation": {"sbi": {"peak_in_blend": 0.62}}})
+
+    class WithCard:
+        spec = measured
+        preprocessing = detector.preprocessing
+        thresholds = detector.thresholds
+
+    strength, text = analysis.heatmap_localisation(WithCard())
+    assert strength == 0.62 and "62%" in text and "sbi" in text
 
 
 def test_wrong_files_get_clear_messages(handlers: DemoHandlers, tmp_path: Path) -> None:
@@ -153,9 +177,13 @@ def test_uploaded_cards_never_fetch_pretrained_weights(
 
 
 def test_the_limits_line_says_not_measured_for_what_a_card_lacks() -> None:
-    none = dict.fromkeys(("real_photo_false_positive_rate", "real_photo_protocol", "dfdc_frame_auc",
-                          "fake_clips_called_fake", "fake_clips_n"))
-    text = analysis.limits_markdown(none)
-    assert text.count("not measured") == 3
-    text = analysis.limits_markdown({**none, "dfdc_frame_auc": 0.6312, "fake_clips_called_fake": 1, "fake_clips_n": 2})
-    assert "frame AUC on DFDC face crops: 0.631" in text and "labelled fake DFDC clips called fake: 1 of 2." in text
+    none = dict.fromkeys(("real_photo_false_positive_rate", "real_photo_called_fake", "real_photo_n",
+                          "real_photo_protocol", "dfdc_frame_auc", "fake_clips_called_fake", "fake_clips_n"))
+    sentences = analysis.limits_sentences(none)
+    assert 2 <= len(sentences) <= 3 and " ".join(sentences).count("not measured") == 3
+    text = analysis.limits_markdown({**none, "real_photo_false_positive_rate": 0.0423, "real_photo_called_fake": 3,
+                                     "real_photo_n": 71, "dfdc_frame_auc": 0.6312, "fake_clips_called_fake": 1,
+                                     "fake_clips_n": 2})
+    assert "It calls about 4 in 100 real photos fake (3 of 71 tested)." in text
+    assert "only a little better than chance (AUC 0.63)" in text and "it called 1 of 2 fake DFDC clips fake" in text
+    assert all(len(s) < 160 for s in analysis.limits_sentences({**none, "dfdc_frame_auc": 0.6312}))

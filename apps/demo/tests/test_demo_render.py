@@ -94,9 +94,11 @@ def test_weak_heatmaps_are_visible_over_the_crop() -> None:
     img = np.full((200, 200, 3), 128, np.uint8)
     f = face_at(50, 50, 1.0)
     weak = FaceView(1, 0.2, -1.4, "real", f.box, np.full((64, 64), 0.05, np.float32), f.crop, f.crop_matrix)
-    over = render.overlay_scaled(img, [weak], 1.0)
+    over = render.overlay_scaled(img, [weak], 1.0)  # localisation not measured: shown dimmed, still visible
     inside, outside = over[70:100, 70:100].astype(int), over[150:, 150:].astype(int)
-    assert np.abs(inside - 128).max() > 30 and np.array_equal(outside, img[150:, 150:])
+    assert np.abs(inside - 128).max() > 15 and np.array_equal(outside, img[150:, 150:])
+    full = render.overlay_scaled(img, [weak], 1.0, strength=1.0)[70:100, 70:100].astype(int)
+    assert np.abs(full - 128).max() > 30 and np.abs(full - 128).max() > np.abs(inside - 128).max()
 
 
 def test_faces_not_judged_get_a_grey_box() -> None:
@@ -108,12 +110,13 @@ def test_faces_not_judged_get_a_grey_box() -> None:
 def test_face_tile_and_caption() -> None:
     f = face_at(0, 0, 1.0, prob=0.123)
     tile = render.face_tile(f, size=100)
-    assert tile.shape == (100 + render.colour_scale_bar(240).shape[0], 240, 3)
+    band = render.text_band(["a", "b"], 200)
+    assert tile.shape == (100 + band.shape[0], 200, 3)  # crop | heatmap, the caption written below
     assert np.array_equal(tile[10:90, 10:90], np.full((80, 80, 3), 120, np.uint8))  # the crop, untouched
     hot, cold = tile[25:50, 150:175], tile[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
     assert hot[..., 0].mean() > hot[..., 2].mean() and cold[..., 2].mean() > cold[..., 0].mean()
     assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
-    assert render.face_caption(f, VerdictBands(0.2, 0.5)) == "face 1 · real · score 0.123 (real below 0.2)"
+    assert render.face_caption(f, VerdictBands(0.2, 0.5)) == "face 1 · real · 0.123 (real below 0.2)"
     no_crop = FaceView(1, 0.5, 0.0, "fake", None, f.heatmap_crop, None, None)
     with pytest.raises(ValueError, match="no crop"):
         render.face_tile(no_crop)
@@ -130,3 +133,19 @@ def test_timeline_figure_has_points_bands_and_rule() -> None:
     assert "no face" in labels and "video 0.700" in labels
     with pytest.raises(ValueError, match="same length"):
         render.timeline_figure([0], [[0.1], [0.2]], [0.1], VerdictBands(), None, "r")
+
+
+def test_a_weak_map_beside_a_fake_verdict_is_stretched_not_called_no_artifact() -> None:
+    """A face scored fake whose map peaks at 0.22: the map is shown stretched to its own range (its peak red),
+    and the caption states the raw peak."""
+    f = face_at(0, 0, 1.0, prob=0.969)
+    weak = FaceView(1, 0.969, 3.4, "fake", f.box, f.heatmap_crop * 0.22, f.crop, f.crop_matrix)
+    stretched = render.stretch(weak.heatmap_crop)
+    assert stretched.max() == pytest.approx(1.0) and stretched.min() == pytest.approx(0.0)
+    assert not render.stretch(np.full((8, 8), 0.3, np.float32)).any()  # a flat map shows no peak
+    tile = render.face_tile(weak, size=100)
+    hot = tile[25:50, 150:175]
+    assert hot[..., 0].mean() > 1.5 * hot[..., 2].mean()  # its peak is shown hot, as strongly as a full map's
+    full_strength = render.face_tile(weak, size=100, strength=1.0)[25:50, 150:175]
+    assert full_strength[..., 0].mean() >= hot[..., 0].mean()  # unmeasured localisation: shown dimmer
+    assert "no artifact" not in render.HEATMAP_EXPLAINED and "raw peak" in render.HEATMAP_EXPLAINED

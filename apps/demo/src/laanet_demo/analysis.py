@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from laanet_demo.inference import FaceView, UnjudgedView, VerdictBands, most_suspicious, sigmoid
-from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header
+from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_image_header, check_video_budget
 from laanet_demo.render import display_scale, resize_for_display
 
 ProgressFn = Callable[[int, int], None]
@@ -224,11 +225,7 @@ def analyse_video(
     t0 = time.perf_counter()
     try:
         info = video_info(path)
-        if info.width * info.height > limits.max_image_pixels:
-            raise InputRejected(
-                f"The video frames are {info.width} x {info.height} pixels; frames up to "
-                f"{limits.max_image_pixels:,} pixels are accepted."
-            )
+        check_video_budget(info.n_frames or 0, info.width, info.height, n_frames, limits)
         n_total = info.n_frames or None
         frames = read_frames(path, n_frames)
     except VideoReadError as err:
@@ -277,19 +274,30 @@ def _spec_name(detector: Any) -> str:
     return spec.name if spec is not None else "custom weights (no card)"
 
 
+def _card_metrics(detector: Any) -> dict[str, Any]:
+    spec = getattr(detector, "spec", None)
+    metrics = getattr(spec, "metrics", None)
+    return metrics if isinstance(metrics, dict) else {}
+
+
 def _metric(metrics: dict[str, Any], group: str, key: str) -> Any:
     entry = metrics.get(group)
     return entry.get(key) if isinstance(entry, dict) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def measured_limits(detector: Any) -> dict[str, Any]:
     """The model's measured limits from its weights card (None where not measured): the fraction of real photos
     it calls fake, with the protocol it was measured under, its frame AUC on DFDC face crops, and how many of the
     clips its source labels fake it calls fake."""
-    spec = getattr(detector, "spec", None)
-    metrics = spec.metrics if spec is not None and isinstance(spec.metrics, dict) else {}
+    metrics = _card_metrics(detector)
     return {
         "real_photo_false_positive_rate": _metric(metrics, "real_photos", "false_positive_rate"),
+        "real_photo_called_fake": _metric(metrics, "real_photos", "called_fake"),
+        "real_photo_n": _metric(metrics, "real_photos", "n"),
         "real_photo_protocol": _metric(metrics, "real_photos", "protocol"),
         "dfdc_frame_auc": _metric(metrics, "dfdc_crops", "auc"),
         "fake_clips_called_fake": _metric(metrics, "fake_clips", "called_fake"),
@@ -297,30 +305,72 @@ def measured_limits(detector: Any) -> dict[str, Any]:
     }
 
 
-def _number(value: Any, percent: bool = False) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "not measured"
-    return f"{100 * value:.0f}%" if percent else f"{value:.3f}"
+LIMITS_HEADING = "Measured limits of this model:"
+
+
+def limits_sentences(limits: dict[str, Any]) -> list[str]:
+    """The measured limits as two or three short plain sentences ("not measured" where the card lacks a figure)."""
+    fpr, called, n = (limits.get("real_photo_false_positive_rate"), limits.get("real_photo_called_fake"),
+                      limits.get("real_photo_n"))
+    if _is_number(fpr):
+        tested = f" ({called} of {n} tested)" if isinstance(called, int) and isinstance(n, int) and n else ""
+        first = f"It calls about {100 * fpr:.0f} in 100 real photos fake{tested}."
+    else:
+        first = "How often it calls real photos fake: not measured."
+    auc = limits.get("dfdc_frame_auc")
+    c_called, c_n = limits.get("fake_clips_called_fake"), limits.get("fake_clips_n")
+    clips = (f"it called {c_called} of {c_n} fake DFDC clips fake" if isinstance(c_called, int)
+             and isinstance(c_n, int) and c_n else "fake DFDC clips called fake: not measured")
+    if _is_number(auc):
+        strength = "only a little better than chance" if auc < 0.75 else "fairly well" if auc < 0.9 else "well"
+        second = f"On faces from DFDC videos it tells real from fake {strength} (AUC {auc:.2f}), and {clips}."
+    else:
+        second = f"On faces from DFDC videos: not measured; {clips}."
+    return [first, second, "A score is a hint, not proof."]
 
 
 def limits_markdown(limits: dict[str, Any]) -> str:
-    """One Markdown line stating the measured limits shown beside every verdict."""
-    fpr = _number(limits["real_photo_false_positive_rate"], percent=True)
-    if limits["real_photo_protocol"] and fpr != "not measured":
-        fpr += f" ({limits['real_photo_protocol']})"
-    called, n = limits.get("fake_clips_called_fake"), limits.get("fake_clips_n")
-    clips = f"{called} of {n}" if isinstance(called, int) and isinstance(n, int) and n else "not measured"
-    return (
-        f"**Measured limits of this model:** real photos called fake: {fpr}; "
-        f"frame AUC on DFDC face crops: {_number(limits['dfdc_frame_auc'])}; "
-        f"labelled fake DFDC clips called fake: {clips}."
-    )
+    """The measured limits shown beside every verdict: a heading and two or three short sentences."""
+    return f"**{LIMITS_HEADING}** " + " ".join(limits_sentences(limits))
+
+
+def heatmap_localisation(detector: Any) -> tuple[float, str]:
+    """How strongly to show the heatmaps, and one sentence saying why.
+
+    When the card's metrics hold `heatmap_localisation` (per data set, e.g. `{"sbi": {"peak_in_blend": 0.62}}`),
+    the map is shown as strongly as the weakest such figure supports and the figure is stated; otherwise it is
+    shown dimmed and "localisation not measured" is said.
+    """
+    from laanet_demo.render import UNMEASURED_STRENGTH
+
+    entry = _card_metrics(detector).get("heatmap_localisation")
+    figures = []
+    if isinstance(entry, dict):
+        for name, value in entry.items():
+            if isinstance(value, dict) and _is_number(value.get("peak_in_blend")):
+                figures.append((name, float(value["peak_in_blend"])))
+            elif name == "peak_in_blend" and _is_number(value):
+                figures.append(("", float(value)))
+    if not figures:
+        return UNMEASURED_STRENGTH, ("Heatmap localisation not measured for these weights: the map is shown "
+                                     "dimmed.")
+    name, worst = min(figures, key=lambda t: t[1])
+    where = f" on {name}" if name else ""
+    strength = float(min(1.0, max(0.15, worst)))
+    return strength, (f"Heatmap localisation measured{where}: the map's peak falls inside the blended region in "
+                      f"{100 * worst:.0f}% of fakes, so it is shown at that strength.")
 
 
 def weights_sha256(detector: Any) -> str | None:
     """The sha256 of the detector's weights file, when known."""
     spec = getattr(detector, "spec", None)
     return None if spec is None else spec.sha256
+
+
+def weights_line(detector: Any) -> str:
+    """The weights in a few words: name and the start of their sha256."""
+    sha = weights_sha256(detector)
+    return f"{_spec_name(detector)}" + (f" (sha256 {sha[:12]}…)" if sha else "")
 
 
 def model_summary(detector: Any) -> dict[str, Any]:
@@ -350,21 +400,48 @@ def _face_score_text(min_face_score: float | None) -> str:
     return f"face-finder confidence {min_face_score:.3g} (less sure detections are shown as not judged)"
 
 
+def _flat(entry: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """A metric entry's scalar figures as (name, value), nested entries flattened ("sbi auc")."""
+    out: list[tuple[str, Any]] = []
+    for key, value in entry.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _flat(value, f"{name} ")
+        elif isinstance(value, (list, tuple)):
+            continue
+        else:
+            out.append((name, value))
+    return out
+
+
+def _cell(value: Any) -> str:
+    if _is_number(value) and isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "/").replace("\n", " ")
+
+
 def _metrics_lines(metrics: dict[str, Any]) -> list[str]:
-    rows = [(k, v) for k, v in metrics.items() if isinstance(v, dict)]
-    lines = []
-    if rows:
-        cols = sorted({c for _, v in rows for c in v})
-        lines += ["| dataset | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-        lines += [f"| {k} | " + " | ".join(str(v.get(c, "–")) for c in cols) + " |" for k, v in rows]
+    """The reported metrics as one short two-column table per data set, its protocol folded below it."""
+    lines: list[str] = []
     notes = [f"{k}: {v}" for k, v in metrics.items() if not isinstance(v, dict)]
     if notes:
-        lines += ["", *("- " + n for n in notes)]
+        lines += [*("- " + n for n in notes), ""]
+    for name, entry in metrics.items():
+        if not isinstance(entry, dict):
+            continue
+        figures = [(k, v) for k, v in _flat(entry) if not k.endswith("protocol")]
+        protocols = [str(v) for k, v in _flat(entry) if k.endswith("protocol")]
+        lines += [f"**{name}**", "", "| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in figures]
+        if protocols:
+            lines += ["", f"<details><summary>how {name} was measured</summary>", "", *protocols, "", "</details>"]
+        lines.append("")
     return lines or ["No metrics reported for these weights."]
 
 
 def card_markdown(detector: Any, source: str) -> str:
-    """The weight card as Markdown: what the model is, its recipe, rules, licence and reported metrics."""
+    """The weight card as compact Markdown: what the model is, its bands, licence, sha256 and measured limits up
+    front; its recipe and each data set's metrics folded below."""
     spec = getattr(detector, "spec", None)
     pre = detector.preprocessing
     th = detector.thresholds
@@ -373,11 +450,28 @@ def card_markdown(detector: Any, source: str) -> str:
         f"## {_spec_name(detector)}",
         f"*Loaded from: {source}*",
         "",
+        "| | |",
+        "|---|---|",
+        f"| architecture | `{'unknown' if spec is None else spec.variant}` |",
+        f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
+    ]
+    if spec is not None:
+        lines += [
+            f"| licence | {spec.licence} |",
+            f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
+            "",
+            limits_markdown(measured_limits(detector)),
+            "",
+            heatmap_localisation(detector)[1],
+        ]
+    lines += [
+        "",
+        "<details><summary>Description, recipe and rules</summary>",
+        "",
         "" if spec is None else spec.description,
         "",
         "| | |",
         "|---|---|",
-        f"| architecture | `{'unknown' if spec is None else spec.variant}` |",
         f"| face detector | {pre.face_detector}" + (f" (authors used: {pre.reference_detector})" if pre.reference_detector
                                                    else "") + " |",
         f"| crop recipe | `{crop.name}`: margin {crop.margin}, crop {crop.crop_size} px, border trim "
@@ -388,20 +482,13 @@ def card_markdown(detector: Any, source: str) -> str:
         f"| video score | {'sigmoid of the mean frame logit' if pre.video_aggregation == 'mean_logit' else pre.video_aggregation}"
         f" over {pre.frames_per_video} frames by default |",
         f"| no face judged | {no_face_rule_for(detector)} |",
-        f"| verdict bands | real below {th.real_below}, fake above {th.fake_above} |",
         f"| smallest face judged | {getattr(pre, 'min_face_size', 0)} px box width |",
         f"| least sure detection judged | {_face_score_text(getattr(pre, 'min_face_score', None))} |",
     ]
     if spec is not None:
-        lines += [
-            f"| source | {spec.source} |",
-            f"| licence | {spec.licence} |",
-            f"| sha256 | `{spec.sha256 or 'not recorded'}` |",
-            "",
-            "",
-            limits_markdown(measured_limits(detector)),
-            "",
-            "### Reported metrics",
-            *_metrics_lines(spec.metrics),
-        ]
+        lines += [f"| source | {spec.source} |"]
+    lines += ["", "</details>", ""]
+    if spec is not None:
+        lines += ["### Reported metrics", "", "<details><summary>Every data set, one short table each</summary>", "",
+                  *_metrics_lines(spec.metrics), "</details>"]
     return "\n".join(lines)

@@ -23,6 +23,14 @@ class DemoLimits:
     max_video_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 50_000_000
     """Width x height above which an image is refused before it is decoded (about 8660 x 5770)."""
+    max_video_pixels: int = 100_000_000
+    """Frames x width x height that one video request (analysis or preview) may decode in all, checked from the
+    container's metadata before decoding (e.g. 48 frames of 1920 x 1080)."""
+    max_request_bytes: int = 64 * 1024 * 1024
+    """Largest request body on every route but the file upload (JSON with inline `data:` URLs): refused from its
+    Content-Length, or as soon as a streamed body passes it, before it is read whole."""
+    max_outputs: int = 400
+    """Result files (overlays, tiles, reports) kept at once; writing more deletes the oldest."""
     max_faces: int = 32
     """At most this many faces per image are scored (the largest ones); the rest are counted."""
     default_video_frames: int = OFFICIAL_FRAMES_PER_VIDEO
@@ -43,8 +51,9 @@ class DemoLimits:
                 "expected 1 <= min_video_frames <= default_video_frames <= max_video_frames, got "
                 f"{self.min_video_frames}, {self.default_video_frames}, {self.max_video_frames}"
             )
-        for name in ("max_image_bytes", "max_video_bytes", "max_image_pixels", "max_faces",
-                     "suspicious_frames", "concurrency_limit", "queue_size"):
+        for name in ("max_image_bytes", "max_video_bytes", "max_image_pixels", "max_video_pixels",
+                     "max_request_bytes", "max_outputs", "max_faces", "suspicious_frames", "concurrency_limit",
+                     "queue_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
@@ -94,3 +103,25 @@ def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
     if width < 16 or height < 16:
         raise InputRejected(f"The image is only {width} x {height} pixels; faces cannot be found in it.")
     return width, height
+
+
+def check_video_budget(n_total: int, width: int, height: int, n_frames: int, limits: DemoLimits) -> int:
+    """Refuse, before any frame is decoded, a video whose sampled frames would hold more than
+    `limits.max_video_pixels` pixels in all (frames x width x height, from the container's metadata); returns
+    the pixel count. One small rule so that it can later defer to the decoder's own budget."""
+    if width * height > limits.max_image_pixels:
+        raise InputRejected(
+            f"The video frames are {width} x {height} pixels; frames up to {limits.max_image_pixels:,} pixels "
+            "are accepted."
+        )
+    frames = min(n_frames, n_total) if n_total > 0 else n_frames
+    total = frames * width * height
+    if total > limits.max_video_pixels:
+        fit = max(0, limits.max_video_pixels // max(1, width * height))
+        advice = (f"sample at most {fit} frames of this video" if fit >= limits.min_video_frames
+                  else "use a smaller video")
+        raise InputRejected(
+            f"{frames} frames of {width} x {height} pixels are {total / 1e6:,.0f} megapixels in all; this demo "
+            f"decodes at most {limits.max_video_pixels / 1e6:,.0f} megapixels per video: {advice}."
+        )
+    return total

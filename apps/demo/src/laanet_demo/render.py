@@ -19,6 +19,14 @@ VERDICT_COLOURS_RGB: dict[str, tuple[int, int, int]] = {
 #: opacity of the heatmap over a face crop: a floor so that a cold map is still visible (blue), plus the heat
 HEAT_ALPHA_FLOOR = 0.35
 HEAT_ALPHA_GAIN = 0.4
+#: how strongly a map is shown when the weights' card has not measured how well it localises blending
+UNMEASURED_STRENGTH = 0.35
+#: what every heatmap shows, in one sentence (beside each overlay and in the report)
+HEATMAP_EXPLAINED = (
+    "The heatmap is the network's second output: where in each face crop it puts blending artifacts. Its colours "
+    "are stretched to each face's own range (blue lowest, red highest), so read the raw peak printed with each "
+    "face, not the colour, and the verdict from the score alone."
+)
 
 
 def display_scale(height: int, width: int, max_side: int) -> float:
@@ -60,18 +68,30 @@ def heatmap_to_image(heatmap_crop: np.ndarray, crop_matrix: np.ndarray, height: 
     return np.clip(out, 0.0, 1.0)
 
 
+def stretch(heat: np.ndarray) -> np.ndarray:
+    """A heatmap stretched to its own range: (h - min) / (max - min), all zeros for a flat map."""
+    h = np.asarray(heat, dtype=np.float32)
+    lo, hi = (float(h.min()), float(h.max())) if h.size else (0.0, 0.0)
+    if hi - lo < 1e-6:
+        return np.zeros_like(h)
+    return (h - lo) / (hi - lo)
+
+
 def colourise(heat: np.ndarray) -> np.ndarray:
     """JET colour map of a [0, 1] heatmap as RGB uint8."""
     h8 = np.clip(np.asarray(heat, dtype=np.float32) * 255.0, 0, 255).astype(np.uint8)
     return cv2.cvtColor(cv2.applyColorMap(h8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
 
 
-def blend_heatmap(image: np.ndarray, heat: np.ndarray, strength: float = 0.6, region: np.ndarray | None = None) -> np.ndarray:
+def blend_heatmap(
+    image: np.ndarray, heat: np.ndarray, strength: float = 0.6, region: np.ndarray | None = None,
+) -> np.ndarray:
     """Blend a [0, 1] heatmap over an RGB image.
 
     Without `region` the blend weight is `strength * heat` (cold areas stay clear). With `region` (a [0, 1] map
     of where the heatmap was computed, the face crops) the whole region is coloured, blue where cold, with
-    weight `region * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat)`, so that a weak map is visible too.
+    weight `strength * region * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat) / 0.6`, so that a weak map is visible
+    too and a map whose localisation is not measured (`strength` below 0.6) is shown dimmed.
     """
     if image.shape[:2] != heat.shape[:2]:
         heat = cv2.resize(np.asarray(heat, dtype=np.float32), (image.shape[1], image.shape[0]))
@@ -79,20 +99,23 @@ def blend_heatmap(image: np.ndarray, heat: np.ndarray, strength: float = 0.6, re
     if region is None:
         alpha = (heat * strength)[..., None]
     else:
-        alpha = (np.clip(region, 0.0, 1.0) * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat))[..., None]
+        gain = min(1.0, strength / 0.6)
+        alpha = (gain * np.clip(region, 0.0, 1.0) * (HEAT_ALPHA_FLOOR + HEAT_ALPHA_GAIN * heat))[..., None]
     out = image.astype(np.float32) * (1.0 - alpha) + colourise(heat).astype(np.float32) * alpha
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def colour_scale_bar(width: int, height: int = 44) -> np.ndarray:
-    """A legend strip for the heatmap colours: the colour map from 0 to 1 with its ends and middle labelled."""
+    """A legend strip for the heatmap colours: each face's map is stretched to its own range, so the ends are
+    labelled "lowest" and "highest in each face" (never "no artifact": a hot colour is not a verdict)."""
     width = max(int(width), 240)
     bar = np.full((height, width, 3), 255, np.uint8)
     x0, x1, top, bottom = 10, width - 10, 4, height // 2
     ramp = np.linspace(0.0, 1.0, x1 - x0, dtype=np.float32)[None, :].repeat(bottom - top, axis=0)
     bar[top:bottom, x0:x1] = colourise(ramp)
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1
-    labels = [(x0, "0: no artifact"), ((x0 + x1) // 2, "0.5"), (x1, "1: blending artifact")]
+    labels = [(x0, "lowest"), ((x0 + x1) // 2, "heatmap, stretched per face (raw peak in caption)"),
+              (x1, "highest")]
     for x, text in labels:
         (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
         tx = min(max(x - tw // 2, 2), width - tw - 2)
@@ -116,8 +139,9 @@ def _draw_box(out: np.ndarray, box: Sequence[float], text: str, colour: tuple[in
     font_scale = max(0.5, thickness / 3)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
     ty = y1 - base - 2 if y1 - th - base - 2 > 0 else y2 + th + 2
-    cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), colour, -1)
-    cv2.putText(out, text, (x1 + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+    tx = max(0, min(x1, out.shape[1] - tw - 3))  # the label stays whole inside the picture
+    cv2.rectangle(out, (tx, ty - th - 2), (tx + tw + 2, ty + base), colour, -1)
+    cv2.putText(out, text, (tx + 1, ty), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
                 max(1, thickness // 2), cv2.LINE_AA)
 
 
@@ -137,16 +161,18 @@ def draw_boxes(
 
 def overlay_image(
     image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600, unjudged: Sequence[UnjudgedView] = (),
+    strength: float = UNMEASURED_STRENGTH,
 ) -> np.ndarray:
-    """The whole image (downscaled for display) with every face's heatmap blended in, its box drawn, and the
-    heatmap colour scale below."""
+    """The whole image (downscaled for display) with every face's heatmap (stretched to its own range) blended
+    in at `strength`, its box drawn, and the heatmap colour scale below."""
     h, w = image.shape[:2]
     scale = display_scale(h, w, max_side)
-    return with_colour_scale(overlay_scaled(resize_for_display(image, scale), faces, scale, unjudged))
+    return with_colour_scale(overlay_scaled(resize_for_display(image, scale), faces, scale, unjudged, strength))
 
 
 def overlay_scaled(
     small: np.ndarray, faces: Sequence[FaceView], scale: float, unjudged: Sequence[UnjudgedView] = (),
+    strength: float = UNMEASURED_STRENGTH,
 ) -> np.ndarray:
     """Like `overlay_image` for an image already resized by `scale` (face geometry is in original pixels),
     without the colour scale."""
@@ -154,16 +180,18 @@ def overlay_scaled(
     regions = face_regions(faces, small.shape[0], small.shape[1], scale)
     combined = np.max(np.stack(heat), axis=0) if heat else np.zeros(small.shape[:2], np.float32)
     region = np.max(np.stack(regions), axis=0) if regions else np.zeros(small.shape[:2], np.float32)
-    return draw_boxes(blend_heatmap(small, combined, region=region), faces, scale, unjudged)
+    return draw_boxes(blend_heatmap(small, combined, strength=strength, region=region), faces, scale, unjudged)
 
 
 def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: float) -> list[np.ndarray]:
-    """One image-space heatmap per face (for faces that carry a crop matrix), at display size."""
+    """One image-space heatmap per face (for faces that carry a crop matrix), stretched to the face's own range,
+    at display size."""
     layers = []
     for face in faces:
         if face.crop_matrix is None:
             continue
-        layers.append(heatmap_to_image(face.heatmap_crop, scaled_matrix(face.crop_matrix, scale), height, width))
+        layers.append(heatmap_to_image(stretch(face.heatmap_crop), scaled_matrix(face.crop_matrix, scale),
+                                       height, width))
     return layers
 
 
@@ -175,24 +203,59 @@ def face_regions(faces: Sequence[FaceView], height: int, width: int, scale: floa
     ]
 
 
-def face_tile(face: FaceView, size: int = 256) -> np.ndarray:
-    """The face crop and the same crop with its heatmap, side by side, each `size` pixels square."""
+def text_band(lines: Sequence[str], width: int, colour: tuple[int, int, int] = (30, 30, 30)) -> np.ndarray:
+    """White strip with lines of text, for captions that must stay whole whatever the page does with a picture."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
+    line_h = 22
+    band = np.full((line_h * len(lines) + 8, width, 3), 255, np.uint8)
+    for i, text in enumerate(lines):
+        while text and cv2.getTextSize(text, font, scale, thick)[0][0] > width - 12:
+            scale -= 0.02
+            if scale < 0.34:
+                break
+        cv2.putText(band, text, (6, line_h * (i + 1) - 4), font, max(scale, 0.34), colour, thick, cv2.LINE_AA)
+        scale = 0.5
+    return band
+
+
+def face_tile(face: FaceView, size: int = 256, strength: float = UNMEASURED_STRENGTH) -> np.ndarray:
+    """The face crop and the same crop with its heatmap (stretched to its own range, blended at `strength`), side
+    by side, each `size` pixels square, with the face's number, verdict, score and raw heatmap peak written
+    below."""
     if face.crop is None:
         raise ValueError("this face has no crop to show")
     crop = cv2.resize(face.crop, (size, size), interpolation=cv2.INTER_AREA)
-    heat = cv2.resize(np.asarray(face.heatmap_crop, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
-    # the whole map is shown (blue = cold, red = hot), as the official visualisation does, so that a weak map
-    # is still visible next to the crop
-    shown = (0.5 * crop.astype(np.float32) + 0.5 * colourise(heat).astype(np.float32) + 0.5).astype(np.uint8)
+    heat = cv2.resize(stretch(face.heatmap_crop), (size, size), interpolation=cv2.INTER_LINEAR)
+    # the whole map is shown (blue = lowest, red = highest of this face), as the official visualisation does,
+    # so that a weak map is still visible next to the crop; dimmed when its localisation is not measured
+    a = 0.5 * min(1.0, strength / 0.6) + 0.15
+    shown = ((1 - a) * crop.astype(np.float32) + a * colourise(heat).astype(np.float32) + 0.5).astype(np.uint8)
     tile = np.concatenate([crop, shown], axis=1)
     colour = VERDICT_COLOURS_RGB[face.verdict]
     cv2.rectangle(tile, (0, 0), (tile.shape[1] - 1, tile.shape[0] - 1), colour, 4)
-    return with_colour_scale(tile)
+    band = text_band([f"face {face.index}: {face.verdict}, score {face.prob:.3f}",
+                      f"heatmap raw peak {face.heat_peak:.2f} (colours stretched)"], tile.shape[1])
+    return np.concatenate([tile, band], axis=0)
 
 
-def person_tile(crop: np.ndarray, verdict: str, size: int = 160) -> np.ndarray:
+def frame_tile(frame: np.ndarray, face: FaceView | None, height: int = 300) -> np.ndarray:
+    """A video frame (with its boxes and heatmaps already drawn) beside the crop of its most fake face, both
+    `height` pixels high, so that the face is seen at a readable size."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_AREA)
+    if face is None or face.crop is None:
+        return small
+    crop = cv2.resize(face.crop, (height, height), interpolation=cv2.INTER_AREA)
+    cv2.rectangle(crop, (0, 0), (height - 1, height - 1), VERDICT_COLOURS_RGB[face.verdict], 4)
+    gap = np.full((height, 6, 3), 255, np.uint8)
+    return np.concatenate([crop, gap, small], axis=1)
+
+
+def person_tile(crop: np.ndarray, verdict: str, size: int = 192) -> np.ndarray:
     """A person's thumbnail: their face crop with a border in their verdict colour."""
-    tile = cv2.resize(np.asarray(crop), (size, size), interpolation=cv2.INTER_AREA)
+    crop = np.asarray(crop)
+    interpolation = cv2.INTER_AREA if crop.shape[0] >= size else cv2.INTER_CUBIC
+    tile = cv2.resize(crop, (size, size), interpolation=interpolation)
     cv2.rectangle(tile, (0, 0), (size - 1, size - 1), VERDICT_COLOURS_RGB[verdict], 4)
     return tile
 
@@ -200,7 +263,7 @@ def person_tile(crop: np.ndarray, verdict: str, size: int = 160) -> np.ndarray:
 def face_caption(face: FaceView, bands: VerdictBands | None = None) -> str:
     """Gallery caption of a face: index, verdict and score, with the band the score falls in when `bands` is
     given (so that the word and the number cannot seem to disagree)."""
-    text = f"face {face.index} · {face.verdict} · score {face.prob:.3f}"
+    text = f"face {face.index} · {face.verdict} · {face.prob:.3f}"
     return text if bands is None else f"{text} ({band_text(face.prob, bands)})"
 
 

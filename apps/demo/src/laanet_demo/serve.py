@@ -6,12 +6,15 @@ and a port already in use is reported in one line before any model is loaded."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.metadata import version
+from typing import Any
 
 from laanet_demo.limits import DemoLimits
 
@@ -61,10 +64,41 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
+def option_problem(args: argparse.Namespace) -> str | None:
+    """Why the limits given on the command line cannot be used, or None."""
+    from laanet_demo.uploads import upload_limit_bytes
+
+    if args.concurrency < 1:
+        return f"--concurrency {args.concurrency}: expected a whole number of at least 1"
+    try:
+        upload_limit_bytes(args.max_upload)
+    except ValueError:
+        return f"--max-upload {args.max_upload!r}: expected a size such as 256mb, 1gb or 500kb"
+    return None
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While inside, SIGTERM stops the server as Ctrl-C does (so that uploads and outputs are removed)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script `laanet-demo`."""
     args = parse_args(argv)
-    problem = port_problem(args.host, args.port)
+    problem = option_problem(args) or port_problem(args.host, args.port)
     if problem is not None:
         print(f"laanet-demo: error: {problem}", file=sys.stderr)
         return 2
@@ -72,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from laanet_model.detector import Detector
 
-    from laanet_demo.app import build_demo, launch_kwargs
+    from laanet_demo.layout import build_demo, launch_kwargs
+    from laanet_demo.outputs import OutputFiles
 
     limits = DemoLimits(concurrency_limit=args.concurrency, max_upload=args.max_upload)
     try:
@@ -80,13 +115,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - a start-up failure is reported in one line
         print(f"laanet-demo: error: cannot load weights {args.weights!r}: {err}", file=sys.stderr)
         return 2
-    demo = build_demo(detector, limits=limits)
+    outputs = OutputFiles(max_files=limits.max_outputs)
+    demo = build_demo(detector, limits=limits, outputs=outputs)
     try:
-        demo.launch(**launch_kwargs(args.host, args.port, args.share, limits))
+        with sigterm_as_interrupt():
+            demo.launch(**launch_kwargs(args.host, args.port, args.share, limits, outputs))
     except OSError as err:  # the port was taken between the check and the launch
         print(f"laanet-demo: error: cannot listen on {args.host}:{args.port} ({err})", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a signal that came before Gradio's own wait for Ctrl-C
+        demo.close(verbose=False)
+    finally:
+        remove_served_files(demo)
+        outputs.close()
     return 0
+
+
+def remove_served_files(demo: Any) -> None:
+    """Delete the files this server took in and served (users' uploads and Gradio's copies of results), as
+    Gradio's own shutdown does when it has time to finish; the page's own examples stay."""
+    from gradio.route_utils import delete_files_created_by_app
+
+    try:
+        delete_files_created_by_app(demo, age=None)
+    except OSError as err:  # a file that cannot be removed must not turn a clean stop into a traceback
+        logging.getLogger("laanet_demo").warning("could not remove every served file: %s", err)
 
 
 if __name__ == "__main__":
