@@ -127,12 +127,12 @@ BAD_IMAGES = {
     "text_as_jpg": "not an image",
     "truncated_jpeg": "corrupt or truncated",
     "empty": "empty",
-    "no_face": "No face was found",
+    "no_face": "No face was found.*whole image scored as one face: [01][.][0-9]{3}.*no verdict is shown",
     "huge": "too large|pixels",
 }
 BAD_VIDEOS = {
     "one_frame_video": "only 1 decodable frame",
-    "no_face_video": "No face was found in any of the",
+    "no_face_video": "No face was found in any of the.*whole image scored as one face",
     "text_as_jpg": "could not be decoded",
     "empty": "empty",
 }

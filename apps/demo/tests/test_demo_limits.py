@@ -41,3 +41,19 @@ def test_image_header_checks(bad_inputs: dict[str, Path], portrait: Path) -> Non
     assert (w, h) == (560, 415)
     # a truncated JPEG still has a valid header: it is caught when decoding, not here
     assert check_image_header(bad_inputs["truncated_jpeg"], lim) == (560, 415)
+
+
+def test_the_video_frame_count_defaults_to_the_recipe_within_the_limits(tmp_path):
+    from types import SimpleNamespace
+
+    from laanet_demo.handlers import DemoHandlers
+    from laanet_demo.outputs import OutputFiles
+    from laanet_demo.pool import DetectorPool
+
+    limits = DemoLimits(min_video_frames=2, max_video_frames=40)
+    handlers = DemoHandlers(DetectorPool(None, None), limits, OutputFiles(tmp_path))
+    for recipe, expected in ((8, 8), (32, 32), (100, 40), (1, 2)):
+        det = SimpleNamespace(preprocessing=SimpleNamespace(frames_per_video=recipe))
+        assert handlers._frame_count(None, det) == expected
+        assert handlers._frame_count("", det) == expected
+    assert handlers._frame_count(12, det) == 12

@@ -146,6 +146,16 @@ def score_bar(prob: float | None, bands: Any) -> str:
     return report.score_bar_html(prob, bands.real_below, bands.fake_above)
 
 
+def no_face_note(score: float | None, detector: Any) -> str:
+    """What the weights' recipe gives an input with no judged face (``Preprocessing.no_face``), for the message
+    that says no face was found: the demo shows no verdict then, since that score says nothing about a face."""
+    if score is None:
+        return ""
+    return (f" (Under this model's recipe an input without a face gets a score by one rule, "
+            f"{analysis.no_face_rule_for(detector)}: {score:.3f}. That number says nothing about a face, so no "
+            "verdict is shown.)")
+
+
 class DemoHandlers:
     """The functions behind the app's events (plain methods, so tests can call them without a browser)."""
 
@@ -218,6 +228,7 @@ class DemoHandlers:
             raise InputRejected(
                 "No face was found in this image. Upload a photo where at least one face is visible, "
                 f"roughly frontal and at least {detector.preprocessing.min_face_size} pixels wide."
+                + no_face_note(result.score, detector)
             )
         return self.image_outputs(result, detector, upload_name(image), sha)
 
@@ -248,7 +259,7 @@ class DemoHandlers:
     ) -> tuple[Any, ...]:
         """Score the faces in evenly sampled frames of one uploaded video."""
         detector = self.pool.get(session_key)
-        k = self._frame_count(n_frames)
+        k = self._frame_count(n_frames, detector)
 
         def report_progress(done: int, total: int) -> None:
             progress((done, total), desc="scoring frames", unit="frames")
@@ -259,14 +270,17 @@ class DemoHandlers:
         if result.n_faces == 0 and not result.unjudged:
             raise InputRejected(
                 f"No face was found in any of the {len(result.frames)} sampled frames of this video, "
-                "so it cannot be scored. Try a video where a face is clearly visible."
+                "so no face can be judged. Try a video where a face is clearly visible."
+                + no_face_note(result.score, detector)
             )
         return self.video_outputs(result, detector, upload_name(video), sha)
 
-    def _frame_count(self, n_frames: Any) -> int:
+    def _frame_count(self, n_frames: Any, detector: Any) -> int:
+        """The frames to sample: ``n_frames`` when given and within the limits, else the weights' recipe's
+        ``frames_per_video`` (kept within the limits)."""
         lim = self.limits
         if n_frames is None or n_frames == "":
-            return lim.default_video_frames
+            return lim.clamp_frames(analysis.frames_for(detector, None))
         try:
             k = int(float(n_frames))
         except (TypeError, ValueError, OverflowError) as err:

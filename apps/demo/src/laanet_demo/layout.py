@@ -191,7 +191,8 @@ def build_demo(
                                              elem_id="video-preview")
                     video_preview_note = gr.Markdown(elem_id="video-preview-note")
                     video_frames = gr.Slider(
-                        limits.min_video_frames, limits.max_video_frames, value=limits.default_video_frames,
+                        limits.min_video_frames, limits.max_video_frames,
+                        value=limits.clamp_frames(analysis.frames_for(detector, None)),
                         step=1, label="Frames to sample (evenly spaced)", elem_id="video-frames",
                     )
                     video_btn = gr.Button(

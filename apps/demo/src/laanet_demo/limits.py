@@ -45,6 +45,10 @@ class DemoLimits:
     queue_size: int = 64
     """Requests that may wait in the queue before new ones are turned away."""
 
+    def clamp_frames(self, n: int) -> int:
+        """``n`` frames kept within ``min_video_frames`` and ``max_video_frames``."""
+        return max(self.min_video_frames, min(self.max_video_frames, int(n)))
+
     def __post_init__(self) -> None:
         if not 1 <= self.min_video_frames <= self.default_video_frames <= self.max_video_frames:
             raise ValueError(
