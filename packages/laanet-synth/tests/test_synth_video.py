@@ -94,3 +94,17 @@ def test_pixel_budget_holds_when_the_frames_are_larger_than_the_header_says(tmp_
     monkeypatch.setattr(cv2.VideoCapture, "get", lying_get, raising=False)
     with pytest.raises(VideoTooLargeError, match="not the 8 x 8 the container states; 3 of them"):
         read_frames(p, 5, max_pixels=2 * 64 * 48 + 100)
+
+
+def test_a_video_whose_name_is_not_utf8_is_read(tmp_path):
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("file names as bytes are a POSIX matter")
+    p = tmp_path / "v.avi"
+    _write_video(p, n=6)
+    odd = tmp_path / os.fsdecode(b"clip\xe9.avi")
+    p.rename(odd)
+    assert video_info(odd).n_frames == 6
+    assert [i for i, _ in read_frames(odd, 2)] == [0, 5]

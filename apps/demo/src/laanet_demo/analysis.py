@@ -173,10 +173,17 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
 
 def analyse_video(
     detector: Any, path: str | Path, n_frames: int, limits: DemoLimits,
-    progress: ProgressFn | None = None, display_max_side: int = 960,
+    progress: ProgressFn | None = None, display_max_side: int = 960, *, max_pixels: int | None = None,
 ) -> VideoAnalysis:
-    """Sample `n_frames` evenly spaced frames of a video file and score every face in them."""
-    from laanet_synth.video import VideoReadError, read_frames, video_info
+    """Sample `n_frames` evenly spaced frames of a video file and score every face in them. `max_pixels` bounds
+    the frames decoded (frames x width x height; `None`: `laanet_synth.video.DEFAULT_MAX_VIDEO_PIXELS`)."""
+    from laanet_synth.video import (
+        DEFAULT_MAX_VIDEO_PIXELS,
+        VideoReadError,
+        VideoTooLargeError,
+        read_frames,
+        video_info,
+    )
 
     if not limits.min_video_frames <= n_frames <= limits.max_video_frames:
         raise InputRejected(
@@ -193,7 +200,9 @@ def analyse_video(
                 f"{limits.max_image_pixels:,} pixels are accepted."
             )
         n_total = info.n_frames or None
-        frames = read_frames(path, n_frames)
+        frames = read_frames(path, n_frames, max_pixels=DEFAULT_MAX_VIDEO_PIXELS if max_pixels is None else max_pixels)
+    except VideoTooLargeError as err:
+        raise InputRejected(f"The video is too large to analyse: {str(err).removeprefix(f'{path}: ')}.") from err
     except VideoReadError as err:
         raise InputRejected(
             "The video could not be decoded: it is corrupt, truncated or in a format this server cannot read."

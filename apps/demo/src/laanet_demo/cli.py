@@ -9,7 +9,21 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-EXIT_CODES = "Exit status: 0 every file scored, 1 some files could not be read, 2 usage error."
+EXIT_CODES = "Exit status: 0 every file scored, 1 some files could not be read, 2 usage error, 130 interrupted."
+#: frames x width x height decoded from one video at most; equal to laanet_synth.video.DEFAULT_MAX_VIDEO_PIXELS
+#: (a test checks), written here so that --help needs no OpenCV
+DEFAULT_MAX_VIDEO_PIXELS = 500_000_000
+
+
+def pixel_count(text: str) -> int:
+    """A positive whole number of pixels, ``_`` allowed as a separator (``500_000_000``)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
+    return value
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:
@@ -47,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="results.csv (one row per file, with results.csv.meta.json naming the weights) or "
                          "results.jsonl (adds per-face, per-frame detail); CSV on standard output when left out")
     pr.add_argument("--frames", type=int, default=32, help="frames sampled per video (default: %(default)s)")
+    pr.add_argument("--max-video-pixels", type=pixel_count, default=DEFAULT_MAX_VIDEO_PIXELS,
+                    help="the most pixels (frames x width x height) decoded from one video; a video asking for "
+                         "more gets a row with reason 'over the pixel budget' and is not decoded "
+                         "(default: %(default)s, about 1.5 GB of frames)")
     pr.add_argument("--no-resume", dest="resume", action="store_false",
                     help="start over instead of reusing the records of an interrupted run with the same --out "
                          "(records are reused only for the same weights, recipe, --frames and unchanged files)")
@@ -74,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as err:
         print(f"laanet {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = ""
+        if args.command == "predict" and args.out is not None:
+            kept = ": the files scored so far are kept; rerun the same command to resume"
+        print(f"laanet {args.command}: interrupted{kept}", file=sys.stderr)
+        return 130
     return 2
 
 

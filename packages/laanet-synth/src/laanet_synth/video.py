@@ -74,7 +74,15 @@ def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
         raise VideoReadError(f"{p}: no such file; expected a video file")
     if p.stat().st_size == 0:
         raise VideoReadError(f"{p}: file is empty; expected a video file")
-    cap = cv2.VideoCapture(str(p))
+    try:
+        str(p).encode("utf-8")
+        cap = cv2.VideoCapture(str(p))
+    except UnicodeEncodeError:  # a name that is not UTF-8: OpenCV takes text only, so open it by descriptor
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            cap = cv2.VideoCapture(f"/proc/self/fd/{fd}")  # the decoder opens its own descriptor of the file
+        finally:
+            os.close(fd)
     if not cap.isOpened():
         cap.release()
         raise VideoReadError(f"{p}: cannot be opened as a video (corrupt or unsupported container)")
