@@ -24,3 +24,11 @@ def test_a_name_that_is_not_utf8_keeps_its_bytes() -> None:
     assert data == b'path\n"/data/caf\xe9\r.jpg"\n'
     back = list(csv.reader(io.StringIO(data.decode("utf-8", "surrogateescape"), newline="")))
     assert os.fsencode(back[1][0]) == b"/data/caf\xe9\r.jpg"
+
+
+def test_messages_quoting_odd_names_stay_one_printable_line() -> None:
+    from laanet_synth.messages import one_line
+
+    msg = one_line(os.fsdecode(b"caf\xe9") + "\r\nx\ty\x07: ok é")
+    assert msg == "caf\\udce9\\r\\nx\\ty\\x07: ok é"
+    msg.encode("utf-8")  # printable under a strict UTF-8 stream

@@ -90,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export-onnx":
             return run_export_onnx(args)
     except CliError as err:
-        print(f"laanet {args.command}: error: {err}", file=sys.stderr)
+        from laanet_synth.messages import one_line
+
+        print(f"laanet {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         kept = ""

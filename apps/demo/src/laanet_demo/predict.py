@@ -18,6 +18,7 @@ from laanet_synth import csvtext
 from laanet_synth.atomic import write_bytes, write_text
 from laanet_synth.jsonl import append_jsonl, read_jsonl
 from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, media_kind
+from laanet_synth.messages import one_line
 from laanet_synth.video import DEFAULT_MAX_VIDEO_PIXELS
 from tqdm import tqdm
 
@@ -430,5 +431,5 @@ def _predict(args: argparse.Namespace, inputs: Inputs, detector: Any | None, out
         partial.unlink(missing_ok=True)
     failed = [r for r in records if r.get("error")]
     for r in failed:
-        print(f"laanet predict: {r['path']}: {r['error']}", file=sys.stderr)
+        print(one_line(f"laanet predict: {r['path']}: {r['error']}"), file=sys.stderr)
     return 1 if failed else 0

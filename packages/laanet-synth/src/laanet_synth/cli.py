@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 from .atomic import write_text
 from .media import media_kind
+from .messages import one_line
 from .shards import ShardError
 
 
@@ -251,7 +252,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     desc = "preprocess" if shard is None else f"preprocess [{shard}]"
     tally, errors, records = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
     for e in errors:
-        print(f"skipped (unreadable): {e}", file=sys.stderr)
+        print(f"skipped (unreadable): {one_line(e)}", file=sys.stderr)
     still_failed = sum(r.get("status") != "ok" for r in records.values())
     summary = {"sources": len(sources), "processed": tally.processed, "resumed": tally.resumed,
                "failed": tally.failed, "settings_changed": tally.settings_changed, "failed_total": still_failed,
@@ -382,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (FileNotFoundError, UsageError, ShardError) as exc:
-        print(f"laanet-synth {args.command}: error: {exc}", file=sys.stderr)
+        print(f"laanet-synth {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         kept = " (every finished file's record is kept: rerun the same command to resume)"
