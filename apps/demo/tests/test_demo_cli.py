@@ -463,3 +463,36 @@ def test_a_video_over_the_pixel_budget_is_refused_before_decoding(
     with pytest.raises(SystemExit) as info:
         cli.main(["predict", str(video_file), "--max-video-pixels", "banana"])
     assert info.value.code == 2 and "expected a whole number of pixels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"face_detector": "../../evil"}, "unknown face detector '../../evil'"),
+    ({"crop": {"input_size": 20000}}, "crop input_size 20000 is outside"),
+])
+def test_a_card_with_a_bad_detector_or_crop_fails_at_load_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: dict, message: str
+) -> None:
+    import shutil
+
+    from laanet_model import get_weights
+    from laanet_model.weights import resolve_weights_file
+
+    src = resolve_weights_file(get_weights("laanet-lite0-sbi-lfw"))
+    dst = tmp_path / "edited.safetensors"
+    shutil.copy(src, dst)
+    card = json.loads(src.with_suffix(".json").read_text())
+    for key, value in edit.items():
+        if isinstance(value, dict):
+            card["preprocessing"][key].update(value)
+        else:
+            card["preprocessing"][key] = value
+    dst.with_suffix(".json").write_text(json.dumps(card))
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    assert cli.main(["predict", str(img), "--weights", str(dst), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    text = tmp_path / "text.pth"
+    text.write_text("these are not weights\n")
+    assert cli.main(["predict", str(img), "--weights", str(text)]) == 2
+    assert "is a text file, not a torch checkpoint" in capsys.readouterr().err

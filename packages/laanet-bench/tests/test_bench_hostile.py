@@ -178,3 +178,27 @@ def test_the_pixel_budget_bounds_videos_and_frame_folders(tmp_path, clips) -> No
     video = MediaItem(key="v", label=0, kind="video", paths=(clips[0].video,))
     with pytest.raises(VideoTooLargeError, match="over the budget of 100 pixels per video"):
         load_frames(video, 2, max_pixels=100)
+
+
+@pytest.mark.parametrize(("preprocessing", "message"), [
+    ({"face_detector": "../../evil"}, "unknown face detector '../../evil'"),
+    ({"face_detector": "face-alignment"}, "face detector 'face-alignment' is not installed"),
+])
+def test_a_card_naming_a_bad_face_detector_fails_before_any_item(tmp_path, untrained_weights, capsys,
+                                                                 preprocessing, message) -> None:
+    import importlib.util
+    import shutil
+
+    if preprocessing["face_detector"] == "face-alignment" and importlib.util.find_spec("face_alignment"):
+        pytest.skip("face-alignment is installed here")
+    weights = tmp_path / "w.safetensors"
+    shutil.copy(untrained_weights, weights)
+    card = json.loads(untrained_weights.with_suffix(".json").read_text())
+    card["preprocessing"] = preprocessing
+    weights.with_suffix(".json").write_text(json.dumps(card))
+    _image(tmp_path / "r.png")
+    _image(tmp_path / "f.png")
+    (tmp_path / "l.csv").write_text("r.png,0\nf.png,1\n")
+    assert main(["evaluate", "--csv", str(tmp_path / "l.csv"), "--weights", str(weights),
+                 "--out", str(tmp_path / "out"), *FAST]) == 2
+    assert message in _one_line(capsys.readouterr().err)
