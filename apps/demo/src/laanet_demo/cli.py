@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -37,6 +38,11 @@ def run_export_onnx(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() != ".onnx":
         raise CliError(f"{args.out}: expected a file name ending in .onnx")
+    if args.out.is_dir():
+        raise CliError(f"{args.out}: is a folder; expected a file name ending in .onnx")
+    parent = args.out.parent
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{args.out}: the folder {parent} is not writable")
     try:
         summary = export_weights_onnx(args.weights, args.out)
     except (CheckpointError, OnnxExportError, OnnxModelError, OSError) as err:
