@@ -244,10 +244,10 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     except (CropError, FaceFinderError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     sources = collect_sources(args.inputs)
-    out_dir = check_output_folder(args.out)
-    rec_dir = out_dir / "records"
     ctx = multi_process_run(args.shard)
     shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
+    out_dir = check_output_folder(args.out)  # after every usage check: a refused run creates nothing
+    rec_dir = out_dir / "records"
     mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
     desc = "preprocess" if shard is None else f"preprocess [{shard}]"
     tally, errors, records = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
