@@ -118,9 +118,9 @@ def _edit(card_edited_copy, saved: Path, **edits):
 
 
 @pytest.mark.parametrize(("edits", "message"), [
-    ({"config__backbone__width": 64.0}, r"backbone width 64\.0 is outside what a efficientnet backbone allows"),
+    ({"config__backbone__width": 64.0}, r"backbone width 64\.0 is outside what efficientnet backbones allow"),
     ({"config__backbone__depth": float("nan")}, r"backbone depth nan is outside"),
-    ({"config__input_size": 20000}, r"input_size 20000 is outside what a efficientnet backbone allows \(32 to 1024\)"),
+    ({"config__input_size": 20000}, r"input_size 20000 is outside what efficientnet backbones allow \(32 to 1024\)"),
     ({"variant": "laanet_timm:hf-hub:timm/resnet18.a1_in1k", "config": None},
      r"backbone 'hf-hub:timm/resnet18\.a1_in1k' is not a local architecture name"),
     ({"config__backbone": {"kind": "timm", "model_name": "hf-hub:timm/resnet18.a1_in1k"}},

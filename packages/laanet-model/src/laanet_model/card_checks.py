@@ -95,7 +95,7 @@ def check_local_backbone(model_name: Any) -> str:
 def _check_range(what: str, value: Any, low: float, high: float, kind: str) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not low <= value <= high:
-        raise CardMismatch(f"{what} {value!r} is outside what a {kind} backbone allows ({low:g} to {high:g})")
+        raise CardMismatch(f"{what} {value!r} is outside what {kind} backbones allow ({low:g} to {high:g})")
 
 
 def check_config_bounds(cfg: LAANetConfig) -> LAANetConfig:
