@@ -49,15 +49,18 @@ USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordErr
 
 
 def output_folder(path: Path, option: str = "--out") -> Path:
-    """``path`` once it is a writable folder (created if needed); :class:`OutputError` before any work otherwise."""
+    """``path`` if it is a writable folder or can be created as one (nothing is created here, so a run refused
+    later leaves no trace); :class:`OutputError` before any work otherwise."""
     if path.exists() and not path.is_dir():
         raise OutputError(f"{option} {path}: is a file; expected a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{option} {path}: cannot create this folder ({exc.strerror})") from exc
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise OutputError(f"{option} {path}: the folder is not writable")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{option} {path}: cannot create this folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the folder is not writable" if existing == path else f"{existing} is not writable"
+        raise OutputError(f"{option} {path}: {what}")
     return path
 
 
