@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 
 COMMANDS = ["laanet", "laanet-demo", "laanet-bench", "laanet-synth", "laanet-train"]
+#: the subcommands the README names: ``COMMAND SUBCOMMAND --help``
+SUBCOMMANDS = [("laanet", "predict"), ("laanet", "export-onnx"), ("laanet-bench", "evaluate"),
+               ("laanet-bench", "table"), ("laanet-bench", "robustness"), ("laanet-bench", "datasets"),
+               ("laanet-synth", "preprocess"), ("laanet-synth", "contact-sheet")]
 BIN = Path(sys.executable).parent
 
 
@@ -48,3 +52,26 @@ def test_bench_help_start_up(benchmark, command: str, references: dict[str, floa
         "ratio_to_heavy_imports": round(median / references["python -c 'import torch, cv2'"], 3),
     })
     assert median > 0
+
+
+@pytest.mark.parametrize(("command", "sub"), SUBCOMMANDS)
+def test_bench_subcommand_help_start_up(benchmark, command: str, sub: str, references: dict[str, float]) -> None:
+    argv = [str(BIN / command), sub, "--help"]
+    _run(argv)
+    benchmark.pedantic(_run, args=(argv,), rounds=5, iterations=1)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update({
+        "command": f"{command} {sub} --help", "median_s": round(median, 3),
+        "under_one_second": median < 1.0,
+        "ratio_to_heavy_imports": round(median / references["python -c 'import torch, cv2'"], 3),
+    })
+    assert median > 0
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_bench_version_start_up(benchmark, command: str) -> None:
+    argv = [str(BIN / command), "--version"]
+    _run(argv)
+    benchmark.pedantic(_run, args=(argv,), rounds=5, iterations=1)
+    benchmark.extra_info.update({"command": f"{command} --version",
+                                 "median_s": round(benchmark.stats.stats.median, 3)})

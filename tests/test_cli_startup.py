@@ -13,6 +13,9 @@ import pytest
 COMMANDS = ["laanet", "laanet-demo", "laanet-bench", "laanet-synth", "laanet-train"]
 SUBCOMMAND_HELP = {"laanet": ["predict", "--help"], "laanet-bench": ["evaluate", "--help"],
                    "laanet-synth": ["preprocess", "--help"]}
+#: every subcommand the README names, each asked for its --help below
+SUBCOMMANDS = {"laanet": ["predict", "export-onnx"], "laanet-bench": ["datasets", "evaluate", "table", "robustness"],
+               "laanet-synth": ["preprocess", "contact-sheet"]}
 HEAVY = ("torch", "gradio", "cv2")
 
 PROBE = """
@@ -44,3 +47,36 @@ def test_help_and_version_parse_before_heavy_imports(command):
         assert out.strip(), (command, args)
     _, out = probe(command, ["--version"])
     assert out.startswith(f"{command} 0.")
+
+
+def test_the_subcommand_lists_are_the_parsers_own() -> None:
+    """A new subcommand cannot slip past the check below: the lists above are what the parsers hold."""
+    import argparse
+
+    from laanet_bench.cli import build_parser as bench
+    from laanet_demo.cli import build_parser as laanet
+    from laanet_synth.cli import build_parser as synth
+
+    for command, build in (("laanet", laanet), ("laanet-bench", bench), ("laanet-synth", synth)):
+        (sub,) = [a for a in build()._actions if isinstance(a, argparse._SubParsersAction)]
+        assert sorted(sub.choices) == sorted(SUBCOMMANDS[command]), command
+
+
+@pytest.mark.parametrize(("command", "sub"), [(c, s) for c, subs in SUBCOMMANDS.items() for s in subs])
+def test_every_subcommand_help_parses_before_heavy_imports(command: str, sub: str) -> None:
+    result, out = probe(command, [sub, "--help"])
+    assert result["code"] in (0, None), (command, sub, result)
+    assert result["heavy"] == [], f"{command} {sub} --help imported {result['heavy']}"
+    assert "usage:" in out and sub in out
+
+
+def test_help_imports_no_torch_by_importtime() -> None:
+    """The same through the interpreter's own import log (``-X importtime``), for the slowest command."""
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "laanet-train"]
+    module, func = ep.value.split(":")
+    code = f"import {module} as m; m.{func}(['--help'])"
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "laanet_train.cli" in imported  # the log is read right
+    assert not imported & {"torch", "cv2", "gradio"}, sorted(imported & {"torch", "cv2", "gradio"})

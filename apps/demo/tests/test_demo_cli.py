@@ -292,3 +292,225 @@ def test_a_file_whose_faces_are_all_too_small_reads_not_judged_with_the_reason(d
     rec = predict.image_record(Path("tiny.jpg"), scored, detector)
     assert rec["prob"] == 0.2 and rec["verdict"] == detector.thresholds.verdict(0.2)
     assert rec["reason"] == "no face judged: the whole image scored as one face" and len(rec["not_judged"]) == 1
+
+
+# --- hostile names, shared outputs, interruptions and full disks (no network: the scoring is replaced) ---
+
+def _fake_record(path: Path, kind: str) -> dict[str, Any]:
+    return {"path": str(path), "kind": kind, "n_faces": 1, "prob": 0.5, "verdict": "uncertain", "n_frames": None,
+            "reason": None, "error": None}
+
+
+@pytest.fixture
+def fake_scoring(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Scoring replaced by a fixed record per file (the detector is not loaded); returns the files scored."""
+    scored: list[Path] = []
+
+    def score(detector, path, kind, *args, **kwargs):
+        scored.append(path)
+        return _fake_record(path, kind)
+
+    monkeypatch.setattr(predict, "score_file", score)
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: object())
+    monkeypatch.setattr(predict, "run_identity", lambda det, w, f: predict.RunIdentity(w, "0" * 64, {}, f))
+    monkeypatch.setattr(predict, "provenance", lambda ident, args, det: {"weights": ident.weights,
+                                                                          "encoding": predict.TEXT_ENCODING})
+    return scored
+
+
+def _hostile_names(folder: Path) -> list[Path]:
+    import os
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [os.fsdecode(b"caf\xe9.jpg"), "line\rbreak.jpg", "new\nline.jpg", 'a,"quoted".jpg']
+    for name in names:
+        (folder / name).write_bytes(b"x")
+    return sorted(folder / n for n in names)
+
+
+def test_names_with_control_characters_and_non_utf8_bytes_survive_csv_and_jsonl(
+    tmp_path: Path, fake_scoring: list[Path], capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import os
+
+    files = _hostile_names(tmp_path / "in")
+    out_csv, out_jsonl = tmp_path / "r.csv", tmp_path / "r.jsonl"
+    assert cli.main(["predict", str(tmp_path / "in"), "--out", str(out_csv), "--quiet"]) == 0
+    text = out_csv.read_bytes().decode("utf-8", "surrogateescape")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == 4  # a carriage return or a newline in a name does not split its row
+    assert sorted(os.fsencode(r["path"]) for r in rows) == sorted(os.fsencode(str(f)) for f in files)
+    assert json.loads(predict.sidecar_path(out_csv).read_text())["encoding"].startswith("UTF-8")
+    assert cli.main(["predict", str(tmp_path / "in"), "--out", str(out_jsonl), "--quiet"]) == 0
+    recs = [json.loads(line) for line in out_jsonl.read_text(encoding="ascii").splitlines()]
+    assert sorted(os.fsencode(r["path"]) for r in recs) == sorted(os.fsencode(str(f)) for f in files)
+    capsysbinary.readouterr()
+    assert cli.main(["predict", str(tmp_path / "in"), "--quiet"]) == 0  # CSV on standard output
+    stdout = capsysbinary.readouterr().out
+    assert os.fsencode(str(files[0])) in stdout or any(os.fsencode(str(f)) in stdout for f in files)
+    assert b"caf\xe9.jpg" in stdout
+
+
+def test_out_that_is_a_folder_or_unwritable_is_refused_before_any_work(
+    tmp_path: Path, fake_scoring: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    folder = tmp_path / "taken.csv"
+    folder.mkdir()
+    assert cli.main(["predict", str(img), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["predict", str(img), "--out", str(blocker / "r.csv")]) == 2
+    assert "cannot create the folder" in capsys.readouterr().err
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "ro"
+        locked.mkdir()
+        locked.chmod(0o500)
+        assert cli.main(["predict", str(img), "--out", str(locked / "r.csv")]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    assert fake_scoring == []  # nothing was scored
+
+
+def test_two_runs_on_one_out_do_not_overwrite_each_other(
+    tmp_path: Path, fake_scoring: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    out = tmp_path / "r.csv"
+    with predict.out_lock(out):  # another run holds --out
+        assert cli.main(["predict", str(img), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "another laanet predict run is writing there" in err and err.count("\n") == 1
+        assert not out.exists() and fake_scoring == []
+    assert not predict.lock_path(out).exists()  # released and removed
+    assert cli.main(["predict", str(img), "--out", str(out), "--quiet"]) == 0
+    assert out.is_file() and not predict.lock_path(out).exists()
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_run_resumes(
+    tmp_path: Path, fake_scoring: list[Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    out = tmp_path / "out" / "r.csv"
+    scored: list[Path] = []
+
+    def interrupted(detector, path, kind, *args, **kwargs):
+        if len(scored) == 1:
+            raise KeyboardInterrupt
+        scored.append(path)
+        return _fake_record(path, kind)
+
+    monkeypatch.setattr(predict, "score_file", interrupted)
+    assert cli.main(["predict", str(tmp_path), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "rerun the same command to resume" in err
+    assert not out.exists() and not predict.sidecar_path(out).exists() and not predict.lock_path(out).exists()
+    assert list(predict.load_partial(predict.partial_path(out))) == [str(scored[0])]
+    monkeypatch.setattr(predict, "score_file", lambda d, p, k, *a, **kw: scored.append(p) or _fake_record(p, k))
+    assert cli.main(["predict", str(tmp_path), "--out", str(out), "--quiet"]) == 0
+    assert len(scored) == 3 and len(list(csv.DictReader(out.open()))) == 3  # a.jpg was not scored again
+
+
+def test_a_full_disk_leaves_no_empty_partial_and_no_orphan_sidecar(
+    tmp_path: Path, fake_scoring: list[Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import errno
+
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    out = tmp_path / "r.csv"
+
+    def full_at_start(path, record, **kwargs):
+        Path(path).touch()  # the file is created, then nothing fits
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_append = predict.append_jsonl
+    monkeypatch.setattr(predict, "append_jsonl", full_at_start)
+    assert cli.main(["predict", str(img), "--out", str(out), "--quiet"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert not predict.partial_path(out).exists()
+
+    def full_at_the_end(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(predict, "append_jsonl", real_append)
+    monkeypatch.setattr(predict, "write_bytes", full_at_the_end)
+    assert cli.main(["predict", str(img), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write the results" in err and "rerun the same command" in err
+    assert not out.exists() and not predict.sidecar_path(out).exists()  # no sidecar without its CSV
+    assert predict.partial_path(out).is_file()  # the scores are kept for the rerun
+
+
+def test_results_follow_the_umask(tmp_path: Path, fake_scoring: list[Path]) -> None:
+    import os
+
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    out = tmp_path / "r.csv"
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["predict", str(img), "--out", str(out), "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert predict.sidecar_path(out).stat().st_mode & 0o777 == 0o644
+
+
+def test_a_video_over_the_pixel_budget_is_refused_before_decoding(
+    bad_inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cv2
+    from laanet_synth import video
+
+    video_file = bad_inputs["no_face_video"]  # 12 frames of 320 x 240
+    decoded: list[int] = []
+    real_retrieve = cv2.VideoCapture.retrieve
+    monkeypatch.setattr(cv2.VideoCapture, "retrieve", lambda self, *a: decoded.append(1) or real_retrieve(self, *a))
+    rec = predict.score_file(object(), video_file, "video", 8, predict.CLI_LIMITS, max_video_pixels=320 * 240 * 7)
+    assert rec["reason"] == "over the pixel budget" and rec["prob"] is None
+    assert "8 frames of 320 x 240 pixels are 614,400 pixels, over the budget of 537,600" in rec["error"]
+    assert decoded == []
+    assert cli.DEFAULT_MAX_VIDEO_PIXELS == video.DEFAULT_MAX_VIDEO_PIXELS
+    with pytest.raises(SystemExit) as info:
+        cli.main(["predict", str(video_file), "--max-video-pixels", "banana"])
+    assert info.value.code == 2 and "expected a whole number of pixels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"face_detector": "../../evil"}, "unknown face detector '../../evil'"),
+    ({"crop": {"input_size": 20000}}, "crop input_size 20000 is outside"),
+])
+def test_a_card_with_a_bad_detector_or_crop_fails_at_load_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: dict, message: str
+) -> None:
+    import shutil
+
+    from laanet_model import get_weights
+    from laanet_model.weights import resolve_weights_file
+
+    src = resolve_weights_file(get_weights("laanet-lite0-sbi-lfw"))
+    dst = tmp_path / "edited.safetensors"
+    shutil.copy(src, dst)
+    card = json.loads(src.with_suffix(".json").read_text())
+    for key, value in edit.items():
+        if isinstance(value, dict):
+            card["preprocessing"][key].update(value)
+        else:
+            card["preprocessing"][key] = value
+    dst.with_suffix(".json").write_text(json.dumps(card))
+    img = tmp_path / "a.jpg"
+    img.write_bytes(b"x")
+    assert cli.main(["predict", str(img), "--weights", str(dst), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    text = tmp_path / "text.pth"
+    text.write_text("these are not weights\n")
+    assert cli.main(["predict", str(img), "--weights", str(text)]) == 2
+    assert "is a text file, not a torch checkpoint" in capsys.readouterr().err

@@ -31,3 +31,10 @@ def test_export_onnx_errors_exit_2(tmp_path, capsys) -> None:
     assert main(["export-onnx", "no-such-weights", str(tmp_path / "m.onnx")]) == 2
     assert "cannot export 'no-such-weights'" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_export_onnx_to_a_folder_is_refused_before_the_export(tmp_path, capsys) -> None:
+    (tmp_path / "m.onnx").mkdir()
+    assert main(["export-onnx", "laanet-lite0-sbi-lfw", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a folder" in err

@@ -46,7 +46,7 @@ def test_a_much_wider_backbone_is_refused_before_building(
     saved_lite: Path, card_edited_copy, no_real_network: None
 ) -> None:
     def widen(card: dict) -> None:
-        card["config"]["backbone"]["width"] = 64.0
+        card["config"]["backbone"]["width"] = 2.2  # the widest a card may ask, far more than the file holds
         card["config"]["backbone"]["fixed_stem_head"] = False
 
     path = card_edited_copy(saved_lite, widen)
@@ -103,3 +103,105 @@ def test_without_pretrained_switches_every_request_off() -> None:
     off = without_pretrained(cfg)
     assert off.pretrained is None and off.backbone.pretrained is False and off.backbone.model_name == "resnet18"
     assert without_pretrained(resolve_config(LITE)).pretrained is None
+
+
+def _edit(card_edited_copy, saved: Path, **edits):
+    def apply(card: dict) -> None:
+        for dotted, value in edits.items():
+            node = card
+            *path, last = dotted.split("__")
+            for key in path:
+                node = node.setdefault(key, {})
+            node[last] = value
+
+    return card_edited_copy(saved, apply)
+
+
+@pytest.mark.parametrize(("edits", "message"), [
+    ({"config__backbone__width": 64.0}, r"backbone width 64\.0 is outside what efficientnet backbones allow"),
+    ({"config__backbone__depth": float("nan")}, r"backbone depth nan is outside"),
+    ({"config__input_size": 20000}, r"input_size 20000 is outside what efficientnet backbones allow \(32 to 1024\)"),
+    ({"variant": "laanet_timm:hf-hub:timm/resnet18.a1_in1k", "config": None},
+     r"backbone 'hf-hub:timm/resnet18\.a1_in1k' is not a local architecture name"),
+    ({"config__backbone": {"kind": "timm", "model_name": "hf-hub:timm/resnet18.a1_in1k"}},
+     r"backbone 'hf-hub:timm/resnet18\.a1_in1k' is not a local architecture name"),
+    ({"config__backbone": {"kind": "timm", "model_name": "../../evil"}}, r"'\.\./\.\./evil' is not a local"),
+    ({"config__backbone": {"kind": "timm", "model_name": "no_such_net"}}, r"'no_such_net' is not an architecture"),
+])
+def test_a_card_outside_its_variant_is_refused_before_anything_is_built(
+    saved_lite: Path, card_edited_copy, no_real_network: None, monkeypatch: pytest.MonkeyPatch, edits, message
+) -> None:
+    import timm
+
+    def offline(*args, **kwargs):
+        raise AssertionError("timm was asked to build a model")
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    if edits.get("config", 1) is None:
+        edits = dict(edits)
+        del edits["config"]
+        path = card_edited_copy(saved_lite, lambda card: (card.pop("config"), card.update(variant=edits["variant"])))
+    else:
+        path = _edit(card_edited_copy, saved_lite, **edits)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("edits", "message"), [
+    ({"preprocessing__face_detector": "../../evil"}, r"unknown face detector '\.\./\.\./evil'"),
+    ({"preprocessing__face_detector": "face-alignment"}, r"face detector 'face-alignment' is not installed"),
+    ({"preprocessing__crop__input_size": 20000}, r"crop input_size 20000 is outside"),
+])
+def test_a_card_recipe_with_a_bad_detector_or_crop_is_refused_before_loading(
+    saved_lite: Path, card_edited_copy, monkeypatch: pytest.MonkeyPatch, edits, message
+) -> None:
+    import importlib.util
+
+    from laanet_model import Detector
+
+    if "face-alignment" in edits.values() and importlib.util.find_spec("face_alignment") is not None:
+        pytest.skip("face-alignment is installed here")
+    import laanet_model.detector as det_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the checkpoint was loaded before the recipe was checked")
+
+    monkeypatch.setattr(det_module, "load_checkpoint", refuse)
+    from laanet_model.weights import Preprocessing, preprocessing_to_dict
+
+    path = _edit(card_edited_copy, saved_lite, preprocessing=preprocessing_to_dict(Preprocessing()))
+    path = _edit(card_edited_copy, path, **edits)
+    with pytest.raises(CheckpointError, match=message) as info:
+        Detector.from_weights(path)
+    assert "\n" not in str(info.value)
+
+
+def test_non_finite_weights_are_refused(saved_lite: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    sd = load_file(str(saved_lite))
+    name = next(k for k, v in sd.items() if v.is_floating_point() and k.endswith(".weight"))
+    sd[name][0] = float("nan")
+    bad = tmp_path / "nan.safetensors"
+    save_file(sd, str(bad))
+    card = read_card(saved_lite)
+    card.pop("sha256", None)
+    bad.with_suffix(".json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match=rf"nan\.safetensors: 1 tensor holds NaN or infinity \(e\.g\. \['{name}'\]\)"):
+        load_checkpoint(bad)
+    pth = tmp_path / "inf.pth"
+    torch.save({"state_dict": {name: torch.tensor([float("inf")])}}, pth)
+    with pytest.raises(CheckpointError, match="inf.pth: 1 tensor holds NaN or infinity"):
+        load_checkpoint(pth, variant=LITE)
+
+
+@pytest.mark.parametrize(("content", "looks"), [(b"hello, these are not weights\n", "a text file"),
+                                                (b"", "empty"), (b"\x89PNG\r\n\x1a\n....", "a file starting with bytes 89 50 4e 47")])
+def test_a_file_that_is_not_a_checkpoint_gets_a_clear_line(tmp_path: Path, content: bytes, looks: str) -> None:
+    path = tmp_path / "text.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"text\.pth is {looks}.*not a torch checkpoint; expected a \.pth") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)

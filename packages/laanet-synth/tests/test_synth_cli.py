@@ -178,3 +178,100 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.startswith("laanet-synth 0.")
+
+
+@pytest.fixture
+def one_face(shared_data):
+    real = shared_data / "dfdc-crops" / "real"
+    return read_image(real / sorted(p.name for p in real.iterdir())[0])
+
+
+def test_preprocess_keeps_sources_that_differ_only_by_extension_apart(one_face, tmp_path, capsys):
+    from laanet_synth.imageio import write_image_atomic
+
+    src = tmp_path / "in" / "p"
+    src.mkdir(parents=True)
+    for name in ("face.jpg", "face.png", "face.JPG"):
+        write_image_atomic(src / name, one_face)
+    out = tmp_path / "out"
+    assert main(["preprocess", str(tmp_path / "in"), "--out", str(out), "--quiet"]) == 0
+    index = FaceIndex.load(out / "index.npz")
+    assert len(index) == 3
+    folders = {Path(str(p)).parent.as_posix() for p in index.paths}
+    assert folders == {"crops/p/face.jpg", "crops/p/face.png", "crops/p/face.JPG"}
+    assert all(index.image_path(i).is_file() for i in range(3))
+
+
+def test_preprocess_takes_a_file_name_that_is_not_utf8(one_face, tmp_path, capsys):
+    import os
+
+    from laanet_synth.imageio import write_image_atomic
+
+    src = tmp_path / "in"
+    src.mkdir()
+    name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes, not UTF-8
+    write_image_atomic(src / name, one_face)
+    out = tmp_path / "out"
+    assert main(["preprocess", str(src), "--out", str(out), "--quiet"]) == 0
+    index = FaceIndex.load(out / "index.npz")
+    assert len(index) == 1 and index.image_path(0).is_file()
+    assert os.fsencode(str(index.paths[0])) == b"crops/caf\xe9.jpg/00000_0.png"
+
+
+def test_preprocess_refuses_an_out_that_is_a_file(inputs, tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file" in err
+
+
+def test_preprocess_interrupted_is_one_line_exit_130_and_resumes(one_face, tmp_path, capsys, monkeypatch):
+    from laanet_synth import cli
+    from laanet_synth.imageio import write_image_atomic
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        write_image_atomic(src / name, one_face)
+    real = cli.process_source
+    calls = []
+
+    def interrupted_on_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cli, "process_source", interrupted_on_second)
+    out = tmp_path / "out"
+    assert main(["preprocess", str(src), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err
+    assert len(list((out / "records").glob("*.json"))) == 1 and not list(out.rglob("*.tmp"))
+    monkeypatch.setattr(cli, "process_source", real)
+    assert main(["preprocess", str(src), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["resumed"] == 1 and summary["processed"] == 1 and summary["faces"] == 2
+
+
+@pytest.mark.parametrize("content", [None, b"not a zip", b"PK\x03\x04 torn"])
+def test_contact_sheet_on_a_bad_lfw_folder_is_a_usage_error(tmp_path, capsys, content):
+    lfw = tmp_path / "lfw"
+    lfw.mkdir()
+    if content is not None:
+        (lfw / "landmarks68_dlib.npz").write_bytes(content)
+    assert main(["contact-sheet", "--lfw", str(lfw), "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("laanet-synth contact-sheet: error: --lfw")
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("where", ["folder", "missing"])
+def test_contact_sheet_checks_its_out_before_the_work(tmp_path, capsys, where):
+    out = tmp_path / "s.png" if where == "folder" else tmp_path / "no" / "s.png"
+    if where == "folder":
+        out.mkdir()
+    assert main(["contact-sheet", "--lfw", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and ("is a folder" in err or "does not exist" in err)

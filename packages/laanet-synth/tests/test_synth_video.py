@@ -59,3 +59,52 @@ def test_real_video(shared_data):
     frames = read_frames(p, 5)
     assert len(frames) == 5
     assert frames[-1][0] == video_info(p).n_frames - 1
+
+
+def test_pixel_budget_is_refused_before_decoding(tmp_path, monkeypatch):
+    from laanet_synth.video import DEFAULT_MAX_VIDEO_PIXELS, VideoTooLargeError
+
+    p = tmp_path / "v.avi"
+    _write_video(p, n=30, size=(64, 48))
+    assert len(read_frames(p, 4, max_pixels=4 * 64 * 48)) == 4  # exactly the budget
+    retrieved = []
+    real_retrieve = cv2.VideoCapture.retrieve
+    monkeypatch.setattr(cv2.VideoCapture, "retrieve", lambda self, *a: retrieved.append(1) or real_retrieve(self, *a),
+                        raising=False)
+    with pytest.raises(VideoTooLargeError, match=r"5 frames of 64 x 48 pixels are 15,360 pixels, over the budget"):
+        read_frames(p, 5, max_pixels=4 * 64 * 48)
+    assert retrieved == []  # refused from the header: nothing decoded
+    assert issubclass(VideoTooLargeError, VideoReadError)  # callers that skip unreadable videos skip it too
+    assert DEFAULT_MAX_VIDEO_PIXELS >= 32 * 3840 * 2160  # 32 frames of 4K pass by default
+    assert len(read_frames(p, 30, max_pixels=None)) == 30
+
+
+def test_pixel_budget_holds_when_the_frames_are_larger_than_the_header_says(tmp_path, monkeypatch):
+    from laanet_synth.video import VideoTooLargeError
+
+    p = tmp_path / "v.avi"
+    _write_video(p, n=10, size=(64, 48))
+    real_get = cv2.VideoCapture.get
+
+    def lying_get(self, prop):  # the container claims 8 x 8 frames
+        if prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT):
+            return 8.0
+        return real_get(self, prop)
+
+    monkeypatch.setattr(cv2.VideoCapture, "get", lying_get, raising=False)
+    with pytest.raises(VideoTooLargeError, match="not the 8 x 8 the container states; 3 of them"):
+        read_frames(p, 5, max_pixels=2 * 64 * 48 + 100)
+
+
+def test_a_video_whose_name_is_not_utf8_is_read(tmp_path):
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("file names as bytes are a POSIX matter")
+    p = tmp_path / "v.avi"
+    _write_video(p, n=6)
+    odd = tmp_path / os.fsdecode(b"clip\xe9.avi")
+    p.rename(odd)
+    assert video_info(odd).n_frames == 6
+    assert [i for i, _ in read_frames(odd, 2)] == [0, 5]

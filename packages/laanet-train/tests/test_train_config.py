@@ -172,3 +172,57 @@ def test_rescons_config_needs_its_views_and_a_quality_recipe() -> None:
                                (["loss.rescons=-1"], "go together|loss.rescons: expected a weight >= 0")):
         with pytest.raises(ConfigError, match=message):
             load_config(CONFIGS / "lite0_sbi_lfw_rescons.yaml", overrides)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a: &a [*a, *a]\n", "recursive alias"),
+    ("data: &d {x: *d}\n", "recursive alias"),
+    ("".join(["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"]
+             + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10)]),
+     "expands to more than 100,000 values"),
+    ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply|expands to more than"),
+    ("train: {epochs: [1,\n", "not valid YAML"),
+])
+def test_hostile_yaml_is_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            text: str, message: str) -> None:
+    import re
+
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+    assert main(["-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err) and "Traceback" not in err
+
+
+def test_a_huge_or_non_utf8_config_and_a_hostile_override_are_refused(tmp_path: Path) -> None:
+    from laanet_train.config import MAX_CONFIG_BYTES
+
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * MAX_CONFIG_BYTES + "\n")
+    with pytest.raises(ConfigError, match="a recipe is at most"):
+        load_config(big)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9"):
+        load_config(latin)
+    with pytest.raises(ConfigError, match="recursive alias"):
+        load_config(CONFIGS / "efn4_sbi.yaml", ["train.epochs=&a [*a]"])
+
+
+def test_ctrl_c_during_training_is_one_line_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import laanet_train.engine as engine
+
+    class Interrupted:
+        def __init__(self, cfg) -> None:
+            pass
+
+        def fit(self):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "Trainer", Interrupted)
+    assert main(["-c", str(CONFIGS / "efn4_sbi.yaml"), f"data.root={tmp_path}", f"train.output_dir={tmp_path / 'run'}"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err and "rerun the same command to resume" in err

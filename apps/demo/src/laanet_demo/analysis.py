@@ -209,11 +209,12 @@ def analyse_array(detector: Any, image: np.ndarray, limits: DemoLimits, decode_m
 
 def analyse_video(
     detector: Any, path: str | Path, n_frames: int | None, limits: DemoLimits,
-    progress: ProgressFn | None = None, display_max_side: int = 960,
+    progress: ProgressFn | None = None, display_max_side: int = 960, *, max_pixels: int | None = None,
 ) -> VideoAnalysis:
     """Sample `n_frames` (``None``: the weight's recipe's ``frames_per_video``) evenly spaced frames of a video
-    file and score every face in them."""
-    from laanet_synth.video import VideoReadError, read_frames, video_info
+    file and score every face in them. `max_pixels` bounds the frames decoded (frames x width x height; `None`:
+    `limits.max_video_pixels`), checked from the container's metadata before decoding and by the decoder."""
+    from laanet_synth.video import VideoReadError, VideoTooLargeError, read_frames, video_info
 
     n_frames = frames_for(detector, n_frames)
     if not limits.min_video_frames <= n_frames <= limits.max_video_frames:
@@ -225,9 +226,12 @@ def analyse_video(
     t0 = time.perf_counter()
     try:
         info = video_info(path)
-        check_video_budget(info.n_frames or 0, info.width, info.height, n_frames, limits)
+        budget = limits.max_video_pixels if max_pixels is None else max_pixels
+        check_video_budget(info.n_frames or 0, info.width, info.height, n_frames, limits, budget)
         n_total = info.n_frames or None
-        frames = read_frames(path, n_frames)
+        frames = read_frames(path, n_frames, max_pixels=budget)
+    except VideoTooLargeError as err:
+        raise InputRejected(f"The video is too large to analyse: {str(err).removeprefix(f'{path}: ')}.") from err
     except VideoReadError as err:
         raise InputRejected(
             "The video could not be decoded: it is corrupt, truncated or in a format this server cannot read."

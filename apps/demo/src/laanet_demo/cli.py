@@ -4,12 +4,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-EXIT_CODES = "Exit status: 0 every file scored, 1 some files could not be read, 2 usage error."
+EXIT_CODES = "Exit status: 0 every file scored, 1 some files could not be read, 2 usage error, 130 interrupted."
+#: frames x width x height decoded from one video at most; equal to laanet_synth.video.DEFAULT_MAX_VIDEO_PIXELS
+#: (a test checks), written here so that --help needs no OpenCV
+DEFAULT_MAX_VIDEO_PIXELS = 500_000_000
+
+
+def pixel_count(text: str) -> int:
+    """A positive whole number of pixels, ``_`` allowed as a separator (``500_000_000``)."""
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
+    return value
 
 
 def run_export_onnx(args: argparse.Namespace) -> int:
@@ -23,6 +38,11 @@ def run_export_onnx(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() != ".onnx":
         raise CliError(f"{args.out}: expected a file name ending in .onnx")
+    if args.out.is_dir():
+        raise CliError(f"{args.out}: is a folder; expected a file name ending in .onnx")
+    parent = args.out.parent
+    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{args.out}: the folder {parent} is not writable")
     try:
         summary = export_weights_onnx(args.weights, args.out)
     except (CheckpointError, OnnxExportError, OnnxModelError, OSError) as err:
@@ -48,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "results.jsonl (adds per-face, per-frame detail); CSV on standard output when left out")
     pr.add_argument("--frames", type=int, default=None,
                     help="frames sampled per video (default: the weights' recipe, frames_per_video)")
+    pr.add_argument("--max-video-pixels", type=pixel_count, default=DEFAULT_MAX_VIDEO_PIXELS,
+                    help="the most pixels (frames x width x height) decoded from one video; a video asking for "
+                         "more gets a row with reason 'over the pixel budget' and is not decoded "
+                         "(default: %(default)s, about 1.5 GB of frames)")
     pr.add_argument("--no-resume", dest="resume", action="store_false",
                     help="start over instead of reusing the records of an interrupted run with the same --out "
                          "(records are reused only for the same weights, recipe, --frames and unchanged files)")
@@ -73,8 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export-onnx":
             return run_export_onnx(args)
     except CliError as err:
-        print(f"laanet {args.command}: error: {err}", file=sys.stderr)
+        from laanet_synth.messages import one_line
+
+        print(f"laanet {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = ""
+        if args.command == "predict" and args.out is not None:
+            kept = ": the files scored so far are kept; rerun the same command to resume"
+        print(f"laanet {args.command}: interrupted{kept}", file=sys.stderr)
+        return 130
     return 2
 
 

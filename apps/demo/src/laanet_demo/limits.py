@@ -109,9 +109,14 @@ def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
     return width, height
 
 
-def check_video_budget(n_total: int, width: int, height: int, n_frames: int, limits: DemoLimits) -> int:
+class OverPixelBudget(InputRejected):
+    """A video whose sampled frames would hold more pixels than the budget allows."""
+
+
+def check_video_budget(n_total: int, width: int, height: int, n_frames: int, limits: DemoLimits,
+                       budget: int | None = None) -> int:
     """Refuse, before any frame is decoded, a video whose sampled frames would hold more than
-    `limits.max_video_pixels` pixels in all (frames x width x height, from the container's metadata); returns
+    ``budget`` (default `limits.max_video_pixels`) pixels in all (frames x width x height, from the container's metadata); returns
     the pixel count. One small rule so that it can later defer to the decoder's own budget."""
     if width * height > limits.max_image_pixels:
         raise InputRejected(
@@ -119,13 +124,14 @@ def check_video_budget(n_total: int, width: int, height: int, n_frames: int, lim
             "are accepted."
         )
     frames = min(n_frames, n_total) if n_total > 0 else n_frames
+    cap = limits.max_video_pixels if budget is None else int(budget)
     total = frames * width * height
-    if total > limits.max_video_pixels:
-        fit = max(0, limits.max_video_pixels // max(1, width * height))
+    if total > cap:
+        fit = max(0, cap // max(1, width * height))
         advice = (f"sample at most {fit} frames of this video" if fit >= limits.min_video_frames
                   else "use a smaller video")
-        raise InputRejected(
-            f"{frames} frames of {width} x {height} pixels are {total / 1e6:,.0f} megapixels in all; this demo "
-            f"decodes at most {limits.max_video_pixels / 1e6:,.0f} megapixels per video: {advice}."
+        raise OverPixelBudget(
+            f"{frames} frames of {width} x {height} pixels are {total / 1e6:,.0f} megapixels in all; this server "
+            f"decodes at most {cap / 1e6:,.0f} megapixels per video: {advice}."
         )
     return total

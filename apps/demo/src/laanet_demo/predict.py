@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from laanet_synth.atomic import write_text
+from laanet_synth import csvtext
+from laanet_synth.atomic import write_bytes, write_text
 from laanet_synth.jsonl import append_jsonl, read_jsonl
 from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, media_kind
+from laanet_synth.messages import one_line
+from laanet_synth.video import DEFAULT_MAX_VIDEO_PIXELS
 from tqdm import tqdm
 
 from laanet_demo import analysis
 from laanet_demo.inference import NOT_JUDGED, PERSON_RULE, face_record, person_record, unjudged_record
-from laanet_demo.limits import DemoLimits, InputRejected
+from laanet_demo.limits import DemoLimits, InputRejected, OverPixelBudget
 
 CSV_COLUMNS = ["path", "kind", "n_faces", "prob", "verdict", "n_frames", "reason", "error"]
 CLI_LIMITS = DemoLimits(
     max_image_bytes=1 << 30, max_video_bytes=1 << 40, min_video_frames=1, max_video_frames=256
 )
 NO_FACE = {"image": "no face found", "video": "no face found in any sampled frame"}
+TEXT_ENCODING = ("UTF-8; a file name that is not UTF-8 keeps its bytes in the CSV (Python's surrogateescape) and "
+                 "appears in JSONL as \\udcXX escapes (os.fsencode gives the bytes back)")
 
 
 class CliError(Exception):
@@ -201,27 +205,29 @@ def _access_problem(path: Path) -> tuple[str, str] | None:
         return "unreadable", f"{path}: cannot open the file ({err.strerror})"
 
 
-def score_file(detector: Any, path: Path, kind: str, n_frames: int | None, limits: DemoLimits) -> dict[str, Any]:
-    """Score one file; bad input becomes an error record (with a reason) instead of an exception."""
+def score_file(detector: Any, path: Path, kind: str, n_frames: int | None, limits: DemoLimits,
+               max_video_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS) -> dict[str, Any]:
+    """Score one file; bad input becomes an error record (with a reason) instead of an exception.
+    ``max_video_pixels`` bounds the frames decoded from one video (frames x width x height)."""
+    from laanet_synth.video import VideoTooLargeError
+
     problem = _access_problem(path)
     if problem is not None:
         return error_record(path, kind, problem[1], problem[0])
     try:
         if kind == "image":
             return image_record(path, analysis.analyse_image(detector, path, limits), detector)
-        return video_record(path, analysis.analyse_video(detector, path, n_frames, limits), detector)
+        result = analysis.analyse_video(detector, path, n_frames, limits, max_pixels=max_video_pixels)
+        return video_record(path, result, detector)
     except InputRejected as err:
-        return error_record(path, kind, str(err))
+        too_large = isinstance(err, OverPixelBudget) or isinstance(err.__cause__, VideoTooLargeError)
+        return error_record(path, kind, str(err), "over the pixel budget" if too_large else "unreadable")
 
 
 def csv_text(records: Sequence[dict[str, Any]]) -> str:
-    """The CSV form: one row per input file, empty cells for missing values."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in records:
-        w.writerow({k: "" if r.get(k) is None else r[k] for k in CSV_COLUMNS})
-    return buf.getvalue()
+    """The CSV form: one row per input file, empty cells for missing values; a value holding a comma, a quote
+    or a control character is quoted (:mod:`laanet_synth.csvtext`)."""
+    return csvtext.csv_text(CSV_COLUMNS, ([r.get(k) for k in CSV_COLUMNS] for r in records))
 
 
 def jsonl_text(records: Sequence[dict[str, Any]]) -> str:
@@ -237,6 +243,62 @@ def partial_path(out: Path) -> Path:
 def sidecar_path(out: Path) -> Path:
     """The JSON file written beside a CSV: which weights, recipe, bands and settings produced it."""
     return out.with_name(f"{out.name}.meta.json")
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file held while a run writes to ``out``."""
+    return out.with_name(f".{out.name}.lock")
+
+
+def check_out(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` that cannot be written: a wrong suffix, a folder, a folder that
+    cannot be created or is not writable."""
+    if out.suffix.lower() not in (".csv", ".jsonl"):
+        raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
+    if out.is_dir():
+        raise CliError(f"--out {out}: is a folder; expected a file name ending in .csv or .jsonl")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"--out {out}: cannot create the folder {parent} ({err.strerror})") from err
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"--out {out}: the folder {parent} is not writable")
+
+
+@contextmanager
+def out_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock file for the run; :class:`CliError` at once when another run holds it (two runs on one
+    ``--out`` would overwrite each other's results). The lock is released and its file removed at the end."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks here: nothing to hold
+        yield
+        return
+    lock = lock_path(out)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise CliError(f"--out {out}: cannot create the lock file {lock.name} ({err.strerror})") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            raise CliError(f"--out {out}: another laanet predict run is writing there; wait for it to finish or "
+                           "choose another --out") from err
+        try:
+            current = os.stat(lock)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            break
+        os.close(fd)  # a run that finished removed this lock file after we opened it: take a fresh one
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def load_partial(path: Path) -> dict[str, dict[str, Any]]:
@@ -268,7 +330,9 @@ def provenance(identity: RunIdentity, args: argparse.Namespace, detector: Any) -
     return {"weights": identity.weights, "weights_sha256": identity.weights_sha256,
             "recipe": identity.recipe, "frames": identity.frames, "device": str(getattr(detector, "device", "")),
             "aggregation": analysis.describe_rules(detector), "laanet_demo_version": version("laanet-demo"),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"), "columns": CSV_COLUMNS}
+            "created": datetime.now(UTC).isoformat(timespec="seconds"), "columns": CSV_COLUMNS,
+            "max_video_pixels": getattr(args, "max_video_pixels", DEFAULT_MAX_VIDEO_PIXELS),
+            "encoding": TEXT_ENCODING}
 
 
 def load_detector(weights: str, device: str | None = None) -> Any:
@@ -285,20 +349,55 @@ def load_detector(weights: str, device: str | None = None) -> Any:
 def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
     """The `predict` subcommand; returns the exit status. `detector` overrides `--weights` when given."""
     out: Path | None = args.out
-    if out is not None and out.suffix.lower() not in (".csv", ".jsonl"):
-        raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
+    if out is not None:
+        check_out(out)
     if args.frames is not None and not CLI_LIMITS.min_video_frames <= args.frames <= CLI_LIMITS.max_video_frames:
         raise CliError(
             f"--frames {args.frames}: expected {CLI_LIMITS.min_video_frames} to {CLI_LIMITS.max_video_frames}"
         )
+    max_pixels = getattr(args, "max_video_pixels", DEFAULT_MAX_VIDEO_PIXELS)
+    if max_pixels is not None and max_pixels < 1:
+        raise CliError(f"--max-video-pixels {max_pixels}: expected a positive number of pixels")
     inputs = expand_inputs(args.paths)
     if not inputs.files and not inputs.problems:
         raise CliError("no image or video files found in the given paths")
+    if out is None:
+        return _predict(args, inputs, detector, None)
+    with out_lock(out):
+        return _predict(args, inputs, detector, out)
+
+
+def _write_results(out: Path | None, text: str, sidecar: dict[str, Any] | None) -> None:
+    """The results, then (for a CSV) the sidecar naming what produced them: a stale sidecar is removed first,
+    so a run stopped half-way never leaves a sidecar beside results it does not describe."""
+    data = csvtext.csv_bytes(text)
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    if sidecar is not None:
+        sidecar_path(out).unlink(missing_ok=True)
+    write_bytes(out, data)
+    if sidecar is not None:
+        write_text(sidecar_path(out), json.dumps(sidecar, indent=1) + "\n")
+
+
+def _drop_if_empty(path: Path | None) -> None:
+    try:
+        if path is not None and path.stat().st_size == 0:
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _predict(args: argparse.Namespace, inputs: Inputs, detector: Any | None, out: Path | None) -> int:
     if detector is None:
         detector = load_detector(args.weights, getattr(args, "device", None))
     frames = analysis.frames_for(detector, args.frames)  # --frames, else the weights' recipe
     identity = run_identity(detector, args.weights, frames)
     limits = replace(CLI_LIMITS, default_video_frames=frames)
+    max_pixels = getattr(args, "max_video_pixels", DEFAULT_MAX_VIDEO_PIXELS)
     partial = partial_path(out) if out is not None else None
     done = load_partial(partial) if (partial is not None and args.resume) else {}
     if partial is not None and not args.resume:
@@ -313,11 +412,12 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
             if rec is not None and rec.get("key") != key:
                 rec, redone = None, redone + 1
             if rec is None:
-                rec = {**score_file(detector, path, kind, frames, limits), **stamp, "key": key}
+                rec = {**score_file(detector, path, kind, frames, limits, max_pixels), **stamp, "key": key}
                 if partial is not None:
                     append_jsonl(partial, rec, fsync=False)
             records.append(rec)
     except OSError as err:
+        _drop_if_empty(partial)  # a full disk at the first record leaves no empty file behind
         raise CliError(f"--out {out}: cannot write there ({err.strerror})") from err
     if redone:
         print(f"laanet predict: {redone} saved record{'s were' if redone != 1 else ' was'} recomputed because "
@@ -325,17 +425,20 @@ def run_predict(args: argparse.Namespace, detector: Any | None = None) -> int:
     records += [{**error_record(p.path, p.kind, p.error, p.reason), **stamp} for p in inputs.problems]
     for rec in records:
         rec.pop("key", None)
-    text = csv_text(records) if out is None or out.suffix.lower() == ".csv" else jsonl_text(records)
+    as_csv = out is None or out.suffix.lower() == ".csv"
+    text = csv_text(records) if as_csv else jsonl_text(records)
+    sidecar = provenance(identity, args, detector) if (out is not None and as_csv) else None
+    try:
+        _write_results(out, text, sidecar)
+    except OSError as err:
+        kept = f"; every record is kept in {partial.name}: rerun the same command to write them" if partial else ""
+        raise CliError(f"--out {out}: cannot write the results ({err.strerror}){kept}") from err
     if out is None:
-        sys.stdout.write(text)
         print(f"laanet predict: scored with {identity.weights} (sha256 {identity.weights_sha256})", file=sys.stderr)
     else:
-        if out.suffix.lower() == ".csv":
-            write_text(sidecar_path(out), json.dumps(provenance(identity, args, detector), indent=1) + "\n")
-        write_text(out, text)
         assert partial is not None
         partial.unlink(missing_ok=True)
     failed = [r for r in records if r.get("error")]
     for r in failed:
-        print(f"laanet predict: {r['path']}: {r['error']}", file=sys.stderr)
+        print(one_line(f"laanet predict: {r['path']}: {r['error']}"), file=sys.stderr)
     return 1 if failed else 0

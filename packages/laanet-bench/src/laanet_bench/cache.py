@@ -73,6 +73,19 @@ class ScoreEntry:
                    whole=np.asarray(obj.get("whole", [False] * len(obj["logits"])), dtype=bool))
 
 
+class CacheWriteError(RuntimeError):
+    """An entry could not be written (full disk, read-only folder): the run stops, since scoring on without a
+    cache would look like unreadable inputs and publish metrics on the rest."""
+
+
+def _written(path: Path, write: Any) -> None:
+    try:
+        write()
+    except OSError as exc:
+        raise CacheWriteError(f"cannot write the cache at {path} ({exc.strerror or exc}); free some space or "
+                              "pass --cache with a writable folder, then rerun to resume") from exc
+
+
 class EvalCache:
     """Crops under ``root/crops/<crop_tag>/`` and scores under ``root/scores/<score_tag>/``.
 
@@ -108,8 +121,9 @@ class EvalCache:
     def save_crops(self, crop_tag: str, fingerprint: str, entry: CropEntry) -> None:
         if not self.keep_crops:
             return
-        write_npz(self.crop_path(crop_tag, fingerprint), crops=entry.crops, frame_of_face=entry.frame_of_face,
-                  boxes=entry.boxes, frame_indices=entry.frame_indices, whole=entry.whole)
+        path = self.crop_path(crop_tag, fingerprint)
+        _written(path, lambda: write_npz(path, crops=entry.crops, frame_of_face=entry.frame_of_face,
+                                         boxes=entry.boxes, frame_indices=entry.frame_indices, whole=entry.whole))
 
     def load_scores(self, score_tag: str, fingerprint: str) -> ScoreEntry | None:
         path = self.score_path(score_tag, fingerprint)
@@ -121,4 +135,5 @@ class EvalCache:
             return None
 
     def save_scores(self, score_tag: str, fingerprint: str, entry: ScoreEntry) -> None:
-        write_json(self.score_path(score_tag, fingerprint), entry.to_json())
+        path = self.score_path(score_tag, fingerprint)
+        _written(path, lambda: write_json(path, entry.to_json()))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 from laanet_synth.atomic import write_text
 from laanet_synth.faces import FaceFinderError
+from laanet_synth.messages import one_line
 from laanet_synth.shards import (
     ShardError,
     TorchrunEnv,
@@ -21,7 +24,7 @@ from laanet_synth.shards import (
 )
 from tabulate import tabulate
 
-from .cache import EvalCache
+from .cache import CacheWriteError, EvalCache
 from .datasets import DATASETS, DatasetLayoutError, LoadOptions, MediaItem, list_csv, list_dataset
 from .datasets.base import check_missing
 from .datasets.generic import read_rows
@@ -35,9 +38,30 @@ from .scorer import DetectorScorer, ScorerError, load_scorer
 from .sharding import score_shard
 from .tables import render, robustness_tables, write_tables
 
+
+class OutputError(ValueError):
+    """An output folder that cannot be written (a file in its place, no permission, a full disk)."""
+
+
 #: errors that are the user's input, reported in one line with exit status 2
 USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordError, ScorerError, FaceFinderError,
-               ShardError)
+               ShardError, CacheWriteError, OutputError)
+
+
+def output_folder(path: Path, option: str = "--out") -> Path:
+    """``path`` if it is a writable folder or can be created as one (nothing is created here, so a run refused
+    later leaves no trace); :class:`OutputError` before any work otherwise."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{option} {path}: is a file; expected a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{option} {path}: cannot create this folder ({existing} is a file)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "the folder is not writable" if existing == path else f"{existing} is not writable"
+        raise OutputError(f"{option} {path}: {what}")
+    return path
 
 
 def _levels(value: str) -> tuple[str, ...]:
@@ -189,6 +213,9 @@ def _load_scorer_for_shards(args: argparse.Namespace) -> tuple[DetectorScorer, T
 def cmd_evaluate(args: argparse.Namespace) -> int:
     selection = select_items(args)
     items, info = selection.items, selection.coverage()
+    output_folder(args.out)
+    if args.cache is not None:
+        output_folder(args.cache, "--cache")
     scorer, ctx, device = _load_scorer_for_shards(args)
     settings = _settings(args, scorer)
     if (args.shard or ctx is not None) and not _score_shard_only(args, items, scorer, [settings], ctx, device):
@@ -213,8 +240,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_table(args: argparse.Namespace) -> int:
     records = read_records(args.records)
     base = args.records if args.records.is_dir() else args.records.parent
-    out = args.out or base
-    written = write_tables(records, out, base, levels=_levels(args.level))
+    out = output_folder(args.out or base)
+    if not any(r.level in _levels(args.level) for r in records):
+        raise RecordError(f"{args.records}: no record at level {args.level}; levels recorded: "
+                          f"{sorted({r.level for r in records})}")
+    try:
+        written = write_tables(records, out, base, levels=_levels(args.level))
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write the tables ({exc.strerror or exc})") from exc
     for path in written:
         if path.suffix == ".md":
             print(f"## {path.stem}\n")
@@ -227,6 +260,7 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     perturbations = plan(_split_list(args.perturbations) or None,
                          [int(v) for v in _split_list(args.levels)] or None, seed=args.seed)
     items, info = load_items(args)
+    output_folder(args.out)
     scorer, ctx, device = _load_scorer_for_shards(args)
     if args.shard or ctx is not None:
         runs = [replace(_settings(args, scorer), perturbation=p) for p in [None, *perturbations]]
@@ -254,5 +288,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except USER_ERRORS as exc:
-        print(f"laanet-bench: error: {exc}", file=sys.stderr)
+        print(f"laanet-bench: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = ": every finished item is in the cache; rerun the same command to resume" if args.command in (
+            "evaluate", "robustness") else ""
+        print(f"laanet-bench {args.command}: interrupted{kept}", file=sys.stderr)
+        return 130

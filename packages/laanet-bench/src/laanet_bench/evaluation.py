@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 import uuid
 from collections.abc import Sequence
@@ -14,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 from laanet_model.scoring import sigmoid
-from laanet_synth.atomic import write_text
+from laanet_synth import csvtext
+from laanet_synth.atomic import write_bytes
 
 from .cache import EvalCache
 from .datasets.base import MediaItem
@@ -95,12 +94,11 @@ def level_scores(results: Sequence[ItemResult], level: str, settings: EvalSettin
 
 
 def scores_csv(scores: LevelScores) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["key", "label", "score", "subset"])
-    for k, y, s, sub in zip(scores.keys, scores.labels, scores.scores, scores.subsets, strict=True):
-        writer.writerow([k, int(y), repr(float(s)), sub])
-    return buf.getvalue()
+    """``key,label,score,subset`` rows; a key holding a comma, a quote or a control character is quoted
+    (:mod:`laanet_synth.csvtext`), one that is not UTF-8 is written as its bytes (``csvtext.csv_bytes``)."""
+    rows = ([k, int(y), repr(float(s)), sub]
+            for k, y, s, sub in zip(scores.keys, scores.labels, scores.scores, scores.subsets, strict=True))
+    return csvtext.csv_text(["key", "label", "score", "subset"], rows)
 
 
 def make_record(scores: LevelScores, level: str, info: RunInfo, scorer: FaceScorer, settings: EvalSettings,
@@ -170,7 +168,7 @@ def run_evaluation(items: Sequence[MediaItem], scorer: FaceScorer, settings: Eva
         rel = f"scores/{run_id}_{info.dataset}_{info.subset}_{level}.csv"
         record = make_record(scores, level, info, scorer, settings, bootstrap, wall, rel, run_id, extra,
                              progress=progress, n_scored=len(items) - stats.failed)
-        write_text(out_dir / rel, scores_csv(scores))
+        write_bytes(out_dir / rel, csvtext.csv_bytes(scores_csv(scores)))
         append_record(out_dir / RECORDS_FILE, record)
         records.append(record)
     return records, stats

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,13 +108,45 @@ def append_record(path: Path, record: RunRecord) -> bool:
     return True
 
 
+#: metrics of a record: each a finite number in [0, 1]
+METRIC_FIELDS = ("auc", "ap", "acc", "eer", "ar", "mf1")
+_COUNT_FIELDS = ("n_frames", "n_real", "n_fake", "n_no_face", "perturbation_level", "n_expected", "n_scored")
+_TEXT_FIELDS = ("run_id", "dataset", "split", "level", "face_policy", "tta", "weights", "weights_sha256", "subset")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_record(record: RunRecord) -> RunRecord:
+    """``record`` if its fields have the types and ranges a table needs; ``ValueError`` naming the first that
+    does not (a metric that is text, NaN or outside [0, 1], a count that is not a whole number...)."""
+    for name in METRIC_FIELDS:
+        value = getattr(record, name)
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} is {value!r}; expected a number from 0 to 1")
+    for name in _COUNT_FIELDS:
+        value = getattr(record, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} is {value!r}; expected a whole number >= 0")
+    for name in _TEXT_FIELDS:
+        if not isinstance(getattr(record, name), str):
+            raise ValueError(f"{name} is {getattr(record, name)!r}; expected text")
+    if not isinstance(record.ci95, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and all(_is_number(x) for x in v) for v in record.ci95.values()):
+        raise ValueError(f"ci95 is {record.ci95!r}; expected metric -> [low, high]")
+    if not isinstance(record.scores_file, str) or not isinstance(record.missing, dict):
+        raise ValueError("scores_file or missing has the wrong type")
+    return record
+
+
 def _parse(path: Path, objs: list[Any]) -> list[RunRecord]:
     names = {f.name for f in dataclasses.fields(RunRecord)}
     records = []
     for obj in objs:
         try:
-            records.append(RunRecord(**{k: v for k, v in obj.items() if k in names}))
-        except (AttributeError, TypeError) as exc:
+            records.append(check_record(RunRecord(**{k: v for k, v in obj.items() if k in names})))
+        except (AttributeError, TypeError, ValueError) as exc:
             warnings.warn(f"{path}: skipped a malformed record ({exc})", stacklevel=3)
     return records
 
@@ -126,11 +159,23 @@ def read_records(path: Path) -> list[RunRecord]:
         path = path / RECORDS_FILE
     if not path.is_file():
         raise RecordError(f"expected a records file at {path} (run 'laanet-bench evaluate' first)")
-    contents = read_jsonl(path)
+    try:
+        contents = read_jsonl(path)
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot be read ({exc.strerror})") from exc
     if contents.skipped_lines:
         warnings.warn(contents.skipped_message(path), stacklevel=2)
     unique: dict[str, RunRecord] = {}
-    for record in _parse(path, contents.records):
+    with warnings.catch_warnings(record=True) as malformed:
+        warnings.simplefilter("always")
+        parsed = _parse(path, contents.records)
+    for w in malformed:
+        warnings.warn(w.message, stacklevel=2)
+    for record in parsed:
         unique.pop(record_identity(record), None)
         unique[record_identity(record)] = record
+    if not unique:
+        why = f"; {malformed[0].message}" if malformed else (
+            f"; {contents.skipped_message(path)}" if contents.skipped_lines else " (the file is empty)")
+        raise RecordError(f"{path} holds no valid record{why}")
     return list(unique.values())

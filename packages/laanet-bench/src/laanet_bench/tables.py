@@ -162,7 +162,7 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 
 def load_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, scores)`` from a scores CSV written by the pipeline (``key,label,score,...``)."""
-    with Path(path).open(newline="") as fh:
+    with Path(path).open(newline="", encoding="utf-8", errors="surrogateescape") as fh:
         rows = list(csv.DictReader(fh))
     return (np.array([int(r["label"]) for r in rows], dtype=np.int64),
             np.array([float(r["score"]) for r in rows], dtype=np.float64))

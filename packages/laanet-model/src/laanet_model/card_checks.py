@@ -7,12 +7,20 @@ network, or for a network far larger than the file. So a checkpoint is loaded on
 * the shapes the config implies, computed on PyTorch's ``meta`` device (no memory, no weights), are compared
   with the shapes declared in the file's safetensors header, which is read without loading any tensor;
 * the parameter count the config implies is bounded by the bytes the file holds.
+
+Before that, :func:`check_config_bounds` refuses any backbone that is not a local architecture name (a timm
+``hf-hub:`` name, a path or a URL could reach the network even with pretrained weights off) and any input size,
+width or depth outside what the backbone kind allows; :func:`check_recipe` refuses a face detector that is not
+an installed backend and a crop size outside the same bounds; :func:`check_finite` refuses weights holding NaN
+or infinity. Each gives one line naming the field.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +31,13 @@ from .backbones import TimmSpec
 from .network import LAANet, LAANetConfig
 
 __all__ = [
+    "BOUNDS",
     "CardMismatch",
+    "VariantBounds",
+    "check_config_bounds",
+    "check_finite",
+    "check_local_backbone",
+    "check_recipe",
     "TensorHeader",
     "without_pretrained",
     "read_safetensors_header",
@@ -41,6 +55,87 @@ DTYPE_BYTES = {
 
 class CardMismatch(ValueError):
     """The card's architecture does not fit the weights file (or the file's header is unreadable)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantBounds:
+    """What a card may ask of one backbone kind: the square input size in pixels, and for EfficientNets the
+    width and depth multipliers (B0 is 1.0 / 1.0, B7 2.0 / 3.1)."""
+
+    min_input: int = 32
+    max_input: int = 1024
+    min_width: float = 0.25
+    max_width: float = 2.2
+    min_depth: float = 0.25
+    max_depth: float = 3.1
+
+
+#: bounds per backbone kind, declared as data
+BOUNDS: dict[str, VariantBounds] = {"efficientnet": VariantBounds(), "timm": VariantBounds()}
+
+#: a local timm architecture name: letters, digits, ``_``, and an optional ``.tag``; no ``:`` or ``/``
+_LOCAL_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?")
+
+
+def check_local_backbone(model_name: Any) -> str:
+    """``model_name`` if it is the name of an architecture timm builds locally; :class:`CardMismatch` for a
+    ``hf-hub:`` / ``timm/`` name, a path, a URL or an unknown name (checked without building anything)."""
+    if not isinstance(model_name, str) or not _LOCAL_NAME.fullmatch(model_name):
+        raise CardMismatch(
+            f"backbone {model_name!r} is not a local architecture name (hub names, paths and URLs are refused: "
+            "weights load offline only); expected a timm architecture such as 'resnet18'"
+        )
+    import timm
+
+    if not timm.is_model(model_name):
+        raise CardMismatch(f"backbone {model_name!r} is not an architecture this timm ({timm.__version__}) knows")
+    return model_name
+
+
+def _check_range(what: str, value: Any, low: float, high: float, kind: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not low <= value <= high:
+        raise CardMismatch(f"{what} {value!r} is outside what {kind} backbones allow ({low:g} to {high:g})")
+
+
+def check_config_bounds(cfg: LAANetConfig) -> LAANetConfig:
+    """``cfg`` if its backbone is local and its sizes are within :data:`BOUNDS`; :class:`CardMismatch` otherwise."""
+    kind = getattr(cfg.backbone, "kind", None)
+    if kind not in BOUNDS:
+        raise CardMismatch(f"backbone kind {kind!r} is unknown; expected one of {sorted(BOUNDS)}")
+    bounds = BOUNDS[kind]
+    if isinstance(cfg.backbone, TimmSpec):
+        check_local_backbone(cfg.backbone.model_name)
+    else:
+        _check_range("backbone width", cfg.backbone.width, bounds.min_width, bounds.max_width, kind)
+        _check_range("backbone depth", cfg.backbone.depth, bounds.min_depth, bounds.max_depth, kind)
+        if cfg.backbone.pad_image_size is not None:
+            _check_range("pad_image_size", cfg.backbone.pad_image_size, bounds.min_input, bounds.max_input, kind)
+    _check_range("input_size", cfg.input_size, bounds.min_input, bounds.max_input, kind)
+    return cfg
+
+
+def check_recipe(preprocessing: Any, kind: str = "efficientnet") -> Any:
+    """``preprocessing`` (a :class:`laanet_model.weights.Preprocessing`) if its face detector is a known,
+    installed backend and its crop size within :data:`BOUNDS`; :class:`CardMismatch` otherwise."""
+    from laanet_synth.faces import FaceFinderError, check_face_finder
+
+    try:
+        check_face_finder(preprocessing.face_detector)
+    except FaceFinderError as exc:
+        raise CardMismatch(f"preprocessing.face_detector: {exc}") from exc
+    bounds = BOUNDS.get(kind, VariantBounds())
+    _check_range("crop input_size", preprocessing.crop.input_size, bounds.min_input, bounds.max_input, kind)
+    return preprocessing
+
+
+def check_finite(state_dict: Mapping[str, Any], what: str) -> None:
+    """:class:`CardMismatch` naming the first tensors of ``state_dict`` that hold NaN or infinity."""
+    bad = [k for k, v in state_dict.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CardMismatch(f"{what}: {len(bad)} tensor{'s hold' if len(bad) != 1 else ' holds'} NaN or infinity "
+                           f"(e.g. {bad[:3]}); the weights are broken")
 
 
 @dataclasses.dataclass(frozen=True)

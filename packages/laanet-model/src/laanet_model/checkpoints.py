@@ -19,7 +19,14 @@ from typing import Any
 import torch
 from laanet_synth.atomic import write_bytes, write_json
 
-from .card_checks import CardMismatch, check_config_fits_file, shape_differences, without_pretrained
+from .card_checks import (
+    CardMismatch,
+    check_config_bounds,
+    check_config_fits_file,
+    check_finite,
+    shape_differences,
+    without_pretrained,
+)
 from .network import LAANet, config_from_dict, config_to_dict
 from .variants import resolve_config
 
@@ -161,9 +168,10 @@ def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | Non
     # weights (the file has them), declared shapes equal to the card's, parameters bounded by the file size
     cfg = without_pretrained(cfg)
     try:
+        check_config_bounds(cfg)  # a local backbone of a sane size, before anything is built
         check_config_fits_file(cfg, path, rename=official_filter_fn, duplicated_prefixes=(_INCEPTION,))
     except CardMismatch as exc:
-        raise CheckpointError(str(exc)) from exc
+        raise CheckpointError(f"card of {path.name}: {exc}") from exc
     try:
         sd = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -171,18 +179,45 @@ def _load_safetensors(path: Path, *, map_location: Any, dtype: torch.dtype | Non
             f"{path} is not a readable safetensors file (truncated or corrupt?): {exc}; "
             "expected weights written by save_weights"
         ) from exc
+    try:
+        check_finite(sd, path.name)
+    except CardMismatch as exc:
+        raise CheckpointError(str(exc)) from exc
     model = LAANet(cfg)
     load_state_dict_checked(model, official_filter_fn(sd), what=str(path))
     return _finish(model, dtype, map_location)
+
+
+#: how a file written by ``torch.save`` begins: a zip archive, or (the legacy format) a pickle
+TORCH_FILE_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
+def _check_torch_file(path: Path) -> None:
+    """:class:`CheckpointError` in one line when ``path`` cannot be a ``torch.save`` file (text, an image...)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror})") from exc
+    if head.startswith(TORCH_FILE_MAGIC):
+        return
+    looks = "empty" if not head else ("a text file" if all(32 <= b < 127 or b in b"\t\r\n" for b in head)
+                                      else f"a file starting with bytes {head[:8].hex(' ')}")
+    raise CheckpointError(
+        f"{path} is {looks}, not a torch checkpoint; expected a .pth written by torch.save (the official "
+        "release) or a .safetensors file with its .json card"
+    )
 
 
 def _load_torch(path: Path, *, variant: str, map_location: Any, dtype: torch.dtype | None) -> LAANet:
     import pickle
     import zipfile
 
+    _check_torch_file(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError,
+            IndexError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"{path} is not a readable torch checkpoint (truncated, corrupt or not a .pth?): {exc}; expected a "
             "torch.save'd dict {'epoch', 'state_dict', 'optimizer'} or a bare state_dict"
@@ -193,11 +228,16 @@ def _load_torch(path: Path, *, variant: str, map_location: Any, dtype: torch.dty
             "or a bare state_dict"
         )
     try:
-        cfg = without_pretrained(resolve_config(variant))
-    except KeyError as exc:
+        cfg = check_config_bounds(without_pretrained(resolve_config(variant)))
+    except (KeyError, CardMismatch) as exc:
+        raise CheckpointError(str(exc)) from exc
+    state_dict = official_filter_fn(obj)
+    try:
+        check_finite(state_dict, path.name)
+    except CardMismatch as exc:
         raise CheckpointError(str(exc)) from exc
     model = LAANet(cfg)
-    load_state_dict_checked(model, official_filter_fn(obj), what=f"{path} (read as {variant})")
+    load_state_dict_checked(model, state_dict, what=f"{path} (read as {variant})")
     return _finish(model, dtype, map_location)
 
 

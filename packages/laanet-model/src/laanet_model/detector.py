@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from laanet_synth.boxes import box_area, box_areas
 
+from .card_checks import CardMismatch, check_recipe
 from .checkpoints import OFFICIAL_VARIANT, CheckpointError, file_sha256, load_checkpoint, read_card
 from .heads import HEAD_NAMES, HM_CLAMP
 from .network import LAANet
@@ -277,12 +278,14 @@ class Detector:
         given = Path(name_or_path)
         if given.suffix.lower() == ".onnx":
             net = OnnxNetwork.from_file(name_or_path)
+            _check_recipe(net.preprocessing, given.name)
             det = cls(net, net.preprocessing, thresholds=net.thresholds, device=device, dtype=dtype,
                       face_finder=face_finder, batch_size=batch_size, official_float64=official_float64,
                       backend="onnxruntime")
             det.weights = WeightsIdentity(given.name, given, net.sha256)
             return det
         spec = _spec_for(name_or_path, weights_dir)
+        _check_recipe(spec.preprocessing, spec.name)  # before any network is built
         path = _path_for(name_or_path, spec, weights_dir)
         model = load_checkpoint(path, variant=spec.variant, sha256=spec.sha256)  # checks a declared sha256
         if not spec.sha256:
@@ -615,16 +618,19 @@ def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLi
         )
     if p.suffix == ".safetensors":
         card = read_card(p)
-        base = WeightSpec(
-            name=p.stem,
-            variant=str(card.get("variant") or "custom"),
-            preprocessing=preprocessing_from_card(card),
-            source=str(p),
-            licence=str(card.get("licence", "unknown")),
-            file_name=p.name,
-            sha256=None,
-        )
-        return spec_from_card(base, card)
+        try:
+            base = WeightSpec(
+                name=p.stem,
+                variant=str(card.get("variant") or "custom"),
+                preprocessing=preprocessing_from_card(card),
+                source=str(p),
+                licence=str(card.get("licence", "unknown")),
+                file_name=p.name,
+                sha256=None,
+            )
+            return spec_from_card(base, card)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"card of {p.name} has an invalid recipe: {type(exc).__name__}: {exc}") from exc
     known = spec_for_file(p)
     if known is not None:
         return known
@@ -632,6 +638,13 @@ def _spec_for(name_or_path: str | os.PathLike[str], weights_dir: str | os.PathLi
     return dataclasses.replace(
         official, name=p.stem, variant=OFFICIAL_VARIANT, source=str(p), file_name=p.name, sha256=None
     )
+
+
+def _check_recipe(preprocessing: Any, name: str) -> None:
+    try:
+        check_recipe(preprocessing)
+    except CardMismatch as exc:
+        raise CheckpointError(f"card of {name}: {exc}") from exc
 
 
 def _path_for(

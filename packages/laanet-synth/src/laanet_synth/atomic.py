@@ -2,7 +2,8 @@
 
 Each writer creates a temporary file beside the target, writes, flushes and fsyncs it, then ``os.replace``s
 the target; on any failure (including ``KeyboardInterrupt``) the temporary file is removed and the target is
-left as it was. Readers therefore see the old file or the new one, never a partial one.
+left as it was. Readers therefore see the old file or the new one, never a partial one. A new file gets the
+permissions any other new file would get (``0o666`` less the umask); a replaced file keeps its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,28 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["write_atomic", "write_bytes", "write_text", "write_json", "write_npz", "write_torch"]
+__all__ = ["current_umask", "write_atomic", "write_bytes", "write_text", "write_json", "write_npz", "write_torch"]
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~current_umask()
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
@@ -27,6 +49,8 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), _mode_for(path))  # mkstemp makes 0600; a result follows the umask
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 from .atomic import write_text
 from .media import OFFICIAL_FRAMES_PER_VIDEO, media_kind
+from .messages import one_line
 from .shards import ShardError
 
 
@@ -73,7 +74,42 @@ class PreprocessSettings:
 
 
 def _record_name(src: Source) -> str:
-    return hashlib.sha1(str(src.rel).encode()).hexdigest()[:16] + ".json"
+    # os.fsencode: a file name that is not UTF-8 (kept as surrogates by Python) hashes as its bytes
+    return hashlib.sha1(os.fsencode(str(src.rel))).hexdigest()[:16] + ".json"
+
+
+def crop_folder(src: Source) -> Path:
+    """Where a source's crops go: ``crops/<relative path, extension included>/`` (``face.jpg``, ``face.png``
+    and ``face.JPG`` are three sources with three folders)."""
+    return Path("crops") / src.rel
+
+
+def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """``path`` if a file can be written there: not a folder, in a folder that exists and is writable;
+    :class:`UsageError` otherwise (checked before the work starts)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {p}: is a folder; expected a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {p}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {p}: the folder {parent} is not writable")
+    return p
+
+
+def check_output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
+    """``path`` if it is, or can be made, a writable folder; :class:`UsageError` otherwise."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{option} {p}: is a file; expected a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {p}: cannot create this folder ({exc.strerror})") from exc
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {p}: the folder is not writable")
+    return p
 
 
 def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, all_faces: bool) -> dict:
@@ -100,7 +136,7 @@ def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, al
                 crop = crop_face(frame, face, stage)
             except CropError:
                 continue
-            rel = Path("crops") / src.rel.with_suffix("") / f"{idx:05d}_{k}.png"
+            rel = crop_folder(src) / f"{idx:05d}_{k}.png"
             write_image_atomic(out_dir / rel, crop.image)
             lms = crop.landmarks
             entries.append({
@@ -207,16 +243,16 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
         finder = make_face_finder(args.finder)
     except (CropError, FaceFinderError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
-    out_dir = Path(args.out)
-    rec_dir = out_dir / "records"
     sources = collect_sources(args.inputs)
     ctx = multi_process_run(args.shard)
     shard = parse_shard(args.shard) if args.shard else (ctx.shard if ctx is not None else None)
+    out_dir = check_output_folder(args.out)  # after every usage check: a refused run creates nothing
+    rec_dir = out_dir / "records"
     mine = sources if shard is None else shard.select(sources, key=lambda s: str(s.rel))
     desc = "preprocess" if shard is None else f"preprocess [{shard}]"
     tally, errors, records = _preprocess_sources(mine, out_dir, args, desc, settings, recipe, finder)
     for e in errors:
-        print(f"skipped (unreadable): {e}", file=sys.stderr)
+        print(f"skipped (unreadable): {one_line(e)}", file=sys.stderr)
     still_failed = sum(r.get("status") != "ok" for r in records.values())
     summary = {"sources": len(sources), "processed": tally.processed, "resumed": tally.resumed,
                "failed": tally.failed, "settings_changed": tally.settings_changed, "failed_total": still_failed,
@@ -280,21 +316,32 @@ def contact_sheet(index, n: int, size: int, seed: int, kinds: Sequence[str] = ("
 
 
 def cmd_contact_sheet(args: argparse.Namespace) -> int:
+    import zipfile
+
     from .crops import pre_cropped, recipe_for_size
-    from .dataset import FaceIndex
+    from .dataset import FaceIndex, FaceIndexError
     from .imageio import write_image_atomic
 
+    out = check_output_file(args.out)
+    if args.n < 1 or args.size < 32:
+        raise UsageError(f"--n {args.n} --size {args.size}: expected at least 1 face of at least 32 px")
     recipe = recipe_for_size(args.size)
-    if args.index:
-        index, recipe = FaceIndex.load(args.index), pre_cropped(recipe)
-    else:
-        index = FaceIndex.from_lfw(args.lfw, "train")
+    where = f"--index {args.index}" if args.index else f"--lfw {args.lfw}"
+    try:
+        if args.index:
+            index, recipe = FaceIndex.load(args.index), pre_cropped(recipe)
+        else:
+            index = FaceIndex.from_lfw(args.lfw, "train")
+    except (FaceIndexError, OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise UsageError(f"{where}: cannot be read as a face index ({exc})") from exc
     if len(index) == 0:
-        print("the index holds no faces", file=sys.stderr)
-        return 2
+        raise UsageError(f"{where}: the index holds no faces")
     kinds = ("sbi", "bi") if args.kind == "both" else (args.kind,)
-    sheet = contact_sheet(index, args.n, args.size, args.seed, kinds, recipe)
-    write_image_atomic(args.out, sheet)
+    try:
+        sheet = contact_sheet(index, args.n, args.size, args.seed, kinds, recipe)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{where}: the faces it lists cannot be read ({exc})") from exc
+    write_image_atomic(out, sheet)
     print(json.dumps({"out": str(args.out), "faces": args.n, "kinds": list(kinds), "shape": list(sheet.shape)}))
     return 0
 
@@ -337,8 +384,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (FileNotFoundError, UsageError, ShardError) as exc:
-        print(f"laanet-synth {args.command}: error: {exc}", file=sys.stderr)
+        print(f"laanet-synth {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        kept = " (every finished file's record is kept: rerun the same command to resume)"
+        print(f"laanet-synth {args.command}: interrupted{kept if args.command == 'preprocess' else ''}",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -365,6 +365,29 @@ def face_finder_class(name: str) -> type:
     raise ValueError(f"unknown face finder {name!r}; expected one of {list(FACE_FINDER_NAMES)}")
 
 
+#: the packages each backend needs besides this one's own dependencies (RetinaFace runs on onnxruntime, the
+#: 68-point landmarks on dlib's predictor of face-recognition-models)
+FACE_FINDER_PACKAGES = {
+    "retinaface": ("onnxruntime", "dlib", "face_recognition_models"),
+    "dlib": ("dlib", "face_recognition_models"),
+    "face-alignment": ("face_alignment",),
+}
+
+
+def check_face_finder(name: Any) -> str:
+    """``name`` if it is a known face-finding backend whose packages are installed; :class:`FaceFinderError`
+    otherwise, in one line. Nothing is imported or built, so a weights card can be checked before it is used."""
+    if not isinstance(name, str) or name not in FACE_FINDER_NAMES:
+        raise FaceFinderError(f"unknown face detector {name!r}; expected one of {list(FACE_FINDER_NAMES)}")
+    missing = [m for m in FACE_FINDER_PACKAGES[name] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise FaceFinderError(
+            f"face detector {name!r} is not installed (missing Python package {', '.join(missing)}); installed: "
+            f"{[n for n in FACE_FINDER_NAMES if all(importlib.util.find_spec(m) for m in FACE_FINDER_PACKAGES[n])]}"
+        )
+    return name
+
+
 def make_face_finder(name: str = "retinaface", **kwargs: Any) -> FaceFinder:
     """Build a face finder by backend name: ``"retinaface"`` (default), ``"dlib"`` or ``"face-alignment"``."""
     return face_finder_class(name)(**kwargs)

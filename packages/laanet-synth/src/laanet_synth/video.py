@@ -14,6 +14,30 @@ class VideoReadError(ValueError):
     """Raised when a video cannot be opened or yields no frames."""
 
 
+#: pixels (frames x width x height) that :func:`read_frames` holds for one video unless told otherwise: about
+#: 1.5 GB of RGB frames (32 frames of 4K, 256 frames of 1080p); a caller passes its own ``max_pixels``
+DEFAULT_MAX_VIDEO_PIXELS = 500_000_000
+
+
+class VideoTooLargeError(VideoReadError):
+    """The frames asked of a video hold more pixels (frames x width x height) than the budget allows. Raised
+    before those frames are decoded, so that decoding never holds more than the budget."""
+
+
+def check_pixel_budget(path: str | os.PathLike[str], n_frames: int, width: int, height: int,
+                       max_pixels: int | None) -> int:
+    """``n_frames x width x height``, or :class:`VideoTooLargeError` when that is over ``max_pixels``
+    (``None``: no budget)."""
+    total = int(n_frames) * int(width) * int(height)
+    if max_pixels is not None and total > max_pixels:
+        raise VideoTooLargeError(
+            f"{path}: {n_frames} frame{'s' if n_frames != 1 else ''} of {width} x {height} pixels are "
+            f"{total:,} pixels, over the budget of {max_pixels:,} pixels per video; sample fewer frames or "
+            "downscale the video"
+        )
+    return total
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """Container metadata: frame count (as reported), frames per second, width, height and the codec's FourCC
@@ -50,7 +74,15 @@ def _open(path: str | os.PathLike[str]) -> cv2.VideoCapture:
         raise VideoReadError(f"{p}: no such file; expected a video file")
     if p.stat().st_size == 0:
         raise VideoReadError(f"{p}: file is empty; expected a video file")
-    cap = cv2.VideoCapture(str(p))
+    try:
+        str(p).encode("utf-8")
+        cap = cv2.VideoCapture(str(p))
+    except UnicodeEncodeError:  # a name that is not UTF-8: OpenCV takes text only, so open it by descriptor
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            cap = cv2.VideoCapture(f"/proc/self/fd/{fd}")  # the decoder opens its own descriptor of the file
+        finally:
+            os.close(fd)
     if not cap.isOpened():
         cap.release()
         raise VideoReadError(f"{p}: cannot be opened as a video (corrupt or unsupported container)")
@@ -79,13 +111,19 @@ def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     return info
 
 
-def read_frames(path: str | os.PathLike[str], k: int) -> list[tuple[int, np.ndarray]]:
+def read_frames(path: str | os.PathLike[str], k: int, *, max_pixels: int | None = DEFAULT_MAX_VIDEO_PIXELS
+                ) -> list[tuple[int, np.ndarray]]:
     """Decode ``k`` evenly spaced frames as ``(index, RGB uint8)`` pairs.
 
     Frames are walked with ``grab`` (no decoding) and only the wanted ones are ``retrieve``d, which is
     reliable across codecs and cheaper than seeking for short clips. If the container over-reports its
     frame count, the frames that exist are returned; a video with no decodable frame raises
     :class:`VideoReadError`.
+
+    ``max_pixels`` bounds the frames held (frames x width x height; ``None``: no bound): the frame size the
+    container states is checked before any frame is decoded, and every decoded frame is counted as it comes,
+    so a stream whose frames are larger than stated stops at the budget. Either raises
+    :class:`VideoTooLargeError`.
     """
     cap = _open(path)
     try:
@@ -97,7 +135,10 @@ def read_frames(path: str | os.PathLike[str], k: int) -> list[tuple[int, np.ndar
             cap.release()
             cap = _open(path)
         wanted = sample_frame_indices(n, k)
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        check_pixel_budget(path, int(wanted.size), width, height, max_pixels)
         out: list[tuple[int, np.ndarray]] = []
+        held = 0
         if wanted.size:
             want = set(int(i) for i in wanted)
             last = int(wanted[-1])
@@ -107,6 +148,14 @@ def read_frames(path: str | os.PathLike[str], k: int) -> list[tuple[int, np.ndar
                 if idx in want:
                     ok, frame = cap.retrieve()
                     if ok and frame is not None:
+                        h, w = frame.shape[:2]
+                        if max_pixels is not None and held + h * w > max_pixels:
+                            raise VideoTooLargeError(
+                                f"{path}: frames decode at {w} x {h} pixels, not the {width} x {height} the "
+                                f"container states; {len(out) + 1} of them pass the budget of {max_pixels:,} "
+                                "pixels per video; sample fewer frames or downscale the video"
+                            )
+                        held += h * w
                         out.append((idx, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
     finally:
         cap.release()

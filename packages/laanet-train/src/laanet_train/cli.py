@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, ResumeError) as exc:
         print(f"laanet-train: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"laanet-train: interrupted; the state of the last finished epoch in {cfg.output_dir} is kept: "
+              "rerun the same command to resume", file=sys.stderr)
+        return 130
     summary = {
         "output_dir": str(result.output_dir), "epochs_done": result.epochs_done,
         "global_step": result.global_step, "best_epoch": result.best_epoch, "best_val_auc": result.best_auc,

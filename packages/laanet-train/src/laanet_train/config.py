@@ -27,6 +27,68 @@ class ConfigError(ValueError):
     """A training configuration that cannot be used (unknown key, wrong type, impossible value)."""
 
 
+#: the largest config file read (recipes are a few kB)
+MAX_CONFIG_BYTES = 1 << 20
+#: the most values (scalars, lists and mappings, aliases counted at every place they are used) a YAML document
+#: may expand to: a recursive alias or a "billion laughs" document is refused before it is built
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_values(root: yaml.Node, limit: int) -> int:
+    """Values ``root`` stands for once its aliases are expanded; :class:`ConfigError` for a recursive alias or
+    more than ``limit``. Each node is counted once and reused (memo), so this is linear in the document."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def count(node: yaml.Node) -> int:
+        key = id(node)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise ConfigError("a YAML alias refers to the value that contains it (a recursive alias)")
+        active.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(count(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(count(k) + count(v) for k, v in node.value)
+        else:
+            total = 1
+        active.discard(key)
+        if total > limit:
+            raise ConfigError(f"the YAML expands to more than {limit:,} values through its aliases; a recipe "
+                              "needs far fewer")
+        memo[key] = total
+        return total
+
+    return count(root)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that checks the composed document (aliases, size) before building any value."""
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_values(node, MAX_YAML_VALUES)
+        return node
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)`` with alias and size limits; :class:`ConfigError` for invalid, recursive, too
+    large or too deeply nested YAML."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the YAML is {len(text):,} characters; a recipe is at most {MAX_CONFIG_BYTES:,}")
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise ConfigError(f"not valid YAML ({what}{where})") from None
+    except RecursionError:
+        raise ConfigError("the YAML is nested too deeply") from None
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Which architecture to build and how to initialise it.
@@ -335,9 +397,9 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     if not all(parts):
         raise ConfigError(f"override {text!r}: empty key segment")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc})") from exc
+        parsed = load_yaml(value) if value.strip() else None
+    except ConfigError as exc:
+        raise ConfigError(f"override {text!r}: value: {exc}") from None
     return parts, parsed
 
 
@@ -372,9 +434,18 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: the file is {path.stat().st_size:,} bytes; a recipe is at most "
+                              f"{MAX_CONFIG_BYTES:,}")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        raw = load_yaml(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -4,6 +4,7 @@ without a header) pointing at videos, images or frame folders."""
 from __future__ import annotations
 
 import csv
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +52,21 @@ def _is_header(cells: list[str]) -> bool:
 def read_rows(csv_path: Path) -> CsvRows:
     """Rows of ``path,label[,group]``. With a header row, columns are found by name (``path``, ``label`` and
     an optional ``group`` or ``video``; other columns are ignored); without one, each row must have exactly
-    2 or 3 columns. A UTF-8 byte-order mark is allowed; blank lines and ``#`` comments are skipped."""
+    2 or 3 columns. A UTF-8 byte-order mark is allowed; blank lines and ``#`` comments are skipped. Bytes that
+    are not UTF-8 (a Latin-1 file, a file name that is not UTF-8) are kept as they are (``surrogateescape``), so
+    a path names the file with those very bytes; a file that is not CSV text raises DatasetLayoutError."""
     if not csv_path.is_file():
         raise DatasetLayoutError(f"expected a CSV file of 'path,label[,group]' rows at {csv_path} (file not found)")
-    with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-        lines = [(n, row) for n, row in enumerate(csv.reader(fh), start=1)
-                 if row and "".join(row).strip() and not row[0].lstrip().startswith("#")]
+    try:
+        with csv_path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
+            reader = csv.reader(fh)
+            lines = [(n, row) for n, row in enumerate(reader, start=1)
+                     if row and "".join(row).strip() and not row[0].lstrip().startswith("#")]
+    except csv.Error as exc:
+        raise DatasetLayoutError(f"{csv_path}:{reader.line_num}: not CSV text ({exc}); expected "
+                                 "'path,label[,group]' rows") from exc
+    except OSError as exc:
+        raise DatasetLayoutError(f"{csv_path}: cannot be read ({exc.strerror})") from exc
     if not lines:
         raise DatasetLayoutError(f"{csv_path} has no 'path,label[,group]' rows")
     header: tuple[str, ...] | None = None
@@ -100,8 +110,14 @@ def list_csv(csv_path: Path, rows: CsvRows | None = None) -> list[MediaItem]:
     base = csv_path.parent
     items: list[MediaItem] = []
     groups: dict[str, list[tuple[Path, int]]] = defaultdict(list)
-    for rel, label, group in (rows or read_rows(csv_path)).rows:
+    seen: dict[Path, str] = {}
+    for raw, label, group in (rows or read_rows(csv_path)).rows:
+        rel = os.path.normpath(raw)  # imgs/r1.jpg and ./imgs/r1.jpg are one key
         path = Path(rel) if Path(rel).is_absolute() else base / rel
+        same = path.resolve()  # the duplicate check also sees through links and ../
+        if same in seen:
+            raise DatasetLayoutError(f"{csv_path}: {raw!r} and {seen[same]!r} are the same file, listed twice")
+        seen[same] = raw
         if path.is_dir():
             images = list_images(path)
             if not images:
