@@ -214,9 +214,10 @@ def test_calibration_and_export_score_through_the_detector(lfw_dir: Path, builti
     give the same probabilities, so the bands and the card's figures are the detector's."""
     from laanet_bench.metrics import auc
     from laanet_synth.dataset import to_tensor
+    from laanet_train.calibration import calibrate_bands
     from laanet_train.config import config_from_dict
     from laanet_train.data import build_datasets
-    from laanet_train.export import exported_validation, selection_recipe, verdict_thresholds
+    from laanet_train.export import EXPORT_CALIBRATION, exported_validation, selection_recipe
 
     det = builtin_detector
     recipe = selection_recipe(shipped_card)
@@ -234,7 +235,7 @@ def test_calibration_and_export_score_through_the_detector(lfw_dir: Path, builti
     labels = np.asarray([0] * len(reals) + [1] * len(fakes))
     assert figures["n_pairs"] == len(raws) == 4
     assert figures["auc"] == pytest.approx(round(auc(labels, probs), 4), abs=1e-4)
-    rule = verdict_thresholds(labels, probs)
+    rule = calibrate_bands(probs[labels == 0], EXPORT_CALIBRATION)  # the one band rule, on the real faces
     assert bands["real_below"] == pytest.approx(rule["real_below"], abs=1e-4)
     assert bands["fake_above"] == pytest.approx(rule["fake_above"], abs=1e-4)
     # one normalise: the dataset's tensors are the detector's input, bit for bit

@@ -311,7 +311,10 @@ def fake_scoring(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return _fake_record(path, kind)
 
     monkeypatch.setattr(predict, "score_file", score)
-    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: object())
+    from types import SimpleNamespace
+
+    recipe_only = SimpleNamespace(preprocessing=SimpleNamespace(frames_per_video=32))
+    monkeypatch.setattr(predict, "load_detector", lambda *a, **k: recipe_only)
     monkeypatch.setattr(predict, "run_identity", lambda det, w, f: predict.RunIdentity(w, "0" * 64, {}, f))
     monkeypatch.setattr(predict, "provenance", lambda ident, args, det: {"weights": ident.weights,
                                                                           "encoding": predict.TEXT_ENCODING})
@@ -475,7 +478,8 @@ def test_a_video_over_the_pixel_budget_is_refused_before_decoding(
     monkeypatch.setattr(cv2.VideoCapture, "retrieve", lambda self, *a: decoded.append(1) or real_retrieve(self, *a))
     rec = predict.score_file(object(), video_file, "video", 8, predict.CLI_LIMITS, max_video_pixels=320 * 240 * 7)
     assert rec["reason"] == "over the pixel budget" and rec["prob"] is None
-    assert "8 frames of 320 x 240 pixels are 614,400 pixels, over the budget of 537,600" in rec["error"]
+    assert "8 frames of 320 x 240 pixels are 614,400 pixels in all" in rec["error"]
+    assert "at most 537,600 pixels per video: sample at most 7 frames" in rec["error"]
     assert decoded == []
     assert cli.DEFAULT_MAX_VIDEO_PIXELS == video.DEFAULT_MAX_VIDEO_PIXELS
     with pytest.raises(SystemExit) as info:

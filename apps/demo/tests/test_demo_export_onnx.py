@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from laanet_demo.cli import main
+from laanet_demo.examples import examples_dir
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "portrait-img12.jpg"
+EXAMPLE = examples_dir() / "portrait-img12.jpg"
 
 
 def test_export_onnx_then_predict_with_it(tmp_path, capsys) -> None:

@@ -109,6 +109,11 @@ def check_image_header(path: str | Path, limits: DemoLimits) -> tuple[int, int]:
     return width, height
 
 
+def pixel_text(n: int) -> str:
+    """A pixel count in words: megapixels from ten million on, else the exact count."""
+    return f"{n / 1e6:,.0f} megapixels" if n >= 10_000_000 else f"{n:,} pixels"
+
+
 class OverPixelBudget(InputRejected):
     """A video whose sampled frames would hold more pixels than the budget allows."""
 
@@ -131,7 +136,7 @@ def check_video_budget(n_total: int, width: int, height: int, n_frames: int, lim
         advice = (f"sample at most {fit} frames of this video" if fit >= limits.min_video_frames
                   else "use a smaller video")
         raise OverPixelBudget(
-            f"{frames} frames of {width} x {height} pixels are {total / 1e6:,.0f} megapixels in all; this server "
-            f"decodes at most {cap / 1e6:,.0f} megapixels per video: {advice}."
+            f"{frames} frames of {width} x {height} pixels are {pixel_text(total)} in all; this server "
+            f"decodes at most {pixel_text(cap)} per video: {advice}."
         )
     return total
