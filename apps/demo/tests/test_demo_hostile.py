@@ -119,11 +119,11 @@ def test_the_demo_refuses_a_video_over_its_pixel_budget_before_decoding(tmp_path
     monkeypatch.setattr(video, "read_frames", lambda *a, **k: decoded.append(a) or [])
     handlers = DemoHandlers(DetectorPool(object(), None), DemoLimits(max_video_pixels=4 * 640 * 480),
                             OutputFiles(tmp_path / "o"))
-    with pytest.raises(InputRejected, match="megapixels per video"):
+    with pytest.raises(InputRejected, match="at most 1,228,800 pixels per video"):
         handlers.predict_video(str(video_path), 8, None, progress=lambda *a, **k: None)
     # the preview's frame strip has the same budget
     _, strip, note = handlers.video_preview(str(video_path))
-    assert strip.visible is False and "megapixels per video" in note and "laanet-error" in note
+    assert strip.visible is False and "pixels per video" in note and "laanet-error" in note
     assert decoded == []
 
 
