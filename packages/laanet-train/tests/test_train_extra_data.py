@@ -90,3 +90,17 @@ def test_bad_lists_and_settings_are_refused(tmp_path, lfw_dir):
         load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}", "data.swap_share=0.2"])
     with pytest.raises(ConfigError, match="data.swap_share"):
         _cfg(lfw_dir, csv_path, "data.swap_share=1.5")
+
+
+def test_list_paths_resolve_against_extra_root(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    sub = tmp_path / "lists"
+    sub.mkdir()
+    moved = sub / "list.csv"
+    moved.write_text(csv_path.read_text().replace("real", "../real").replace("fake", "../fake"))
+    rows = read_labelled_csv(moved, "train")
+    assert all(Path(r["path"]).is_file() for r in rows)
+    plain = sub / "plain.csv"
+    plain.write_text(csv_path.read_text())
+    assert all(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train", root=tmp_path))
+    assert not any(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train"))

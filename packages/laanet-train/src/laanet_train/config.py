@@ -55,8 +55,8 @@ class DataConfig:
     validation pairs stay SBI, so runs with and without it are compared on the same pairs. ``real_views`` renders
     each training pair's real face a second time at another effective resolution with the same photometric
     draws, for the ``loss.rescons`` term (it needs ``quality`` and ``synthesis="sbi"``). ``extra_csv`` names a
-    labelled image list (columns ``path``, ``label`` 0 real / 1 fake, ``group``, ``split``; paths relative to its
-    folder, like ``deepfakes/index.csv`` of the shared data): its real rows of ``extra_split`` join the training
+    labelled image list (columns ``path``, ``label`` 0 real / 1 fake, ``group``, ``split``; paths relative to
+    ``extra_root``, by default the list's folder, like ``deepfakes/index.csv`` of the shared data): its real rows of ``extra_split`` join the training
     faces, and with ``swap_share`` that share of the training pairs are real face swaps of ``extra_split`` paired
     with the real frame of their group (:class:`laanet_synth.swaps.SwapPairDataset`). ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
@@ -82,6 +82,7 @@ class DataConfig:
     bi_share: float = 0.0
     real_views: bool = False
     extra_csv: str | None = None
+    extra_root: str | None = None
     extra_split: str = "train"
     swap_share: float = 0.0
 
@@ -178,7 +179,7 @@ class TrainConfig:
 
 
 #: config keys holding paths, resolved against the config file's folder when written there
-PATH_KEYS = (("data", "root"), ("data", "val_fakes_dir"), ("data", "extra_csv"), ("train", "output_dir"), ("model", "init_from"))
+PATH_KEYS = (("data", "root"), ("data", "val_fakes_dir"), ("data", "extra_csv"), ("data", "extra_root"), ("train", "output_dir"), ("model", "init_from"))
 _WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 

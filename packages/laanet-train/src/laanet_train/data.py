@@ -92,9 +92,9 @@ class ExtraFaces:
     unfound: tuple[str, ...]
 
 
-def read_labelled_csv(path: str | Path, split: str) -> list[dict[str, str]]:
+def read_labelled_csv(path: str | Path, split: str, root: str | Path | None = None) -> list[dict[str, str]]:
     """The rows of a labelled image list (``path``, ``label``, ``group``, ``split``) in ``split``, with paths made
-    absolute against the list's folder."""
+    absolute against ``root`` (default: the list's folder)."""
     import csv
 
     p = Path(path).expanduser()
@@ -108,7 +108,8 @@ def read_labelled_csv(path: str | Path, split: str) -> list[dict[str, str]]:
     need = {"path", "label", "group", "split"}
     if not rows or not need <= set(rows[0]):
         raise DataError(f"data.extra_csv: {p} needs the columns {sorted(need)}")
-    out = [{**r, "path": str((p.parent / r["path"]).resolve())} for r in rows if r["split"] == split]
+    base = Path(root).expanduser() if root else p.parent
+    out = [{**r, "path": str((base / r["path"]).resolve())} for r in rows if r["split"] == split]
     if not out:
         raise DataError(f"data.extra_csv: {p} has no rows in split {split!r}")
     return out
@@ -120,7 +121,7 @@ def extra_faces(cfg: DataConfig, finder: str = "retinaface") -> ExtraFaces:
     from laanet_synth.faces import make_face_finder
     from laanet_synth.imageio import read_image
 
-    rows = read_labelled_csv(cfg.extra_csv or "", cfg.extra_split)
+    rows = read_labelled_csv(cfg.extra_csv or "", cfg.extra_split, cfg.extra_root)
     find = make_face_finder(finder)
     paths, groups, lms, boxes, unfound = [], [], [], [], []
     for r in rows:
