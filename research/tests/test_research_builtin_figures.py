@@ -30,7 +30,8 @@ def record(shipped_card: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def report(shared_data: Path, shipped_card: dict, builtin_detector: Detector) -> dict:
-    for sub in ("faces/portraits", "faces/realworld", "faces/groups", "dfdc-crops", "lfw", "videos"):
+    for sub in ("faces/portraits", "faces/realworld", "faces/groups", "dfdc-crops", "lfw", "videos",
+                "deepfakes/index.csv"):
         if not (shared_data / sub).exists():
             pytest.skip(f"{shared_data / sub} is absent")
     people = validation_identities_of_card(shipped_card, shared_data / "lfw")
@@ -77,6 +78,26 @@ def test_sensitivity_is_reproduced(report: dict, shipped_card: dict) -> None:
     assert got["n"] == want["n"] == 2 and got["called_fake"] == want["called_fake"]
     for clip, prob in want["probs"].items():
         assert got["probs"][clip] == pytest.approx(prob, abs=0.01), clip
+
+
+def test_heatmap_localisation_is_reproduced(report: dict, shipped_card: dict) -> None:
+    for kind in ("sbi", "bi"):
+        got, want = report["metrics"]["heatmap_localisation"][kind], shipped_card["metrics"]["heatmap_localisation"][kind]
+        assert got["n"] == want["n"]
+        assert got["peak_in_blend"] == pytest.approx(want["peak_in_blend"], abs=0.04), kind
+        assert got["pixel_auc"] == pytest.approx(want["pixel_auc"], abs=0.02), kind
+        assert got["peak_median"] == pytest.approx(want["peak_median"], abs=0.02), kind
+        assert got["peak_in_blend"] > got["chance"], kind
+
+
+def test_real_swap_figures_are_reproduced(report: dict, shipped_card: dict) -> None:
+    got, want = report["metrics"]["real_swaps"], shipped_card["metrics"]["real_swaps"]
+    assert (got["n_real"], got["n_fake"], got["not_scored"]) == (want["n_real"], want["n_fake"], want["not_scored"])
+    for key in ("auc", "ap", "fakes_called_fake", "reals_called_fake"):
+        assert got[key] == pytest.approx(want[key], abs=0.015), key
+    assert got["methods"].keys() == want["methods"].keys()
+    for method, figures in want["methods"].items():
+        assert got["methods"][method]["auc"] == pytest.approx(figures["auc"], abs=0.02), method
 
 
 def test_the_selection_score_the_record_names_is_reproduced(shared_data: Path, shipped_card: dict, record: dict,

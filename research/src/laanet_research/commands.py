@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
             result = {"make": soup_make, "greedy": soup_greedy, "export": soup_export}[args.soup_command](args)
         else:
             result = {"select": select, "report": report, "face-score": face_score,
-                      "ship-card": ship_card}[args.command](args)
+                      "ship-card": ship_card, "swaps": swaps}[args.command](args)
     except (FileNotFoundError, SoupError) as exc:  # SharedDataError is a FileNotFoundError
         raise CommandError(str(exc)) from exc
     text = json.dumps(result, indent=2)
@@ -54,6 +54,29 @@ def select(args: argparse.Namespace) -> dict[str, Any]:
     if not rows:
         raise CommandError(f"{args.run_dir} holds no epoch_<k>.pt (train with train.keep_epoch_weights=true)")
     return {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
+
+
+def swaps(args: argparse.Namespace) -> dict[str, Any]:
+    """Weights (or a run's epoch, with another weights' preprocessing and bands) on a split of the real-swap list."""
+    from laanet_model import Detector
+
+    from .real_swaps import real_swap_report
+    from .shared_data import SWAP_LIST
+
+    check_shared(args.shared, (SWAP_LIST,))
+    path = Path(args.weights)
+    if path.suffix == ".pt":
+        from laanet_train.export import load_run_model
+
+        base = Detector.from_weights(args.recipe_of, device="cpu")
+        _, model = load_run_model(path.parent, path.name)
+        detector = Detector(model, base.preprocessing, thresholds=base.thresholds, device="cpu")
+    else:
+        detector = Detector.from_weights(args.weights, device="cpu")
+    _say(f"scoring the {args.split!r} split of {SWAP_LIST}")
+    figures = real_swap_report(detector, args.shared, args.split, detector.thresholds.fake_above)
+    return {"weights": str(args.weights), "split": args.split, "fake_above": detector.thresholds.fake_above,
+            **figures}
 
 
 def face_score(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,56 +1,15 @@
-"""Faces found per rendering key, kept as JSON for one face finder, so that scoring several checkpoints costs one
-face search per rendering; and :class:`PhotoScorer`, which scores renderings through a Detector with them."""
+""":class:`PhotoScorer`: renderings scored through a Detector with their faces found once per rendering key
+(:class:`laanet_synth.face_cache.FaceCache`, the workspace's one face cache, re-exported here), so that scoring
+several checkpoints costs one face search per rendering."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from laanet_synth.face_cache import FaceCache
 
-
-@dataclass
-class FaceCache:
-    """Faces found per (image key), stored as JSON under ``folder`` for one face-finder name."""
-
-    folder: Path | None
-    finder_name: str
-
-    def __post_init__(self) -> None:
-        self._mem: dict[str, list[dict[str, Any]]] = {}
-        if self.path is not None and self.path.is_file():
-            # entries written without their box convention are dropped: the convention decides the crop
-            self._mem = {key: entry for key, entry in json.loads(self.path.read_text()).items()
-                         if all("box_convention" in d for d in entry)}
-
-    @property
-    def path(self) -> Path | None:
-        return None if self.folder is None else Path(self.folder) / f"faces-{self.finder_name}.json"
-
-    def faces(self, key: str, image: np.ndarray, detector: Any) -> list[Any]:
-        """The faces of ``image`` (keyed ``key``), found by ``detector.find_faces`` unless already known."""
-        from laanet_synth.faces import Face
-
-        entry = self._mem.get(key)
-        if entry is None:
-            entry = self._mem[key] = [
-                {"box": f.box.tolist(), "score": float(f.score), "landmarks": f.landmarks.tolist(),
-                 "box_convention": f.box_convention}
-                for f in detector.find_faces(image)
-            ]
-        # the box convention decides the crop (a RetinaFace box is used as it is), so it travels with the face
-        return [Face(box=np.array(d["box"]), score=d["score"], landmarks=np.array(d["landmarks"]),
-                     box_convention=d["box_convention"]) for d in entry]
-
-    def save(self) -> None:
-        """Write the cache atomically (nothing without a folder)."""
-        if self.path is None:
-            return
-        from laanet_synth.atomic import write_text
-
-        write_text(self.path, json.dumps(self._mem))
+__all__ = ["FaceCache", "PhotoScorer"]
 
 
 class PhotoScorer:

@@ -7,8 +7,10 @@ data used for none of training, selection or calibration.
   reported halves of ``faces/portraits`` and ``faces/realworld``, every face of ``faces/groups``, and held-out
   LFW faces at three resolutions; per-photo resolution consistency (a reported portrait against itself at a
   quarter of its side) and the resolution sweep (each reported portrait at 240p to 1080p).
-- **Sensitivity** (reported): SBI and BI fakes of the held-out LFW faces, ``dfdc-crops`` (frame level, as
-  folder evaluation scores it) and the two clips of ``videos/`` named fake by their source (video level).
+- **Sensitivity** (reported): SBI and BI fakes of the held-out LFW faces (with where their heatmaps peak against
+  the blend masks), the real face swaps of ``deepfakes/index.csv``'s ``report`` split (frame level, per method),
+  ``dfdc-crops`` (frame level, as folder evaluation scores it) and the two clips of ``videos/`` named fake by
+  their source (video level).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 from laanet_bench.datasets.base import list_images
+from laanet_bench.localisation import REGION_ABOVE
 from laanet_model.scoring import sigmoid
 from laanet_model.weights import FOLDER_PROTOCOL
 
@@ -28,6 +31,7 @@ from .fake_clips import fake_clip_probs
 from .halves import split_folders
 from .heldout import lfw_heldout, synthetic_sensitivity
 from .photo_bands import calibration_scores, photo_bands
+from .real_swaps import SWAP_LIST, SWAP_SPLIT, real_swap_report
 from .renderings import LFW_RENDERINGS, SWEEP_HEIGHTS, calibration_renderings, quarter, sweep_views
 from .shared_data import FAKE_CLIPS
 from .sweep import SWEEP_TOLERANCE, sweep_spreads, sweep_summary
@@ -127,8 +131,11 @@ def run_protocol(
         lfw_rates[tag] = {**called_fake(probs, fa), "no_face_found": none}
     scorer.cache.save()
 
-    say("sensitivity: SBI and BI fakes of the held-out LFW faces")
+    say("sensitivity: SBI and BI fakes of the held-out LFW faces, and where their heatmaps peak")
     synthetic = synthetic_sensitivity(detector, lfw, fa)
+    localisation = synthetic.pop("localisation")
+    say("sensitivity: real face swaps of the labelled list's report split")
+    swaps = real_swap_report(detector, shared, "report", fa)
     say("sensitivity: dfdc-crops")
     dfdc = score_folder(detector, shared / "dfdc-crops")
     m = dfdc.metrics()
@@ -164,6 +171,21 @@ def run_protocol(
             "protocol": f"{len(lfw)} LFW faces of peopleDevTest.txt identities not used by the synthetic "
                         "validation, one per person; each with one SBI fake and one BI fake (donor from "
                         "another of these people), crops from the card's recipe, flip test",
+        },
+        "heatmap_localisation": {
+            **localisation,
+            "protocol": "the SBI and BI fakes of synthetic_test: the share of fakes whose heatmap maximum lies in "
+                        f"the blended region (the blend mask area-resized to the heatmap, above {REGION_ABOVE}), "
+                        "chance (the region's mean share of the map), the mean per-fake pixel AUC of the heatmap "
+                        "against the region, the median heatmap peak of the fakes and of their real faces",
+        },
+        "real_swaps": {
+            **swaps,
+            "protocol": f"frame level: the {SWAP_SPLIT!r} split of {SWAP_LIST} (real face swaps from public tools "
+                        "and real faces, fixed by group; never used for training, selection or calibration), each "
+                        "image through Detector.predict_image with the recipe's no-face rule; AUC and AP overall "
+                        "and per method (that method's fakes against every real); fakes_called_fake and "
+                        "reals_called_fake above fake_above",
         },
         "dfdc_crops": {
             "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "n_real": m["n_real"], "n_fake": m["n_fake"],

@@ -11,8 +11,10 @@ FAKE_CLIPS = ("0017_fake.mp4", "0048_fake.mp4")
 #: what each command needs: the face-score floor, selection (and greedy soups), and in addition the report
 PHOTO_NEEDS = ("faces/portraits", "faces/realworld")
 SELECTION_NEEDS = (*PHOTO_NEEDS, "lfw/landmarks68_dlib.npz")
+#: the labelled list of real face swaps and real faces with its fixed train / select / report split
+SWAP_LIST = "deepfakes/index.csv"
 REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops/fake",
-                *(f"videos/{name}" for name in FAKE_CLIPS))
+                *(f"videos/{name}" for name in FAKE_CLIPS), SWAP_LIST)
 
 
 class SharedDataError(FileNotFoundError):
@@ -25,6 +27,6 @@ def check_shared(shared: str | Path, needs: Sequence[str] = REPORT_NEEDS) -> Pat
     missing = [n for n in needs if not (root / n).exists()]
     if missing:
         raise SharedDataError(f"{root} lacks {', '.join(missing)}: --shared is the shared data folder holding "
-                              "faces/ (portraits, realworld, groups), lfw/ with landmarks68_dlib.npz, dfdc-crops/ and "
-                              "videos/")
+                              "faces/ (portraits, realworld, groups), lfw/ with landmarks68_dlib.npz, dfdc-crops/, "
+                              "videos/ and deepfakes/index.csv")
     return root

@@ -116,7 +116,11 @@ class DataConfig:
     share of the *training* pairs BI pairs instead (a donor from another identity, same quality recipe); the
     validation pairs stay SBI, so runs with and without it are compared on the same pairs. ``real_views`` renders
     each training pair's real face a second time at another effective resolution with the same photometric
-    draws, for the ``loss.rescons`` term (it needs ``quality`` and ``synthesis="sbi"``). ``val_seed`` fixes the validation subset and its
+    draws, for the ``loss.rescons`` term (it needs ``quality`` and ``synthesis="sbi"``). ``extra_csv`` names a
+    labelled image list (columns ``path``, ``label`` 0 real / 1 fake, ``group``, ``split``; paths relative to
+    ``extra_root``, by default the list's folder, like ``deepfakes/index.csv`` of the shared data): its real rows of ``extra_split`` join the training
+    faces, and with ``swap_share`` that share of the training pairs are real face swaps of ``extra_split`` paired
+    with the real frame of their group (:class:`laanet_synth.swaps.SwapPairDataset`). ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
 
@@ -139,6 +143,10 @@ class DataConfig:
     quality: bool | str = False
     bi_share: float = 0.0
     real_views: bool = False
+    extra_csv: str | None = None
+    extra_root: str | None = None
+    extra_split: str = "train"
+    swap_share: float = 0.0
 
     def validation_seed(self, seed: int) -> int:
         """Seed of the validation subset and its fakes: ``val_seed``, or the run's seed + 1."""
@@ -233,7 +241,7 @@ class TrainConfig:
 
 
 #: config keys holding paths, resolved against the config file's folder when written there
-PATH_KEYS = (("data", "root"), ("data", "val_fakes_dir"), ("train", "output_dir"), ("model", "init_from"))
+PATH_KEYS = (("data", "root"), ("data", "val_fakes_dir"), ("data", "extra_csv"), ("data", "extra_root"), ("train", "output_dir"), ("model", "init_from"))
 _WEIGHT_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 
@@ -344,6 +352,10 @@ def _check(cfg: TrainConfig) -> None:
     need(0.0 <= d.bi_share <= 1.0, f"data.bi_share: expected a number in [0, 1], got {d.bi_share}")
     need(not d.bi_share or d.synthesis == "sbi",
          "data.bi_share: mixes BI pairs into SBI training, so it needs data.synthesis 'sbi'")
+    need(0.0 <= d.swap_share <= 1.0, f"data.swap_share: expected a number in [0, 1], got {d.swap_share}")
+    need(not d.swap_share or d.extra_csv, "data.swap_share: real swaps come from data.extra_csv, which is not set")
+    need(not d.swap_share or d.synthesis == "sbi",
+         "data.swap_share: mixes real swap pairs into SBI training, so it needs data.synthesis 'sbi'")
     for name in ("max_train_faces", "max_val_faces"):
         v = getattr(d, name)
         need(v is None or v >= 1, f"data.{name}: expected null or >= 1, got {v}")

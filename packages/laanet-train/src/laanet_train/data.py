@@ -13,6 +13,7 @@ from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import BIPairDataset, FaceIndex, MixedPairDataset, SBIPairDataset, read_lfw_people
 from laanet_synth.media import is_image
 from laanet_synth.quality import quality_recipe
+from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -81,10 +82,88 @@ def face_splits(cfg: DataConfig, seed: int) -> tuple[FaceIndex, FaceIndex]:
     return train, val
 
 
+@dataclass(frozen=True)
+class ExtraFaces:
+    """What a labelled image list adds to training: its real faces (with landmarks) and its swaps, each with the
+    row of its group's real frame in ``reals``."""
+
+    reals: FaceIndex
+    swaps: tuple[tuple[str, int], ...]
+    unfound: tuple[str, ...]
+
+
+def read_labelled_csv(path: str | Path, split: str, root: str | Path | None = None) -> list[dict[str, str]]:
+    """The rows of a labelled image list (``path``, ``label``, ``group``, ``split``) in ``split``, with paths made
+    absolute against ``root`` (default: the list's folder)."""
+    import csv
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"data.extra_csv: {p} not found")
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"data.extra_csv: {p} is not a UTF-8 CSV ({exc})") from None
+    need = {"path", "label", "group", "split"}
+    if not rows or not need <= set(rows[0]):
+        raise DataError(f"data.extra_csv: {p} needs the columns {sorted(need)}")
+    base = Path(root).expanduser() if root else p.parent
+    out = [{**r, "path": str((base / r["path"]).resolve())} for r in rows if r["split"] == split]
+    if not out:
+        raise DataError(f"data.extra_csv: {p} has no rows in split {split!r}")
+    return out
+
+
+def extra_faces(cfg: DataConfig, finder: str = "retinaface") -> ExtraFaces:
+    """Find the largest face (68 landmarks) of every real row of ``cfg.extra_csv``'s ``extra_split`` and pair
+    each fake row with the first real frame of its group whose face was found."""
+    from laanet_synth.faces import make_face_finder
+    from laanet_synth.imageio import read_image
+
+    rows = read_labelled_csv(cfg.extra_csv or "", cfg.extra_split, cfg.extra_root)
+    find = make_face_finder(finder)
+    paths, groups, lms, boxes, unfound = [], [], [], [], []
+    for r in rows:
+        if r["label"] != "0":
+            continue
+        faces = find.find(read_image(r["path"]))
+        if not faces:
+            unfound.append(r["path"])
+            continue
+        paths.append(r["path"])
+        groups.append("extra:" + r["group"])
+        lms.append(faces[0].landmarks)
+        boxes.append(faces[0].box)
+    if not paths:
+        raise DataError(f"data.extra_csv: no face found in any real image of split {cfg.extra_split!r}")
+    reals = FaceIndex(Path("/"), np.array(paths), np.array(groups), np.array(lms, np.float32), np.array(boxes, np.float32))
+    first = {}
+    for k, g in enumerate(groups):
+        first.setdefault(g, k)
+    swaps = tuple((r["path"], first["extra:" + r["group"]]) for r in rows
+                  if r["label"] == "1" and "extra:" + r["group"] in first)
+    return ExtraFaces(reals, swaps, tuple(unfound))
+
+
+def concat_indexes(a: FaceIndex, b: FaceIndex) -> FaceIndex:
+    """One index of the faces of ``a`` then ``b`` (paths made absolute, so the roots may differ)."""
+    if a.pre_cropped != b.pre_cropped:
+        raise DataError("cannot join a pre-cropped face index with one of whole images")
+    paths = np.array([str(x.image_path(i)) for x in (a, b) for i in range(len(x))])
+    return FaceIndex(Path("/"), paths, np.r_[a.groups, b.groups], np.r_[a.landmarks, b.landmarks],
+                     np.r_[a.boxes, b.boxes], a.pre_cropped)
+
+
 def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
-    (the validation set always uses epoch 0), so its fakes are the same at every validation."""
+    (the validation set always uses epoch 0), so its fakes are the same at every validation. With
+    ``cfg.extra_csv`` its real faces join the training faces and, with ``cfg.swap_share``, its real swaps replace
+    that share of the training pairs."""
     train_idx, val_idx = face_splits(cfg, seed)
+    extra = extra_faces(cfg) if cfg.extra_csv else None
+    if extra is not None:
+        train_idx = concat_indexes(train_idx, extra.reals)
     recipe = crop_recipe(cfg)
     bi_splits = {"training": train_idx, "validation": val_idx} if cfg.synthesis == "bi" else (
         {"training": train_idx} if cfg.bi_share else {})
@@ -99,6 +178,13 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
             bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
                                real_views=cfg.real_views)
             train = MixedPairDataset(train, bi, cfg.bi_share, seed=seed)
+        if cfg.swap_share:
+            if extra is None or not extra.swaps:
+                raise DataError(f"data.swap_share: data.extra_csv holds no swap of split {cfg.extra_split!r} "
+                                "whose group has a real frame with a face")
+            swaps = SwapPairDataset(extra.reals, extra.swaps, recipe, seed=seed, split="train", mean=cfg.mean,
+                                    std=cfg.std, quality=quality, real_views=cfg.real_views)
+            train = ShareMixDataset(train, swaps, cfg.swap_share, seed=seed)
         val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
         return train, val
     train = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)

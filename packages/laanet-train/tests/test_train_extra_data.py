@@ -1,0 +1,106 @@
+"""Training faces from a labelled image list: its real faces join the training index, its swaps become pairs
+at ``data.swap_share``, and bad lists or settings are refused with the key named."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from laanet_synth.dataset import FaceIndex
+from laanet_synth.imageio import read_image, write_image_atomic
+from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
+from laanet_train.config import ConfigError, load_config
+from laanet_train.data import DataError, build_datasets, concat_indexes, extra_faces, read_labelled_csv
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def _write_list(tmp_path: Path, lfw_dir: Path) -> Path:
+    """Two real photos (two groups) and two swaps of the first, as a labelled list beside them."""
+    idx = FaceIndex.from_lfw(lfw_dir, split="test").subset([0, 5])
+    rows = []
+    for k in range(2):
+        img = read_image(idx.image_path(k))
+        write_image_atomic(tmp_path / f"real{k}.png", img)
+        rows.append({"path": f"real{k}.png", "label": "0", "group": f"g{k}", "split": "train"})
+    img = read_image(idx.image_path(0)).astype(int)
+    for j, delta in enumerate((40, -40)):
+        fake = img.copy()
+        fake[90:160, 90:160] += delta
+        write_image_atomic(tmp_path / f"fake{j}.png", np.clip(fake, 0, 255).astype(np.uint8))
+        rows.append({"path": f"fake{j}.png", "label": "1", "group": "g0", "split": "train"})
+    rows.append({"path": "real1.png", "label": "0", "group": "g9", "split": "report"})
+    path = tmp_path / "list.csv"
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def _cfg(lfw_dir: Path, csv_path: Path, *extra: str):
+    return load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [
+        f"data.root={lfw_dir}", "data.input_size=64", "data.batch_pairs=2", "data.max_train_faces=6",
+        "data.max_val_faces=2", f"data.extra_csv={csv_path}", *extra])
+
+
+def test_extra_faces_reads_the_split_and_pairs_swaps_with_their_group(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    assert len(read_labelled_csv(csv_path, "train")) == 4
+    extra = extra_faces(_cfg(lfw_dir, csv_path).data)
+    assert len(extra.reals) == 2 and set(extra.reals.groups) == {"extra:g0", "extra:g1"}
+    assert [Path(p).name for p, _ in extra.swaps] == ["fake0.png", "fake1.png"]
+    assert {row for _, row in extra.swaps} == {list(extra.reals.groups).index("extra:g0")}
+    assert extra.reals.landmarks.shape == (2, 68, 2)
+
+
+def test_build_datasets_adds_the_reals_and_mixes_in_swaps(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    plain, _ = build_datasets(_cfg(lfw_dir, csv_path).data, seed=1)
+    assert len(plain) == 6 + 2
+    mixed, _ = build_datasets(_cfg(lfw_dir, csv_path, "data.swap_share=0.5").data, seed=1)
+    assert isinstance(mixed, ShareMixDataset) and isinstance(mixed.extra, SwapPairDataset)
+    picked = [i for i in range(len(mixed)) if mixed.extra_item(i) is not None]
+    assert picked, "a share of 0.5 over 8 items picked no swap"
+    item = mixed[picked[0]]
+    assert item["real"].shape == (3, 64, 64) and float(item["hm"].max()) > 0
+
+
+def test_concat_keeps_every_face_and_its_image(lfw_dir):
+    a = FaceIndex.from_lfw(lfw_dir, split="test").subset([0, 1])
+    b = FaceIndex.from_lfw(lfw_dir, split="train").subset([2])
+    both = concat_indexes(a, b)
+    assert len(both) == 3
+    assert [both.image_path(i) for i in range(3)] == [a.image_path(0), a.image_path(1), b.image_path(0)]
+
+
+def test_bad_lists_and_settings_are_refused(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    with pytest.raises(DataError, match="not found"):
+        read_labelled_csv(tmp_path / "nope.csv", "train")
+    with pytest.raises(DataError, match="no rows in split"):
+        read_labelled_csv(csv_path, "select")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="columns"):
+        read_labelled_csv(bad, "train")
+    with pytest.raises(ConfigError, match="data.swap_share"):
+        load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}", "data.swap_share=0.2"])
+    with pytest.raises(ConfigError, match="data.swap_share"):
+        _cfg(lfw_dir, csv_path, "data.swap_share=1.5")
+
+
+def test_list_paths_resolve_against_extra_root(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    sub = tmp_path / "lists"
+    sub.mkdir()
+    moved = sub / "list.csv"
+    moved.write_text(csv_path.read_text().replace("real", "../real").replace("fake", "../fake"))
+    rows = read_labelled_csv(moved, "train")
+    assert all(Path(r["path"]).is_file() for r in rows)
+    plain = sub / "plain.csv"
+    plain.write_text(csv_path.read_text())
+    assert all(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train", root=tmp_path))
+    assert not any(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train"))

@@ -1,0 +1,42 @@
+"""The real-swap figures: overall and per method, the band shares, rows without a score, the split's rows."""
+
+from __future__ import annotations
+
+import pytest
+from laanet_research.real_swaps import list_rows, swap_figures
+
+
+def _rows():
+    return ([{"label": "0", "method": "real"}] * 4
+            + [{"label": "1", "method": "A"}] * 2 + [{"label": "1", "method": "B"}] * 2)
+
+
+def test_figures_per_method_and_overall():
+    probs = [0.1, 0.2, 0.3, 0.9, 0.95, 0.8, 0.05, 0.15]
+    out = swap_figures(_rows(), probs, fake_above=0.5)
+    assert out["n_real"] == 4 and out["n_fake"] == 4 and out["not_scored"] == 0
+    # method A: both fakes above every real but one (0.9): AUC = (4 + 3) / 8
+    assert out["methods"]["A"]["auc"] == pytest.approx(7 / 8)
+    # method B: both fakes below most reals
+    assert out["methods"]["B"]["auc"] == pytest.approx(1 / 8)
+    assert out["methods"]["A"]["fakes_called_fake"] == 1.0 and out["methods"]["B"]["fakes_called_fake"] == 0.0
+    assert out["reals_called_fake"] == 0.25 and out["fakes_called_fake"] == 0.5
+    assert out["methods"]["A"]["n_real"] == 4 and out["methods"]["A"]["n_fake"] == 2
+
+
+def test_rows_without_a_score_are_counted_not_scored():
+    probs = [0.1, None, 0.3, 0.4, 0.9, None, 0.2, 0.6]
+    out = swap_figures(_rows(), probs, fake_above=0.5)
+    assert out["not_scored"] == 2 and out["n_real"] == 3 and out["n_fake"] == 3
+    with pytest.raises(ValueError):
+        swap_figures(_rows(), probs[:3])
+
+
+def test_list_rows_reads_one_split_with_absolute_paths(tmp_path):
+    (tmp_path / "deepfakes").mkdir()
+    (tmp_path / "deepfakes" / "index.csv").write_text(
+        "path,label,method,group,split\nx/a.jpg,0,real,g1,report\nx/b.jpg,1,A,g1,select\n")
+    rows = list_rows(tmp_path, "report")
+    assert [r["path"] for r in rows] == [str(tmp_path / "x/a.jpg")]
+    with pytest.raises(ValueError, match="no rows"):
+        list_rows(tmp_path, "train")
