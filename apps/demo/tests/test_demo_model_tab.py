@@ -178,7 +178,8 @@ def test_uploaded_cards_never_fetch_pretrained_weights(
 
 def test_the_limits_line_says_not_measured_for_what_a_card_lacks() -> None:
     none = dict.fromkeys(("real_photo_false_positive_rate", "real_photo_called_fake", "real_photo_n",
-                          "real_photo_protocol", "dfdc_frame_auc", "fake_clips_called_fake", "fake_clips_n"))
+                          "real_photo_protocol", "dfdc_frame_auc", "fake_clips_called_fake", "fake_clips_n",
+                          "real_swap_auc", "real_swap_fakes_called_fake", "real_swap_n_fake"))
     sentences = analysis.limits_sentences(none)
     assert 2 <= len(sentences) <= 3 and " ".join(sentences).count("not measured") == 3
     text = analysis.limits_markdown({**none, "real_photo_false_positive_rate": 0.0423, "real_photo_called_fake": 3,
@@ -187,3 +188,8 @@ def test_the_limits_line_says_not_measured_for_what_a_card_lacks() -> None:
     assert "It calls about 4 in 100 real photos fake (3 of 71 tested)." in text
     assert "only a little better than chance (AUC 0.63)" in text and "it called 1 of 2 fake DFDC clips fake" in text
     assert all(len(s) < 160 for s in analysis.limits_sentences({**none, "dfdc_frame_auc": 0.6312}))
+    swaps = analysis.limits_sentences({**none, "real_swap_auc": 0.5649, "real_swap_fakes_called_fake": 0.1212,
+                                       "real_swap_n_fake": 33})
+    assert swaps[2] == ("It separates real face swaps from public tools close to chance (AUC 0.56; it called 4 of 33 "
+                        "fake): a score is a hint, not proof.")
+    assert all(len(s) < 160 for s in swaps)

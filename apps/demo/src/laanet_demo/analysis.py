@@ -295,8 +295,8 @@ def _is_number(value: Any) -> bool:
 
 def measured_limits(detector: Any) -> dict[str, Any]:
     """The model's measured limits from its weights card (None where not measured): the fraction of real photos
-    it calls fake, with the protocol it was measured under, its frame AUC on DFDC face crops, and how many of the
-    clips its source labels fake it calls fake."""
+    it calls fake, with the protocol it was measured under, its frame AUC on DFDC face crops, how many of the
+    clips its source labels fake it calls fake, and its frame AUC and share called fake on real face swaps."""
     metrics = _card_metrics(detector)
     return {
         "real_photo_false_positive_rate": _metric(metrics, "real_photos", "false_positive_rate"),
@@ -306,6 +306,9 @@ def measured_limits(detector: Any) -> dict[str, Any]:
         "dfdc_frame_auc": _metric(metrics, "dfdc_crops", "auc"),
         "fake_clips_called_fake": _metric(metrics, "fake_clips", "called_fake"),
         "fake_clips_n": _metric(metrics, "fake_clips", "n"),
+        "real_swap_auc": _metric(metrics, "real_swaps", "auc"),
+        "real_swap_fakes_called_fake": _metric(metrics, "real_swaps", "fakes_called_fake"),
+        "real_swap_n_fake": _metric(metrics, "real_swaps", "n_fake"),
     }
 
 
@@ -330,7 +333,15 @@ def limits_sentences(limits: dict[str, Any]) -> list[str]:
         second = f"On faces from DFDC videos it tells real from fake {strength} (AUC {auc:.2f}), and {clips}."
     else:
         second = f"On faces from DFDC videos: not measured; {clips}."
-    return [first, second, "A score is a hint, not proof."]
+    s_auc, s_share, s_n = (limits.get("real_swap_auc"), limits.get("real_swap_fakes_called_fake"),
+                           limits.get("real_swap_n_fake"))
+    if _is_number(s_auc) and _is_number(s_share) and isinstance(s_n, int) and s_n:
+        strength = "close to chance" if s_auc < 0.65 else "weakly" if s_auc < 0.8 else "fairly well"
+        third = (f"It separates real face swaps from public tools {strength} (AUC {s_auc:.2f}; it called "
+                 f"{round(s_share * s_n)} of {s_n} fake): a score is a hint, not proof.")
+    else:
+        third = "A score is a hint, not proof."
+    return [first, second, third]
 
 
 def limits_markdown(limits: dict[str, Any]) -> str:
@@ -349,20 +360,24 @@ def heatmap_localisation(detector: Any) -> tuple[float, str]:
 
     entry = _card_metrics(detector).get("heatmap_localisation")
     figures = []
+    chance: dict[str, float] = {}
     if isinstance(entry, dict):
         for name, value in entry.items():
             if isinstance(value, dict) and _is_number(value.get("peak_in_blend")):
                 figures.append((name, float(value["peak_in_blend"])))
+                if _is_number(value.get("chance")):
+                    chance[name] = float(value["chance"])
             elif name == "peak_in_blend" and _is_number(value):
                 figures.append(("", float(value)))
     if not figures:
         return UNMEASURED_STRENGTH, ("Heatmap localisation not measured for these weights: the map is shown "
                                      "dimmed.")
     name, worst = min(figures, key=lambda t: t[1])
-    where = f" on {name}" if name else ""
+    where = f" on held-out {name.upper()} fakes" if name else ""
     strength = float(min(1.0, max(0.15, worst)))
+    by_chance = f" (a point picked at random: {100 * chance[name]:.0f}%)" if name in chance else ""
     return strength, (f"Heatmap localisation measured{where}: the map's peak falls inside the blended region in "
-                      f"{100 * worst:.0f}% of fakes, so it is shown at that strength.")
+                      f"{100 * worst:.0f}% of fakes{by_chance}, so it is shown at that strength.")
 
 
 def weights_sha256(detector: Any) -> str | None:
