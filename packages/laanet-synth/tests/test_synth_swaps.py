@@ -23,7 +23,7 @@ def test_difference_mask_covers_the_replaced_region_and_not_the_rest():
     real, fake, disc = _scene()
     m = difference_mask(real, fake)
     assert m.dtype == np.float32 and m.shape == disc.shape
-    assert 0.0 <= m.min() and m.max() <= 1.0
+    assert m.min() >= 0.0 and m.max() <= 1.0
     assert m[disc].mean() > 0.9
     far = ~cv2.dilate(disc.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
     assert m[far].mean() < 0.02

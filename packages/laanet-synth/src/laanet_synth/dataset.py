@@ -223,6 +223,20 @@ class _PairDataset(Dataset):
         vrng = np.random.default_rng([self.seed, self.epoch, int(i), 3])
         return degrade_images([resample_view(real, vrng, self.quality)], degrade_rng, self.quality)[0]
 
+    def finish(self, i: int, real: np.ndarray, fake: np.ndarray, mask: np.ndarray, boundary_small: np.ndarray,
+               qrng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """A synthesised pair made an item: degraded identically by the quality draws of ``qrng`` (when there are
+        any), its heatmap and self-consistency targets from ``boundary_small``, and with ``real_views`` the view of
+        the undegraded real face rendered with a copy of the same quality draws."""
+        vq = copy.deepcopy(qrng) if self.real_views else None
+        undegraded = real
+        real, fake = self.degrade(real, fake, qrng)
+        hm, cst = encode_targets(boundary_small)
+        out = {"real": real, "fake": fake, "mask": mask, "hm": hm, "cst": cst}
+        if vq is not None:
+            out["view"] = self.view(i, undegraded, vq)
+        return out
+
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
@@ -289,13 +303,7 @@ class SBIPairDataset(_PairDataset):
         image, face, qrng = self.source(i)
         crop = crop_face(image, face, self.recipe)
         pair = make_sbi_pair(crop.image, crop.landmarks, rng, self.config, train=self.split == "train")
-        vq = copy.deepcopy(qrng) if self.real_views else None
-        real, fake = self.degrade(pair.real, pair.fake, qrng)
-        hm, cst = encode_targets(pair.boundary_small)
-        out = {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
-        if vq is not None:
-            out["view"] = self.view(i, pair.real, vq)
-        return out
+        return self.finish(i, pair.real, pair.fake, pair.mask, pair.boundary_small, qrng)
 
 
 
@@ -356,14 +364,7 @@ class BIPairDataset(_PairDataset):
         real, fake = pair.real, pair.fake
         if self.colour is not None and self.split != "test":
             real, fake = self.colour([real, fake], rng)
-        vq = copy.deepcopy(qrng) if self.real_views else None
-        undegraded = real
-        real, fake = self.degrade(real, fake, qrng)
-        hm, cst = encode_targets(pair.boundary_small)
-        out = {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst, "donor": np.array(j)}
-        if vq is not None:
-            out["view"] = self.view(i, undegraded, vq)
-        return out
+        return {**self.finish(i, real, fake, pair.mask, pair.boundary_small, qrng), "donor": np.array(j)}
 
 
 class MixedPairDataset(_PairDataset):

@@ -22,7 +22,6 @@ from .dataset import FaceIndex, _PairDataset, dataset_recipe
 from .imageio import read_image
 from .masks import boundary_map, clip01
 from .quality import QualityAugment, rescale_source
-from .targets import encode_targets
 
 
 @dataclass(frozen=True)
@@ -122,13 +121,7 @@ class SwapPairDataset(_PairDataset):
             face = face_r
         pair = make_swap_pair(crop_face(real_img, face, self.recipe).image, crop_face(fake_img, face, self.recipe).image,
                               rng, train=self.split == "train")
-        vq = copy.deepcopy(qrng) if self.real_views else None
-        real, fake = self.degrade(pair.real, pair.fake, qrng)
-        hm, cst = encode_targets(pair.boundary_small)
-        out = {"real": real, "fake": fake, "mask": pair.mask, "hm": hm, "cst": cst}
-        if vq is not None:
-            out["view"] = self.view(i, pair.real, vq)
-        return out
+        return self.finish(i, pair.real, pair.fake, pair.mask, pair.boundary_small, qrng)
 
 
 class ShareMixDataset(_PairDataset):
