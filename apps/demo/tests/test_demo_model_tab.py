@@ -67,7 +67,7 @@ def test_heatmap_strength_follows_the_cards_localisation_figure(detector: Any) -
         thresholds = detector.thresholds
 
     strength, text = analysis.heatmap_localisation(WithCard())
-    assert strength == 0.62 and "62%" in text and "sbi" in text
+    assert strength == 0.62 and "62%" in text and "SBI" in text
 
 
 def test_wrong_files_get_clear_messages(handlers: DemoHandlers, tmp_path: Path) -> None:

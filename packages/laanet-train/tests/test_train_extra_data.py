@@ -86,8 +86,9 @@ def test_bad_lists_and_settings_are_refused(tmp_path, lfw_dir):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match="columns"):
         read_labelled_csv(bad, "train")
-    with pytest.raises(ConfigError, match="data.swap_share"):
-        load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}", "data.swap_share=0.2"])
+    no_list = load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}", "data.swap_share=0.2"])
+    with pytest.raises(DataError, match="data.swap_share: real swaps come from data.extra_csv"):
+        build_datasets(no_list.data, seed=1)
     with pytest.raises(ConfigError, match="data.swap_share"):
         _cfg(lfw_dir, csv_path, "data.swap_share=1.5")
 

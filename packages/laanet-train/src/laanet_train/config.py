@@ -353,7 +353,6 @@ def _check(cfg: TrainConfig) -> None:
     need(not d.bi_share or d.synthesis == "sbi",
          "data.bi_share: mixes BI pairs into SBI training, so it needs data.synthesis 'sbi'")
     need(0.0 <= d.swap_share <= 1.0, f"data.swap_share: expected a number in [0, 1], got {d.swap_share}")
-    need(not d.swap_share or d.extra_csv, "data.swap_share: real swaps come from data.extra_csv, which is not set")
     need(not d.swap_share or d.synthesis == "sbi",
          "data.swap_share: mixes real swap pairs into SBI training, so it needs data.synthesis 'sbi'")
     for name in ("max_train_faces", "max_val_faces"):

@@ -160,6 +160,9 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
     (the validation set always uses epoch 0), so its fakes are the same at every validation. With
     ``cfg.extra_csv`` its real faces join the training faces and, with ``cfg.swap_share``, its real swaps replace
     that share of the training pairs."""
+    if cfg.swap_share and not cfg.extra_csv:
+        raise DataError("data.swap_share: real swaps come from data.extra_csv, which is not set; give it on the "
+                        "command line, e.g. data.extra_csv=../shared/data/deepfakes/index.csv")
     train_idx, val_idx = face_splits(cfg, seed)
     extra = extra_faces(cfg) if cfg.extra_csv else None
     if extra is not None:
