@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
@@ -33,16 +32,13 @@ def run_export_onnx(args: argparse.Namespace) -> int:
 
     from laanet_model.checkpoints import CheckpointError
     from laanet_model.onnx_backend import OnnxExportError, OnnxModelError, export_weights_onnx
+    from laanet_synth.output_paths import file_target_problem
 
     from laanet_demo.predict import CliError
 
-    if args.out.suffix.lower() != ".onnx":
-        raise CliError(f"{args.out}: expected a file name ending in .onnx")
-    if args.out.is_dir():
-        raise CliError(f"{args.out}: is a folder; expected a file name ending in .onnx")
-    parent = args.out.parent
-    if parent.is_dir() and not os.access(parent, os.W_OK | os.X_OK):
-        raise CliError(f"{args.out}: the folder {parent} is not writable")
+    problem = file_target_problem(args.out, str(args.out), (".onnx",), create_parent=True)
+    if problem is not None:
+        raise CliError(problem)
     try:
         summary = export_weights_onnx(args.weights, args.out)
     except (CheckpointError, OnnxExportError, OnnxModelError, OSError) as err:

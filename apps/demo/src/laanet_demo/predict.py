@@ -19,6 +19,7 @@ from laanet_synth.atomic import write_bytes, write_text
 from laanet_synth.jsonl import append_jsonl, read_jsonl
 from laanet_synth.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, media_kind
 from laanet_synth.messages import one_line
+from laanet_synth.output_paths import file_target_problem
 from laanet_synth.video import DEFAULT_MAX_VIDEO_PIXELS
 from tqdm import tqdm
 
@@ -252,18 +253,10 @@ def lock_path(out: Path) -> Path:
 
 def check_out(out: Path) -> None:
     """Refuse, before any work, an ``--out`` that cannot be written: a wrong suffix, a folder, a folder that
-    cannot be created or is not writable."""
-    if out.suffix.lower() not in (".csv", ".jsonl"):
-        raise CliError(f"--out {out}: expected a file name ending in .csv or .jsonl")
-    if out.is_dir():
-        raise CliError(f"--out {out}: is a folder; expected a file name ending in .csv or .jsonl")
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CliError(f"--out {out}: cannot create the folder {parent} ({err.strerror})") from err
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CliError(f"--out {out}: the folder {parent} is not writable")
+    cannot be created or is not writable (:func:`laanet_synth.output_paths.file_target_problem`)."""
+    problem = file_target_problem(out, f"--out {out}", (".csv", ".jsonl"), create_parent=True)
+    if problem is not None:
+        raise CliError(problem)
 
 
 @contextmanager

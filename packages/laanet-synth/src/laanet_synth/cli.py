@@ -87,15 +87,12 @@ def crop_folder(src: Source) -> Path:
 def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Path:
     """``path`` if a file can be written there: not a folder, in a folder that exists and is writable;
     :class:`UsageError` otherwise (checked before the work starts)."""
-    p = Path(path)
-    if p.is_dir():
-        raise UsageError(f"{option} {p}: is a folder; expected a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{option} {p}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {p}: the folder {parent} is not writable")
-    return p
+    from .output_paths import file_target_problem
+
+    problem = file_target_problem(path, f"{option} {Path(path)}")
+    if problem is not None:
+        raise UsageError(problem)
+    return Path(path)
 
 
 def check_output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
