@@ -10,7 +10,7 @@ from laanet_demo.limits import DemoLimits, InputRejected, check_file, check_imag
 
 def test_limits_validate_their_numbers() -> None:
     with pytest.raises(ValueError, match="min_video_frames"):
-        DemoLimits(min_video_frames=10, default_video_frames=5)
+        DemoLimits(min_video_frames=10, max_video_frames=5)
     with pytest.raises(ValueError, match="concurrency_limit"):
         DemoLimits(concurrency_limit=0)
 

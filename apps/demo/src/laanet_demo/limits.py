@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from laanet_synth.media import OFFICIAL_FRAMES_PER_VIDEO
 from PIL import Image, UnidentifiedImageError
 
 
@@ -33,9 +32,6 @@ class DemoLimits:
     """Result files (overlays, tiles, reports) kept at once; writing more deletes the oldest."""
     max_faces: int = 32
     """At most this many faces per image are scored (the largest ones); the rest are counted."""
-    default_video_frames: int = OFFICIAL_FRAMES_PER_VIDEO
-    """Frames the app's slider starts at (the official count, which every registered recipe's ``frames_per_video``
-    is); ``analysis.analyse_video`` itself samples the recipe's ``frames_per_video`` when given no count."""
     min_video_frames: int = 2
     max_video_frames: int = 64
     suspicious_frames: int = 4
@@ -50,10 +46,10 @@ class DemoLimits:
         return max(self.min_video_frames, min(self.max_video_frames, int(n)))
 
     def __post_init__(self) -> None:
-        if not 1 <= self.min_video_frames <= self.default_video_frames <= self.max_video_frames:
+        if not 1 <= self.min_video_frames <= self.max_video_frames:
             raise ValueError(
-                "expected 1 <= min_video_frames <= default_video_frames <= max_video_frames, got "
-                f"{self.min_video_frames}, {self.default_video_frames}, {self.max_video_frames}"
+                "expected 1 <= min_video_frames <= max_video_frames, got "
+                f"{self.min_video_frames}, {self.max_video_frames}"
             )
         for name in ("max_image_bytes", "max_video_bytes", "max_image_pixels", "max_video_pixels",
                      "max_request_bytes", "max_outputs", "max_faces", "suspicious_frames", "concurrency_limit",

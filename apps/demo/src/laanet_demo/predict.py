@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -389,7 +389,6 @@ def _predict(args: argparse.Namespace, inputs: Inputs, detector: Any | None, out
         detector = load_detector(args.weights, getattr(args, "device", None))
     frames = analysis.frames_for(detector, args.frames)  # --frames, else the weights' recipe
     identity = run_identity(detector, args.weights, frames)
-    limits = replace(CLI_LIMITS, default_video_frames=frames)
     max_pixels = getattr(args, "max_video_pixels", DEFAULT_MAX_VIDEO_PIXELS)
     partial = partial_path(out) if out is not None else None
     done = load_partial(partial) if (partial is not None and args.resume) else {}
@@ -405,7 +404,7 @@ def _predict(args: argparse.Namespace, inputs: Inputs, detector: Any | None, out
             if rec is not None and rec.get("key") != key:
                 rec, redone = None, redone + 1
             if rec is None:
-                rec = {**score_file(detector, path, kind, frames, limits, max_pixels), **stamp, "key": key}
+                rec = {**score_file(detector, path, kind, frames, CLI_LIMITS, max_pixels), **stamp, "key": key}
                 if partial is not None:
                     append_jsonl(partial, rec, fsync=False)
             records.append(rec)
