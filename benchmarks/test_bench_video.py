@@ -11,44 +11,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from laanet_model.detector import Detector
 from laanet_model.weights import BUILTIN_WEIGHTS
 from laanet_synth.faces import DlibFaceFinder
-from laanet_synth.imageio import read_image
 from laanet_synth.retinaface import RetinaFaceFinder
 from laanet_synth.stages import StageTimer
 from laanet_synth.video import read_frames
 
 N_FRAMES = 32
 THREADS = 2
-#: (LFW row, pasted photo side in px, x, y): the photo's face is about 0.45 of its side
-PEOPLE = ((0, 230, 250, 600), (100, 420, 700, 250), (200, 520, 1250, 380))
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, lfw_dir: Path) -> Path:
-    d = np.load(lfw_dir / "landmarks68_dlib.npz")
-    photos = [(read_image(lfw_dir / "images_deepfunneled" / str(d["names"][i])), s, x, y) for i, s, x, y in PEOPLE]
-    rng = np.random.default_rng(0)
-    path = tmp_path_factory.mktemp("video") / "synthetic-1080p.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1920, 1080))
-    if not writer.isOpened():
-        pytest.skip("this OpenCV build cannot write mp4v videos")
-    yy, xx = np.mgrid[0:1080, 0:1920].astype(np.float32)
-    room = np.stack([70 + 30 * np.sin(xx / 200), 60 + 25 * np.cos(yy / 150), 50 + 0.02 * xx], -1)
-    for t in range(N_FRAMES):
-        frame = room.copy()
-        for photo, side, x, y in photos:
-            x0, y0 = x + 3 * t, y + int(2 * np.sin(t / 4))
-            frame[y0:y0 + side, x0:x0 + side] = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
-        frame = np.clip(frame * 0.45 + rng.normal(0, 4, frame.shape), 0, 255).astype(np.uint8)
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    writer.release()
-    return path
 
 
 def video_verdict(detector: Detector, path: Path) -> tuple[object, dict[str, float]]:
@@ -61,14 +35,14 @@ def video_verdict(detector: Detector, path: Path) -> tuple[object, dict[str, flo
     return pred, timer.milliseconds()
 
 
-def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
+def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
     torch.set_num_threads(THREADS)
     retina = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=RetinaFaceFinder(num_threads=THREADS))
     hog = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=DlibFaceFinder())
     onnx = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", backend="onnxruntime",
                                  face_finder=RetinaFaceFinder(num_threads=THREADS))
-    video_verdict(retina, clip)  # warm-up: models load, first forward passes
-    video_verdict(onnx, clip)
+    video_verdict(retina, clip_1080p)  # warm-up: models load, first forward passes
+    video_verdict(onnx, clip_1080p)
 
     stages: dict[str, list[dict[str, float]]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
     walls: dict[str, list[float]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
@@ -76,7 +50,7 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip: Path) -> None:
 
     def run(name: str, det: Detector) -> object:
         t0 = time.perf_counter()
-        pred, ms = video_verdict(det, clip)
+        pred, ms = video_verdict(det, clip_1080p)
         walls[name].append(time.perf_counter() - t0)
         stages[name].append(ms)
         preds[name] = pred

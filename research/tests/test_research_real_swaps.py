@@ -22,6 +22,11 @@ def test_figures_per_method_and_overall():
     assert out["methods"]["A"]["fakes_called_fake"] == 1.0 and out["methods"]["B"]["fakes_called_fake"] == 0.0
     assert out["reals_called_fake"] == 0.25 and out["fakes_called_fake"] == 0.5
     assert out["methods"]["A"]["n_real"] == 4 and out["methods"]["A"]["n_fake"] == 2
+    assert "fakes_called_real" not in out
+    # with the real band: the fakes below it read "real"
+    banded = swap_figures(_rows(), probs, fake_above=0.5, real_below=0.2)
+    assert banded["fakes_called_real"] == 0.5 and banded["methods"]["B"]["fakes_called_real"] == 1.0
+    assert banded["methods"]["A"]["fakes_called_real"] == 0.0
 
 
 def test_rows_without_a_score_are_counted_not_scored():
@@ -40,3 +45,39 @@ def test_list_rows_reads_one_split_with_absolute_paths(tmp_path):
     assert [r["path"] for r in rows] == [str(tmp_path / "x/a.jpg")]
     with pytest.raises(ValueError, match="no rows"):
         list_rows(tmp_path, "train")
+
+
+def test_the_selection_rows_swap_measures_score_every_image_with_the_no_face_rule(tmp_path):
+    """The real-swap AUC of a selection row: faces by the frame rule, the recipe's no-face rule otherwise."""
+    import numpy as np
+    from laanet_research.selection import rule_value, swap_measures
+    from laanet_synth.imageio import write_image_atomic
+
+    rows = []
+    for i, (label, grey) in enumerate([(0, 10), (0, 60), (0, 200), (1, 120), (1, 220), (1, 30)]):
+        path = tmp_path / f"{i}.png"
+        write_image_atomic(path, np.full((8, 8, 3), grey, np.uint8))
+        rows.append({"path": str(path), "label": str(label), "method": "A"})
+
+    class Scorer:
+        """A face in every image brighter than 25 (logit by brightness); the darkest gets the no-face rule."""
+
+        class detector:  # noqa: N801 - stands in for the Detector attribute
+            @staticmethod
+            def no_face_logit(image):
+                return 5.0  # the whole-image score calls it fake
+
+        seen: list[str] = []
+
+        def frame_logit(self, key, image):
+            self.seen.append(key)
+            mean = float(image.mean())
+            return None if mean < 25 else (mean - 100) / 20
+
+    scorer = Scorer()
+    got = swap_measures(scorer, rows)
+    # probabilities: reals 0.993 (no face), 0.12, 0.993; fakes 0.73, 0.998, 0.03
+    assert got["swap_auc"] == pytest.approx(4 / 9, abs=1e-4)
+    assert len(scorer.seen) == 6 and all(k.startswith("swaplist/") for k in scorer.seen)
+    four = {"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8, "sweep_within": 0.7, "swap_auc": 0.6}
+    assert rule_value(four) == pytest.approx(0.75)

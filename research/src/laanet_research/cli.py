@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "(never into an installed package)")
     sel = sub.add_parser("select", help="selection scores of every epoch_<k>.pt of a run, and the rule's choice")
     sel.add_argument("run_dir")
+    sel.add_argument("--swap-split", default="select", choices=("select", "none"),
+                     help="add the frame AUC of this split of deepfakes/index.csv to the rule (default: select; "
+                          "none: the three-measure rule the shipped weights were chosen by)")
     floor = sub.add_parser("face-score", help="the lowest face-finder confidence to judge, by the stated rule")
     floor.add_argument("--face-detector", default="retinaface", help="face finder name (default: retinaface)")
     floor.add_argument("--min-face-size", type=int, default=None,

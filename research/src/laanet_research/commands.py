@@ -41,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
 
 def select(args: argparse.Namespace) -> dict[str, Any]:
     """Every ``epoch_<k>.pt`` of a run scored on the selection data, and the one the selection rule picks."""
-    from .selection import SELECTION_RULE, choose_checkpoint
+    from .selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS, choose_checkpoint
     from .selection_bench import SelectionBench
 
-    bench = SelectionBench(args.run_dir, args.shared, args.cache)
+    swap_split = None if args.swap_split == "none" else args.swap_split
+    bench = SelectionBench(args.run_dir, args.shared, args.cache, swap_split=swap_split)
     rows = {}
     files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
     for f in files:
@@ -53,7 +54,8 @@ def select(args: argparse.Namespace) -> dict[str, Any]:
     bench.save()
     if not rows:
         raise CommandError(f"{args.run_dir} holds no epoch_<k>.pt (train with train.keep_epoch_weights=true)")
-    return {"checkpoints": rows, "rule": SELECTION_RULE, "chosen": choose_checkpoint(rows)}
+    rule = SELECTION_RULE_WITH_SWAPS if swap_split else SELECTION_RULE
+    return {"checkpoints": rows, "rule": rule, "chosen": choose_checkpoint(rows)}
 
 
 def swaps(args: argparse.Namespace) -> dict[str, Any]:
@@ -74,7 +76,8 @@ def swaps(args: argparse.Namespace) -> dict[str, Any]:
     else:
         detector = Detector.from_weights(args.weights, device="cpu")
     _say(f"scoring the {args.split!r} split of {SWAP_LIST}")
-    figures = real_swap_report(detector, args.shared, args.split, detector.thresholds.fake_above)
+    figures = real_swap_report(detector, args.shared, args.split, detector.thresholds.fake_above,
+                               detector.thresholds.real_below)
     return {"weights": str(args.weights), "split": args.split, "fake_above": detector.thresholds.fake_above,
             **figures}
 

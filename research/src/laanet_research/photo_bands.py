@@ -1,5 +1,6 @@
-"""Verdict bands calibrated on real photos: the selection photos, as they are and at a quarter of their side,
-scored by the Detector, then :func:`laanet_train.calibration.calibrate_bands` (the project's one band rule)."""
+"""Verdict bands calibrated on real photos and real face swaps: the selection photos, as they are and at a
+quarter of their side, and the real faces and the swaps of the labelled list's select split, scored by the
+Detector, then :func:`laanet_train.calibration.calibrate_bands` (the project's one band rule)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ def calibration_scores(scorer: Any, renderings: Sequence[Rendering]) -> np.ndarr
     return sigmoid(np.asarray([v for v in logits if v is not None], dtype=np.float64))
 
 
+#: the real faces and the swaps of the labelled list the card's bands add to the calibration photos
+CALIBRATION_SWAP_REALS = "and the real faces of the select split of deepfakes/index.csv"
+CALIBRATION_SWAPS = "the face swaps of the select split of deepfakes/index.csv"
+
+
 def photo_bands(real_probs: np.ndarray) -> dict[str, Any]:
     """The bands the calibration photos' scores give (:data:`CALIBRATION_PHOTOS` named in the rule)."""
     return calibrate_bands(real_probs, CALIBRATION_PHOTOS)
+
+
+def photo_and_swap_bands(photo_probs: np.ndarray, swap_reals: np.ndarray, swaps: np.ndarray) -> dict[str, Any]:
+    """The card's bands: the calibration photos' scores with the select split's real faces as the reals, the
+    select split's swaps as the known fakes."""
+    reals = np.r_[np.asarray(photo_probs, np.float64), np.asarray(swap_reals, np.float64)]
+    return calibrate_bands(reals, f"{CALIBRATION_PHOTOS}, {CALIBRATION_SWAP_REALS}", swaps, CALIBRATION_SWAPS)

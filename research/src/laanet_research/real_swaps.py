@@ -36,7 +36,8 @@ def score_rows(detector: Any, rows: Sequence[dict[str, str]]) -> list[float | No
     return [detector.predict_image(read_image(r["path"])).score() for r in rows]
 
 
-def _figures(y: np.ndarray, p: np.ndarray, fake_above: float | None) -> dict[str, Any]:
+def _figures(y: np.ndarray, p: np.ndarray, fake_above: float | None, real_below: float | None = None
+             ) -> dict[str, Any]:
     out: dict[str, Any] = {"n_real": int((y == 0).sum()), "n_fake": int((y == 1).sum())}
     if out["n_real"] and out["n_fake"]:
         out["auc"] = round(auc(y, p), 4)
@@ -46,27 +47,32 @@ def _figures(y: np.ndarray, p: np.ndarray, fake_above: float | None) -> dict[str
             out["fakes_called_fake"] = round(float((p[y == 1] > fake_above).mean()), 4)
         if out["n_real"]:
             out["reals_called_fake"] = round(float((p[y == 0] > fake_above).mean()), 4)
+    if real_below is not None and out["n_fake"]:
+        out["fakes_called_real"] = round(float((p[y == 1] < real_below).mean()), 4)
     return out
 
 
 def swap_figures(rows: Sequence[dict[str, str]], probs: Sequence[float | None],
-                 fake_above: float | None = None) -> dict[str, Any]:
-    """Frame AUC and AP overall and per method (each method's fakes against every real), and with ``fake_above``
-    the shares of fakes and of reals called fake; rows with no score are counted in ``not_scored``."""
+                 fake_above: float | None = None, real_below: float | None = None) -> dict[str, Any]:
+    """Frame AUC and AP overall and per method (each method's fakes against every real), with ``fake_above``
+    the shares of fakes and of reals called fake and with ``real_below`` the share of fakes called real; rows
+    with no score are counted in ``not_scored``."""
     if len(rows) != len(probs):
         raise ValueError(f"{len(rows)} rows against {len(probs)} scores")
     keep = [i for i, p in enumerate(probs) if p is not None]
     y = np.array([int(rows[i]["label"]) for i in keep], dtype=np.int64)
     p = np.array([float(probs[i]) for i in keep], dtype=np.float64)
     methods = [rows[i]["method"] for i in keep]
-    out: dict[str, Any] = {**_figures(y, p, fake_above), "not_scored": len(rows) - len(keep), "methods": {}}
+    out: dict[str, Any] = {**_figures(y, p, fake_above, real_below), "not_scored": len(rows) - len(keep),
+                           "methods": {}}
     for m in sorted({methods[k] for k in range(len(keep)) if y[k] == 1}):
         sel = np.array([y[k] == 0 or methods[k] == m for k in range(len(keep))])
-        out["methods"][m] = _figures(y[sel], p[sel], fake_above)
+        out["methods"][m] = _figures(y[sel], p[sel], fake_above, real_below)
     return out
 
 
-def real_swap_report(detector: Any, shared: str | Path, split: str, fake_above: float) -> dict[str, Any]:
+def real_swap_report(detector: Any, shared: str | Path, split: str, fake_above: float,
+                     real_below: float | None = None) -> dict[str, Any]:
     """:func:`swap_figures` of ``detector`` on ``split`` of the labelled list."""
     rows = list_rows(shared, split)
-    return swap_figures(rows, score_rows(detector, rows), fake_above)
+    return swap_figures(rows, score_rows(detector, rows), fake_above, real_below)

@@ -1,8 +1,10 @@
-"""The real-image report: the bands calibrated on the selection photos, then every figure a card reports on
-data used for none of training, selection or calibration.
+"""The real-image report: the bands calibrated on the selection photos and the select split of the real-swap list,
+then every figure a card reports on data used for none of training, selection or calibration.
 
 - **Calibration** (never reported): the selection halves of ``faces/portraits`` and ``faces/realworld``, each
-  photo as it is and at a quarter of its side (:mod:`~laanet_research.photo_bands`).
+  photo as it is and at a quarter of its side, and the real faces of the ``select`` split of
+  ``deepfakes/index.csv``, as the reals; the face swaps of that split as the known fakes
+  (:mod:`~laanet_research.photo_bands`).
 - **Specificity** (reported): the share of real images called fake (probability above ``fake_above``) on the
   reported halves of ``faces/portraits`` and ``faces/realworld``, every face of ``faces/groups``, and held-out
   LFW faces at three resolutions; per-photo resolution consistency (a reported portrait against itself at a
@@ -30,8 +32,8 @@ from .face_cache import FaceCache, PhotoScorer
 from .fake_clips import fake_clip_probs
 from .halves import split_folders
 from .heldout import lfw_heldout, synthetic_sensitivity
-from .photo_bands import calibration_scores, photo_bands
-from .real_swaps import SWAP_LIST, SWAP_SPLIT, real_swap_report
+from .photo_bands import calibration_scores, photo_and_swap_bands
+from .real_swaps import SWAP_LIST, SWAP_SPLIT, list_rows, real_swap_report, score_rows
 from .renderings import LFW_RENDERINGS, SWEEP_HEIGHTS, calibration_renderings, quarter, sweep_views
 from .shared_data import FAKE_CLIPS
 from .sweep import SWEEP_TOLERANCE, sweep_spreads, sweep_summary
@@ -55,7 +57,8 @@ def run_protocol(
     n_lfw: int = 60,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Calibrate ``detector``'s bands on the selection photos, then measure everything reported.
+    """Calibrate ``detector``'s bands on the selection photos and the select split of the real-swap list, then
+    measure everything reported.
 
     Returns ``{"thresholds": ..., "selection": ..., "metrics": {...}}``; the detector's thresholds are left
     unchanged (the caller decides whether to adopt the calibrated bands).
@@ -74,7 +77,11 @@ def run_protocol(
 
     say("calibration: selection halves of the portraits and the realworld photos")
     cal = calibration_scores(scorer, calibration_renderings(selection))
-    bands = photo_bands(cal)
+    say("calibration: the real faces and the swaps of the real-swap list's select split")
+    select_rows = list_rows(shared, "select")
+    select_probs = score_rows(detector, select_rows)
+    select_scored = [(int(r["label"]), p) for r, p in zip(select_rows, select_probs) if p is not None]
+    bands = photo_and_swap_bands(cal, [p for y, p in select_scored if y == 0], [p for y, p in select_scored if y == 1])
     fa = bands["fake_above"]
 
     say("specificity: reported half of the portraits, with the quarter-size change and the 240p-1080p sweep")
@@ -135,7 +142,7 @@ def run_protocol(
     synthetic = synthetic_sensitivity(detector, lfw, fa)
     localisation = synthetic.pop("localisation")
     say("sensitivity: real face swaps of the labelled list's report split")
-    swaps = real_swap_report(detector, shared, "report", fa)
+    swaps = real_swap_report(detector, shared, "report", fa, bands["real_below"])
     say("sensitivity: dfdc-crops")
     dfdc = score_folder(detector, shared / "dfdc-crops")
     m = dfdc.metrics()
@@ -185,7 +192,7 @@ def run_protocol(
                         "and real faces, fixed by group; never used for training, selection or calibration), each "
                         "image through Detector.predict_image with the recipe's no-face rule; AUC and AP overall "
                         "and per method (that method's fakes against every real); fakes_called_fake and "
-                        "reals_called_fake above fake_above",
+                        "reals_called_fake above fake_above, fakes_called_real below real_below",
         },
         "dfdc_crops": {
             "auc": round(m["auc"], 4), "ap": round(m["ap"], 4), "n_real": m["n_real"], "n_fake": m["n_fake"],
@@ -209,6 +216,9 @@ def run_protocol(
         "portraits": [p.name for p in halves["portraits"][0]],
         "realworld": [p.name for p in halves["realworld"][0]],
         "n_calibration_scores": int(cal.size),
+        "select_split_scored": {"real": sum(y == 0 for y, _ in select_scored),
+                                "fake": sum(y == 1 for y, _ in select_scored),
+                                "not_scored": len(select_rows) - len(select_scored)},
         "calibration_median_prob": round(float(np.median(cal)), 4),
     }
     return {"thresholds": bands, "selection": selection_info, "metrics": metrics}

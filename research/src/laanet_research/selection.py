@@ -23,16 +23,26 @@ SELECTION_RULE = (
     "quarter) against the synthetic validation fakes; and the share of the selection photos whose fake "
     "probability stays within 0.2 from 240p to 1080p"
 )
+#: the rule once real face swaps joined it (``laanet-research select``, by default): the same mean with a fourth
+#: measure, the frame AUC of the real swaps against the real faces of the labelled list's select split
+SELECTION_RULE_WITH_SWAPS = (
+    SELECTION_RULE.replace("highest mean of three measures", "highest mean of four measures").replace(
+        "; and the share", "; the share")
+    + "; and the frame AUC of the real face swaps against the real faces of the select split of deepfakes/index.csv"
+)
 
 
 def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: Any,
-                    cache: FaceCache, sweep: Sequence[Rendering] | None = None) -> dict[str, float]:
+                    cache: FaceCache, sweep: Sequence[Rendering] | None = None,
+                    swap_rows: Sequence[dict[str, str]] | None = None) -> dict[str, float]:
     """What checkpoints are compared on: the AUC separating the selection photos (the selection halves of the
     portraits and the realworld photos, as they are and at a quarter size: ``renderings`` from
     :func:`~laanet_research.renderings.calibration_renderings`) from the synthetic validation fakes, the synthetic validation AUC itself
     and, with ``sweep`` (:func:`~laanet_research.renderings.sweep_renderings` of the selection photos), the share of the selection photos
     whose probability stays within :data:`~laanet_research.sweep.SWEEP_TOLERANCE` over the sweep; with, for information, the band the
-    calibration rule would set and the share of the synthetic validation fakes above it."""
+    calibration rule would set and the share of the synthetic validation fakes above it. With ``swap_rows`` (rows of
+    the labelled real-swap list, :func:`~laanet_research.real_swaps.list_rows`), the frame AUC of its swaps
+    against its reals joins the row as ``swap_auc`` (with ``swap_ap``, for information)."""
     scorer = PhotoScorer(detector, cache)
     cal = calibration_scores(scorer, renderings)
     reals, fakes = val_pairs
@@ -47,7 +57,26 @@ def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: A
             "calibration_median_prob": round(float(np.median(cal)), 4),
             "fake_above": band,
             "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4),
-            **({} if sweep is None else _sweep_row(sweep_spreads(scorer, sweep)))}
+            **({} if sweep is None else _sweep_row(sweep_spreads(scorer, sweep))),
+            **({} if swap_rows is None else swap_measures(scorer, swap_rows))}
+
+
+def swap_measures(scorer: PhotoScorer, rows: Sequence[dict[str, str]]) -> dict[str, float]:
+    """The real-swap measures of a selection row: every image of ``rows`` scored as ``laanet predict`` scores an
+    image (judged faces by the frame rule, else the recipe's no-face rule), its faces found once."""
+    from laanet_synth.imageio import read_image
+
+    from .real_swaps import swap_figures
+
+    probs: list[float | None] = []
+    for r in rows:
+        image = read_image(r["path"])
+        logit = scorer.frame_logit(f"swaplist/{r['path']}", image)
+        if logit is None:
+            logit = scorer.detector.no_face_logit(image)
+        probs.append(None if logit is None else float(sigmoid(logit)))
+    figures = swap_figures(rows, probs)
+    return {"swap_auc": figures["auc"], "swap_ap": figures["ap"]}
 
 
 def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
@@ -66,8 +95,9 @@ def rule_value(row: dict[str, float]) -> float:
 
 
 def rule_measures(row: dict[str, float]) -> list[float]:
-    """The measures :func:`rule_value` averages: the two AUCs, and the sweep share when the row has it."""
-    return [row[k] for k in ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within") if k in row]
+    """The measures :func:`rule_value` averages: the two AUCs, and the sweep share and the real-swap AUC when the
+    row has them."""
+    return [row[k] for k in ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within", "swap_auc") if k in row]
 
 
 def replacement_margin(row: dict[str, float]) -> float:

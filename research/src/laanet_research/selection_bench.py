@@ -12,7 +12,8 @@ from .face_cache import FaceCache
 from .halves import selection_photos
 from .renderings import selection_renderings
 from .selection import selection_score
-from .shared_data import SELECTION_NEEDS, check_shared
+from .real_swaps import list_rows
+from .shared_data import SELECTION_NEEDS, SWAP_LIST, check_shared
 
 
 def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
@@ -42,11 +43,14 @@ class SelectionBench:
     """The selection data of one run's recipe, read once: the selection photos' renderings, the run's synthetic
     validation pairs and the face cache; :meth:`score` gives a weights file's :func:`selection_score` row."""
 
-    def __init__(self, config_run: str | Path, shared: str | Path, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, config_run: str | Path, shared: str | Path, cache_dir: str | Path | None = None,
+                 swap_split: str | None = None) -> None:
         from laanet_train.export import load_run_config
         from laanet_train.validation import run_preprocessing
 
-        check_shared(shared, SELECTION_NEEDS)
+        check_shared(shared, (*SELECTION_NEEDS, SWAP_LIST) if swap_split else SELECTION_NEEDS)
+        #: the labelled real-swap list's rows the rule adds (``None``: the three-measure rule)
+        self.swap_rows = list_rows(shared, swap_split) if swap_split else None
         self.pairs = validation_pairs(config_run, Path(shared) / "lfw")
         self.renderings, self.sweep = selection_renderings(selection_photos(Path(shared) / "faces"))
         finder = str(run_preprocessing(load_run_config(config_run)).face_detector)
@@ -56,7 +60,7 @@ class SelectionBench:
         return self.score_detector(checkpoint_detector(run_dir, weights_file))
 
     def score_detector(self, detector: Any) -> dict[str, float]:
-        return selection_score(detector, self.renderings, self.pairs, self.cache, self.sweep)
+        return selection_score(detector, self.renderings, self.pairs, self.cache, self.sweep, self.swap_rows)
 
     def save(self) -> None:
         self.cache.save()
