@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from laanet_synth.dataset import FaceIndex
+from laanet_synth.dataset import FaceIndex, ShareMixDataset
 from laanet_synth.faces import Face
 from laanet_synth.imageio import read_image, write_image_atomic
-from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
+from laanet_synth.swaps import SwapPairDataset
 from laanet_train.config import ConfigError, load_config
 from laanet_train.data import DataError, build_datasets, concat_indexes, extra_faces, read_labelled_csv
 

@@ -11,12 +11,19 @@ from typing import Any
 import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
-from laanet_synth.dataset import BIPairDataset, FaceIndex, MixedPairDataset, SBIPairDataset, read_lfw_people
+from laanet_synth.dataset import (
+    BIPairDataset,
+    FaceIndex,
+    SBIPairDataset,
+    ShareMixDataset,
+    mixed_pairs,
+    read_lfw_people,
+)
 from laanet_synth.face_cache import FaceCache, file_key
 from laanet_synth.faces import Face
 from laanet_synth.media import is_image
 from laanet_synth.quality import quality_recipe
-from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
+from laanet_synth.swaps import SwapPairDataset
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -212,7 +219,7 @@ def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None
         if cfg.bi_share:
             bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
                                real_views=cfg.real_views)
-            train = MixedPairDataset(train, bi, cfg.bi_share, seed=seed)
+            train = mixed_pairs(train, bi, cfg.bi_share, seed=seed)
         if cfg.swap_share:
             if extra is None or not extra.swaps:
                 raise DataError(f"data.swap_share: data.extra_csv holds no swap of split {cfg.extra_split!r} "
