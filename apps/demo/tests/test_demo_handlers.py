@@ -149,7 +149,7 @@ def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path:
 
 
 def test_the_network_sees_each_input_once_also_when_no_face_is_found(
-        detector, portrait: Path, bad_inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        detector, portrait: Path, bad_inputs: dict[str, Path], tmp_path: Path, network_passes) -> None:
     # an image without a face is refused with the recipe's no-face score ("whole_image" for the built-in
     # weights): that score is the image's one network pass, not a second one
     from laanet_demo.inference import sigmoid
@@ -157,14 +157,7 @@ def test_the_network_sees_each_input_once_also_when_no_face_is_found(
 
     assert detector.preprocessing.no_face == "whole_image"
     quoted = f"whole image scored as one face: {sigmoid(detector.no_face_logit(read_image(bad_inputs['no_face']))):.3f}"
-    rows: list[int] = []
-    network = detector.predict_logits
-
-    def counted(x, *args, **kwargs):
-        rows.append(int(x.shape[0]))
-        return network(x, *args, **kwargs)
-
-    monkeypatch.setattr(detector, "predict_logits", counted)
+    rows = network_passes(detector)
     handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputFiles(tmp_path))
     out = handlers.predict_image(str(portrait))
     assert len(rows) == 1 and rows[0] == out[5]["n_faces"] >= 1

@@ -295,21 +295,8 @@ class _FaceInBrightImages:
         return [Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=0.99, landmarks=lms)]
 
 
-def _counting_passes(det: Detector, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The batch size of every network pass ``det`` makes from now on (a pass includes its flip test)."""
-    rows: list[int] = []
-    real = det.predict_logits
-
-    def counted(x, *args, **kwargs):
-        rows.append(int(x.shape[0]))
-        return real(x, *args, **kwargs)
-
-    monkeypatch.setattr(det, "predict_logits", counted)
-    return rows
-
-
 def test_model_detector_scores_each_image_once_faces_and_whole_images_together(
-        detector: Detector, monkeypatch: pytest.MonkeyPatch) -> None:
+        detector: Detector, network_passes) -> None:
     # the whole-image rule's score is the answer for a faceless image, scored in the same pass as the faces
     import dataclasses
 
@@ -321,7 +308,7 @@ def test_model_detector_scores_each_image_once_faces_and_whole_images_together(
     with_face[0, 0] = 255
     alone = {k: det.predict_image(im) for k, im in enumerate(faceless)}
     face_alone = det.predict_image(with_face)
-    rows = _counting_passes(det, monkeypatch)
+    rows = network_passes(det)
     preds = det.predict_frames([faceless[0], with_face, faceless[1]])
     assert rows == [3]  # one face and two whole images: one pass
     assert [len(p.faces) for p in preds] == [0, 1, 0] and preds[1].no_face_logit is None
