@@ -1,5 +1,6 @@
 """Fixtures every test folder shares (package tests, cross-package tests, benchmarks): where the shared
-sample data lives, skipping with a reason when it is absent, and the built-in weights' card and detector."""
+sample data lives, skipping with a reason when it is absent, the built-in weights' card and detector, and a
+count of a detector's network passes."""
 
 from __future__ import annotations
 
@@ -74,3 +75,22 @@ def card_edited_copy(tmp_path: Path):
         return dst
 
     return copy
+
+
+@pytest.fixture()
+def network_passes(monkeypatch: pytest.MonkeyPatch):
+    """A function that starts counting a ``Detector``'s network passes (``predict_logits`` calls, each with its
+    flip test) for the rest of the test; it returns the list of their batch sizes, filled as they happen."""
+
+    def count(detector) -> list[int]:
+        rows: list[int] = []
+        network = detector.predict_logits
+
+        def counted(x, *args, **kwargs):
+            rows.append(int(x.shape[0]))
+            return network(x, *args, **kwargs)
+
+        monkeypatch.setattr(detector, "predict_logits", counted)
+        return rows
+
+    return count

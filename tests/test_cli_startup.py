@@ -1,5 +1,5 @@
-"""Every command answers --help and --version before it imports torch, gradio or OpenCV, through the console
-scripts as installed (so the entry points themselves are checked)."""
+"""Every command answers --help and --version before it imports numpy, torch, gradio or OpenCV, through the
+console scripts as installed (so the entry points themselves are checked)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from importlib.metadata import entry_points
 
 import pytest
 
-COMMANDS = ["laanet", "laanet-demo", "laanet-bench", "laanet-synth", "laanet-train"]
+COMMANDS = ["laanet", "laanet-demo", "laanet-bench", "laanet-synth", "laanet-train", "laanet-research"]
 SUBCOMMAND_HELP = {"laanet": ["predict", "--help"], "laanet-bench": ["evaluate", "--help"],
-                   "laanet-synth": ["preprocess", "--help"]}
-#: every subcommand the README names, each asked for its --help below
+                   "laanet-synth": ["preprocess", "--help"], "laanet-research": ["report", "--help"]}
+#: every subcommand the READMEs name, each asked for its --help below
 SUBCOMMANDS = {"laanet": ["predict", "export-onnx"], "laanet-bench": ["datasets", "evaluate", "table", "robustness"],
-               "laanet-synth": ["preprocess", "contact-sheet"]}
-HEAVY = ("torch", "gradio", "cv2")
+               "laanet-synth": ["preprocess", "contact-sheet"],
+               "laanet-research": ["report", "select", "face-score", "ship-card", "swaps", "soup"]}
+#: subcommands that take a subcommand of their own, and theirs
+NESTED = {("laanet-research", "soup"): ["make", "greedy", "export"]}
+HEAVY = ("numpy", "torch", "gradio", "cv2")
 
 PROBE = """
 import json, sys
@@ -55,11 +58,20 @@ def test_the_subcommand_lists_are_the_parsers_own() -> None:
 
     from laanet_bench.cli import build_parser as bench
     from laanet_demo.cli import build_parser as laanet
+    from laanet_research.cli import build_parser as research
     from laanet_synth.cli import build_parser as synth
 
-    for command, build in (("laanet", laanet), ("laanet-bench", bench), ("laanet-synth", synth)):
-        (sub,) = [a for a in build()._actions if isinstance(a, argparse._SubParsersAction)]
-        assert sorted(sub.choices) == sorted(SUBCOMMANDS[command]), command
+    def choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return sub.choices
+
+    for command, build in (("laanet", laanet), ("laanet-bench", bench), ("laanet-synth", synth),
+                           ("laanet-research", research)):
+        subs = choices(build())
+        assert sorted(subs) == sorted(SUBCOMMANDS[command]), command
+        nested = {name: sorted(choices(p)) for name, p in subs.items()
+                  if any(isinstance(a, argparse._SubParsersAction) for a in p._actions)}
+        assert nested == {name: sorted(v) for (c, name), v in NESTED.items() if c == command}, command
 
 
 @pytest.mark.parametrize(("command", "sub"), [(c, s) for c, subs in SUBCOMMANDS.items() for s in subs])
@@ -68,6 +80,19 @@ def test_every_subcommand_help_parses_before_heavy_imports(command: str, sub: st
     assert result["code"] in (0, None), (command, sub, result)
     assert result["heavy"] == [], f"{command} {sub} --help imported {result['heavy']}"
     assert "usage:" in out and sub in out
+
+
+@pytest.mark.parametrize(("command", "sub", "inner"), [(c, s, i) for (c, s), inner in NESTED.items() for i in inner])
+def test_every_nested_subcommand_help_parses_before_heavy_imports(command: str, sub: str, inner: str) -> None:
+    result, out = probe(command, [sub, inner, "--help"])
+    assert result == {"code": 0, "heavy": []}, (command, sub, inner, result)
+    assert "usage:" in out and f"{sub} {inner}" in out
+
+
+@pytest.mark.parametrize(("command", "sub"), list(NESTED))
+def test_a_missing_nested_subcommand_is_a_usage_error(command: str, sub: str) -> None:
+    result, _ = probe(command, [sub])
+    assert result == {"code": 2, "heavy": []}, (command, sub, result)
 
 
 def test_help_imports_no_torch_by_importtime() -> None:

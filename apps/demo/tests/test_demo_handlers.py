@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -145,3 +146,26 @@ def test_video_reports_progress_and_people(detector, dfdc_video: Path, tmp_path:
     small = DemoHandlers(DetectorPool(detector, None), DemoLimits(max_image_pixels=10_000), OutputFiles(tmp_path))
     with pytest.raises(InputRejected, match="frames up to 10,000 pixels"):
         small.predict_video(str(dfdc_video), 3, None, progress=progress)
+
+
+def test_the_network_sees_each_input_once_also_when_no_face_is_found(
+        detector, portrait: Path, bad_inputs: dict[str, Path], tmp_path: Path, network_passes) -> None:
+    # an image without a face is refused with the recipe's no-face score ("whole_image" for the built-in
+    # weights): that score is the image's one network pass, not a second one
+    from laanet_demo.inference import sigmoid
+    from laanet_synth.imageio import read_image
+
+    assert detector.preprocessing.no_face == "whole_image"
+    quoted = f"whole image scored as one face: {sigmoid(detector.no_face_logit(read_image(bad_inputs['no_face']))):.3f}"
+    rows = network_passes(detector)
+    handlers = DemoHandlers(DetectorPool(detector, None), DemoLimits(), OutputFiles(tmp_path))
+    out = handlers.predict_image(str(portrait))
+    assert len(rows) == 1 and rows[0] == out[5]["n_faces"] >= 1
+    rows.clear()
+    with pytest.raises(InputRejected, match=re.escape(quoted)):
+        handlers.predict_image(str(bad_inputs["no_face"]))
+    assert rows == [1]
+    rows.clear()
+    with pytest.raises(InputRejected, match="No face was found in any of the 8 sampled frames"):
+        handlers.predict_video(str(bad_inputs["no_face_video"]), 8, None, progress=lambda *a, **k: None)
+    assert rows == [8]  # the eight frames scored whole, together

@@ -282,6 +282,47 @@ def test_model_detector_no_face_rule_of_the_recipe(detector: Detector, rule: str
     assert vid.prob == (None if want is None else pytest.approx(clip_score([None, None], per_frame), abs=1e-6))
 
 
+class _FaceInBrightImages:
+    """A face finder that finds one face (template landmarks) in images whose top-left pixel is white."""
+
+    def find(self, image: np.ndarray) -> list:
+        from laanet_synth.faces import Face
+        from laanet_synth.landmarks import template_landmarks
+
+        if image[0, 0, 0] != 255:
+            return []
+        lms = template_landmarks(image.shape[1] / 2, image.shape[0] / 2, 0.5)
+        return [Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=0.99, landmarks=lms)]
+
+
+def test_model_detector_scores_each_image_once_faces_and_whole_images_together(
+        detector: Detector, network_passes) -> None:
+    # the whole-image rule's score is the answer for a faceless image, scored in the same pass as the faces
+    import dataclasses
+
+    pre = dataclasses.replace(detector.preprocessing, no_face="whole_image")
+    det = Detector(detector.model, pre, face_finder=_FaceInBrightImages(), device="cpu", batch_size=3)
+    rng = np.random.default_rng(5)
+    faceless = [rng.integers(0, 200, (160, 200, 3), dtype=np.uint8) for _ in range(2)]
+    with_face = rng.integers(0, 200, (160, 200, 3), dtype=np.uint8)
+    with_face[0, 0] = 255
+    alone = {k: det.predict_image(im) for k, im in enumerate(faceless)}
+    face_alone = det.predict_image(with_face)
+    rows = network_passes(det)
+    preds = det.predict_frames([faceless[0], with_face, faceless[1]])
+    assert rows == [3]  # one face and two whole images: one pass
+    assert [len(p.faces) for p in preds] == [0, 1, 0] and preds[1].no_face_logit is None
+    assert preds[1].faces[0].logit == pytest.approx(face_alone.faces[0].logit, abs=1e-5)
+    for pred, k in ((preds[0], 0), (preds[2], 1)):
+        assert pred.no_face_logit == pytest.approx(alone[k].no_face_logit, abs=1e-5)
+    rows.clear()
+    assert det.predict_image(faceless[0]).score() == pytest.approx(alone[0].score(), abs=1e-12)
+    assert rows == [1]  # a faceless image: the whole image, once
+    rows.clear()
+    vid = det.predict_video([(n, faceless[n % 2]) for n in range(3)], people=False)
+    assert rows == [3] and vid.prob is not None  # a video without faces: its frames scored whole together
+
+
 def test_model_scoring_clip_score_prefers_frames_with_faces() -> None:
     from laanet_model.scoring import clip_score
 

@@ -224,6 +224,9 @@ def test_preprocess_refuses_an_out_that_is_a_file(inputs, tmp_path, capsys):
     assert main(["preprocess", str(inputs), "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a file" in err
+    assert main(["preprocess", str(inputs), "--out", str(out / "sub"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {out / 'sub'}: cannot create this folder (" in err
 
 
 def test_preprocess_interrupted_is_one_line_exit_130_and_resumes(one_face, tmp_path, capsys, monkeypatch):

@@ -126,33 +126,59 @@ def test_lfw_index(lfw_dir):
 
 
 def test_mixed_pairs_draw_bi_at_the_given_share_and_reproducibly(tiny_index):
-    from laanet_synth.dataset import BIPairDataset, MixedPairDataset
+    from laanet_synth.dataset import BIPairDataset, mixed_pairs
     from laanet_synth.quality import QualityAugment
 
     quality = QualityAugment(p_rescale=1.0, p_grey=1.0)
     sbi = SBIPairDataset(tiny_index, 64, seed=2, quality=quality)
     bi = BIPairDataset(tiny_index, 64, seed=2, k=2, quality=quality)
-    mixed = MixedPairDataset(sbi, bi, 0.5, seed=2)
+    mixed = mixed_pairs(sbi, bi, 0.5, seed=2)
+
+    def is_bi(i: int) -> bool:
+        return mixed.extra_item(i) is not None
+
     draws = []
     for epoch in range(40):
         mixed.set_epoch(epoch)
         assert sbi.epoch == bi.epoch == epoch
-        draws += [mixed.is_bi(i) for i in range(len(mixed))]
+        draws += [is_bi(i) for i in range(len(mixed))]
     assert 0.35 < np.mean(draws) < 0.65  # 160 draws at share 0.5
     mixed.set_epoch(3)
     for i in range(len(mixed)):
         item, again = mixed.raw_item(i), mixed.raw_item(i)
-        source = bi if mixed.is_bi(i) else sbi
+        source = bi if is_bi(i) else sbi
         np.testing.assert_array_equal(item["fake"], source.raw_item(i)["fake"])
         np.testing.assert_array_equal(item["fake"], again["fake"])
-        assert ("donor" in item) == mixed.is_bi(i)
+        assert ("donor" in item) == is_bi(i)
         # p_grey = 1: the quality recipe reached both kinds of pair, identically for the real and the fake
         for key in ("real", "fake"):
             assert np.array_equal(item[key][..., 0], item[key][..., 1])
-    assert not any(MixedPairDataset(sbi, bi, 0.0).is_bi(i) for i in range(4))
-    assert all(MixedPairDataset(sbi, bi, 1.0).is_bi(i) for i in range(4))
-    with pytest.raises(ValueError, match="bi_share"):
-        MixedPairDataset(sbi, bi, 1.5)
+    assert not any(mixed_pairs(sbi, bi, 0.0).extra_item(i) is not None for i in range(4))
+    assert all(mixed_pairs(sbi, bi, 1.0).extra_item(i) == i for i in range(4))
+    with pytest.raises(ValueError, match=r"bi_share must lie in \[0, 1\], got 1.5"):
+        mixed_pairs(sbi, bi, 1.5)
+
+
+def test_both_mixes_keep_their_per_item_draws(tiny_index):
+    # the draws each mix made as its own class: BI on stream 2 for the same face, a swap on stream 5 for an
+    # item drawn after the decision; the one mixer must give them for every (seed, epoch, item)
+    from laanet_synth.dataset import BIPairDataset, ShareMixDataset, mixed_pairs
+
+    sbi, bi = SBIPairDataset(tiny_index, 64, seed=2), BIPairDataset(tiny_index, 64, seed=2, k=2)
+    donors = SBIPairDataset(tiny_index.subset([0, 1, 2]), 64, seed=2)
+    for seed, share in ((2, 0.5), (7, 0.3)):
+        mix, swaps = mixed_pairs(sbi, bi, share, seed=seed), ShareMixDataset(sbi, donors, share, seed=seed)
+        for epoch in range(6):
+            mix.set_epoch(epoch)
+            swaps.set_epoch(epoch)
+            for i in range(len(sbi)):
+                old_bi = np.random.default_rng([seed, epoch, i, 2]).random() < share
+                assert mix.extra_item(i) == (i if old_bi else None)
+                rng = np.random.default_rng([seed, epoch, i, 5])
+                old_swap = int(rng.integers(len(donors))) if rng.random() < share else None
+                assert swaps.extra_item(i) == old_swap
+    with pytest.raises(ValueError, match="must hold the same faces"):
+        mixed_pairs(sbi, BIPairDataset(tiny_index.subset([0, 1]), 64, k=1), 0.5)
 
 
 def test_bi_quality_is_for_training_only(tiny_index):

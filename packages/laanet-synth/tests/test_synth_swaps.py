@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from laanet_synth.dataset import FaceIndex, SBIPairDataset
+from laanet_synth.dataset import FaceIndex, SBIPairDataset, ShareMixDataset
 from laanet_synth.imageio import write_image_atomic as write_image
-from laanet_synth.swaps import ShareMixDataset, SwapPairDataset, difference_mask, make_swap_pair
+from laanet_synth.swaps import SwapPairDataset, difference_mask, make_swap_pair
 
 
 def _scene(size: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

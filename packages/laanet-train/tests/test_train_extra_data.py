@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from laanet_synth.dataset import FaceIndex
+from laanet_synth.dataset import FaceIndex, ShareMixDataset
+from laanet_synth.faces import Face
 from laanet_synth.imageio import read_image, write_image_atomic
-from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
+from laanet_synth.swaps import SwapPairDataset
 from laanet_train.config import ConfigError, load_config
 from laanet_train.data import DataError, build_datasets, concat_indexes, extra_faces, read_labelled_csv
 
@@ -54,6 +55,57 @@ def test_extra_faces_reads_the_split_and_pairs_swaps_with_their_group(tmp_path, 
     assert [Path(p).name for p, _ in extra.swaps] == ["fake0.png", "fake1.png"]
     assert {row for _, row in extra.swaps} == {list(extra.reals.groups).index("extra:g0")}
     assert extra.reals.landmarks.shape == (2, 68, 2)
+
+
+class _CountingFinder:
+    """A face finder that records each search and draws a face whose box follows the image's mean."""
+
+    def __init__(self) -> None:
+        self.searched: list[float] = []
+
+    def find(self, image: np.ndarray) -> list[Face]:
+        mean = float(image.mean())
+        self.searched.append(mean)
+        lms = np.stack(np.meshgrid(np.linspace(60, 160, 17), np.linspace(70, 170, 4)), -1).reshape(-1, 2)[:68]
+        return [Face(np.array([40, 40, 200, 40 + mean]), 0.99, lms, "retinaface")]
+
+
+def test_extra_faces_are_kept_in_the_run_and_read_back_until_a_file_changes(tmp_path, lfw_dir, monkeypatch):
+    import laanet_synth.faces
+
+    csv_path = _write_list(tmp_path, lfw_dir)
+    finder = _CountingFinder()
+    made: list[str] = []
+    monkeypatch.setattr(laanet_synth.faces, "make_face_finder", lambda name: made.append(name) or finder)
+    cfg, faces_dir = _cfg(lfw_dir, csv_path).data, tmp_path / "run" / "extra-faces"
+    first = extra_faces(cfg, faces_dir=faces_dir)
+    assert len(finder.searched) == 2 and made == ["retinaface"]
+    assert (faces_dir / "faces-retinaface.json").is_file()
+
+    again = extra_faces(cfg, faces_dir=faces_dir)  # a resumed run: every face read back, no finder opened
+    assert len(finder.searched) == 2 and made == ["retinaface"]
+    np.testing.assert_array_equal(again.reals.boxes, first.reals.boxes)
+    np.testing.assert_array_equal(again.reals.landmarks, first.reals.landmarks)
+    assert again.swaps == first.swaps
+
+    changed = read_image(tmp_path / "real1.png") // 2  # the same name, other bytes
+    write_image_atomic(tmp_path / "real1.png", changed)
+    third = extra_faces(cfg, faces_dir=faces_dir)
+    assert finder.searched[2:] == [float(changed.mean())]  # only the changed file is searched again
+    row = [Path(p).name for p in third.reals.paths].index("real1.png")
+    assert third.reals.boxes[row, 3] == np.float32(40 + changed.mean()) != first.reals.boxes[row, 3]
+
+
+def test_a_training_run_keeps_its_extra_faces_in_its_folder(tmp_path, lfw_dir, monkeypatch):
+    import laanet_synth.faces
+
+    csv_path = _write_list(tmp_path, lfw_dir)
+    finder = _CountingFinder()
+    monkeypatch.setattr(laanet_synth.faces, "make_face_finder", lambda name: finder)
+    cfg = _cfg(lfw_dir, csv_path).data
+    build_datasets(cfg, seed=1, run_dir=tmp_path / "run")
+    build_datasets(cfg, seed=1, run_dir=tmp_path / "run")
+    assert len(finder.searched) == 2 and (tmp_path / "run" / "extra-faces" / "faces-retinaface.json").is_file()
 
 
 def test_build_datasets_adds_the_reals_and_mixes_in_swaps(tmp_path, lfw_dir):

@@ -87,6 +87,22 @@ def analysing(n: int) -> Callable[[], tuple[Any, ...]]:
     return lambda: ("*Analysing…*", *(None,) * (n - 1))
 
 
+def analyse_buttons(what: str) -> tuple[gr.Button, gr.Button]:
+    """A tab's "Analyse" button (enabled once there is an input) and the hidden button behind its API endpoint."""
+    button = gr.Button(f"Analyse {what}", variant="primary", elem_id=f"{what}-analyse", interactive=False)
+    return button, gr.Button(visible=False)
+
+
+def result_column(what: str, report_label: str) -> tuple[gr.Markdown, gr.Label, gr.File]:
+    """A tab's result column: the summary, the verdict bar and the report files (``<what>-summary``, ...)."""
+    with gr.Column(scale=2):
+        summary = gr.Markdown(label="Summary", elem_id=f"{what}-summary")
+        label = gr.Label(label=f"{what.capitalize()} verdict (bar: the score from 0 to 1)", elem_id=f"{what}-label",
+                         show_heading=False)
+        report = gr.File(label=report_label, file_count="multiple", interactive=False, elem_id=f"{what}-report")
+    return summary, label, report
+
+
 def build_demo(
     detector: Any,
     *,
@@ -132,16 +148,8 @@ def build_demo(
                         elem_id="image-input", height=320,
                     )
                     gr.Markdown(accepted_inputs_markdown(limits, "image", min_face))
-                    image_btn = gr.Button(
-                        "Analyse image", variant="primary", elem_id="image-analyse", interactive=False,
-                    )
-                    image_api = gr.Button(visible=False)
-                with gr.Column(scale=2):
-                    image_summary = gr.Markdown(label="Summary", elem_id="image-summary")
-                    image_label = gr.Label(label="Image verdict (bar: the score from 0 to 1)", elem_id="image-label",
-                                           show_heading=False)
-                    image_report = gr.File(label="Report (JSON, readable HTML, overlay)", file_count="multiple",
-                                           interactive=False, elem_id="image-report")
+                    image_btn, image_api = analyse_buttons("image")
+                image_summary, image_label, image_report = result_column("image", "Report (JSON, readable HTML, overlay)")
             image_overlay = gr.Image(
                 label="Faces and artifact heatmaps (colour scale below the picture)", type="filepath",
                 interactive=False, elem_id="image-overlay",
@@ -195,16 +203,8 @@ def build_demo(
                         value=limits.clamp_frames(analysis.frames_for(detector, None)),
                         step=1, label="Frames to sample (evenly spaced)", elem_id="video-frames",
                     )
-                    video_btn = gr.Button(
-                        "Analyse video", variant="primary", elem_id="video-analyse", interactive=False,
-                    )
-                    video_api = gr.Button(visible=False)
-                with gr.Column(scale=2):
-                    video_summary = gr.Markdown(label="Summary", elem_id="video-summary")
-                    video_label = gr.Label(label="Video verdict (bar: the score from 0 to 1)", elem_id="video-label",
-                                           show_heading=False)
-                    video_report = gr.File(label="Report (JSON, readable HTML)", file_count="multiple",
-                                           interactive=False, elem_id="video-report")
+                    video_btn, video_api = analyse_buttons("video")
+                video_summary, video_label, video_report = result_column("video", "Report (JSON, readable HTML)")
             video_plot = gr.Plot(label="Per-frame, per-face scores over the video", elem_id="video-plot")
             video_gallery = gr.Gallery(
                 label="Most suspicious frames: the most fake face | the frame", columns=2, height="auto",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -13,6 +12,7 @@ import pandas as pd
 from laanet_synth.atomic import write_text
 from laanet_synth.faces import FaceFinderError
 from laanet_synth.messages import one_line
+from laanet_synth.output_paths import folder_target_problem
 from laanet_synth.shards import (
     ShardError,
     TorchrunEnv,
@@ -51,16 +51,9 @@ USER_ERRORS = (DatasetLayoutError, EvaluationError, PerturbationError, RecordErr
 def output_folder(path: Path, option: str = "--out") -> Path:
     """``path`` if it is a writable folder or can be created as one (nothing is created here, so a run refused
     later leaves no trace); :class:`OutputError` before any work otherwise."""
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{option} {path}: is a file; expected a folder")
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise OutputError(f"{option} {path}: cannot create this folder ({existing} is a file)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "the folder is not writable" if existing == path else f"{existing} is not writable"
-        raise OutputError(f"{option} {path}: {what}")
+    problem = folder_target_problem(path, f"{option} {path}")
+    if problem is not None:
+        raise OutputError(problem)
     return path
 
 

@@ -423,14 +423,20 @@ class Detector:
         """What the recipe's ``no_face`` rule gives an image with no judged face, as a logit: ``None`` for
         ``"no_score"``, 0.0 (probability 0.5) for ``"chance"``, and for ``"whole_image"`` the logit of
         :meth:`whole_image_crop` through :meth:`predict_crops` (flip test as the recipe, or ``flip_test``)."""
+        if image_rgb is None and self.preprocessing.no_face == "whole_image":
+            raise ValueError("the 'whole_image' no-face rule needs the image")
+        return self.no_face_logits([image_rgb], flip_test)[0]
+
+    def no_face_logits(self, images: Sequence[np.ndarray | None], flip_test: bool | None = None
+                       ) -> list[float | None]:
+        """:meth:`no_face_logit` of several images, the whole images scored together (in batches of
+        ``batch_size``, one network pass for a video's sampled frames at the default size)."""
         rule = self.preprocessing.no_face
         if rule == "no_score":
-            return None
+            return [None] * len(images)
         if rule == "chance":
-            return 0.0
-        if image_rgb is None:
-            raise ValueError("the 'whole_image' no-face rule needs the image")
-        return self.predict_crops([self.whole_image_crop(image_rgb)], flip_test)[0].logit
+            return [0.0] * len(images)
+        return [p.logit for p in self.predict_crops([self.whole_image_crop(im) for im in images], flip_test)]
 
     # --- composed inference -------------------------------------------------------------------------------
     def _check_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
@@ -539,7 +545,7 @@ class Detector:
         no_face: list[float | None] = []
         if not any(p.faces for p in preds):
             with timer.stage("network"):
-                no_face = [self.no_face_logit(im) for im in images]
+                no_face = self.no_face_logits(images)
             preds = [dataclasses.replace(p, no_face_logit=v) for p, v in zip(preds, no_face, strict=True)]
         describer = self.face_describer if people else None
         return build_video_prediction(images, numbers, preds, self.preprocessing.frame_policy, describer, timer,
@@ -560,21 +566,27 @@ class Detector:
     ) -> list[ImagePrediction]:
         """:meth:`crop_faces` for every image ("crop" stage), then every crop of every image scored together
         by :meth:`predict_crops` ("network" stage); with ``no_face`` an image with no judged face gets the
-        recipe's no-face rule (:meth:`no_face_logit`)."""
+        recipe's no-face rule (:meth:`no_face_logit`), its whole image (under ``"whole_image"``) scored in the
+        same batches as the faces, so the network sees each image once."""
         from laanet_synth.stages import StageTimer
 
         timer = timer if timer is not None else StageTimer()
+        whole_rule = no_face and self.preprocessing.no_face == "whole_image"
         with timer.stage("crop"):
             cuts = [self.crop_faces(im, found) for im, found in zip(images, faces_per_image, strict=True)]
+            faceless = [k for k, cut in enumerate(cuts) if not cut.crops] if whole_rule else []
+            wholes = [self.whole_image_crop(images[k]) for k in faceless]
         with timer.stage("network"):
-            preds = self.predict_crops([crop for cut in cuts for crop in cut.images])
+            preds = self.predict_crops([crop for cut in cuts for crop in cut.images] + wholes)
+        n_faces = len(preds) - len(wholes)
+        whole_logits = {k: p.logit for k, p in zip(faceless, preds[n_faces:], strict=True)}
         out: list[ImagePrediction] = []
         start = 0
-        for image, found, cut in zip(images, faces_per_image, cuts, strict=True):
+        for k, (image, found, cut) in enumerate(zip(images, faces_per_image, cuts, strict=True)):
             pred = self._image_prediction(image, len(found), cut, preds[start:start + len(cut.crops)])
             if no_face and not pred.faces:
-                with timer.stage("network"):
-                    pred = dataclasses.replace(pred, no_face_logit=self.no_face_logit(image))
+                logit = whole_logits[k] if whole_rule else self.no_face_logit(image)
+                pred = dataclasses.replace(pred, no_face_logit=logit)
             out.append(pred)
             start += len(cut.crops)
         return out

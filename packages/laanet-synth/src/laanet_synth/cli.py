@@ -96,17 +96,13 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out") -> Pa
 
 
 def check_output_folder(path: str | os.PathLike[str], option: str = "--out") -> Path:
-    """``path`` if it is, or can be made, a writable folder; :class:`UsageError` otherwise."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise UsageError(f"{option} {p}: is a file; expected a folder")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{option} {p}: cannot create this folder ({exc.strerror})") from exc
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {p}: the folder is not writable")
-    return p
+    """``path`` made a folder if it is not one yet; :class:`UsageError` if it cannot be one or is not writable."""
+    from .output_paths import folder_target_problem
+
+    problem = folder_target_problem(path, f"{option} {Path(path)}", create=True)
+    if problem is not None:
+        raise UsageError(problem)
+    return Path(path)
 
 
 def process_source(src: Source, out_dir: Path, finder, recipe, n_frames: int, all_faces: bool) -> dict:

@@ -367,32 +367,52 @@ class BIPairDataset(_PairDataset):
         return {**self.finish(i, real, fake, pair.mask, pair.boundary_small, qrng), "donor": np.array(j)}
 
 
-class MixedPairDataset(_PairDataset):
-    """SBI and BI pairs over one face index: for each (epoch, face) a draw from a stream of its own picks BI
-    with probability ``bi_share``, else SBI. Both datasets must hold the same index; items carry the keys
-    they share (BI items keep their ``donor``)."""
+#: the random stream (the last entry of its seed) of each mix's per-item draw
+BI_MIX_STREAM = 2
+SWAP_MIX_STREAM = 5
 
-    def __init__(self, sbi: SBIPairDataset, bi: BIPairDataset, bi_share: float, seed: int = 0) -> None:
-        if not 0.0 <= bi_share <= 1.0:
-            raise ValueError(f"bi_share must lie in [0, 1], got {bi_share}")
-        if len(sbi) != len(bi):
-            raise ValueError("the SBI and BI datasets must hold the same faces")
-        self.sbi, self.bi, self.bi_share = sbi, bi, float(bi_share)
-        self.index, self.seed, self.epoch = sbi.index, int(seed), 0
-        self.mean, self.std = sbi.mean, sbi.std
+
+class ShareMixDataset(_PairDataset):
+    """``base``'s items, each replaced with probability ``share`` by an item of ``extra``: a draw per (epoch,
+    item) from a stream of its own (``stream``) decides, then picks which ``extra`` item from the same stream,
+    or, with ``same_faces`` (both datasets hold the same faces), takes ``extra``'s item of the same face. The
+    length is ``base``'s; items carry the keys they share (BI items keep their ``donor``)."""
+
+    def __init__(self, base: _PairDataset, extra: _PairDataset, share: float, seed: int = 0, *,
+                 same_faces: bool = False, stream: int = SWAP_MIX_STREAM, share_name: str = "share") -> None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"{share_name} must lie in [0, 1], got {share}")
+        if same_faces and len(base) != len(extra):
+            raise ValueError(f"{share_name}: the datasets mixed face by face must hold the same faces")
+        self.base, self.extra, self.share = base, extra, float(share)
+        self.same_faces, self.stream = bool(same_faces), int(stream)
+        self.index, self.seed, self.epoch = base.index, int(seed), 0
+        self.mean, self.std = base.mean, base.std
+
+    def __len__(self) -> int:
+        return len(self.base)
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
-        self.sbi.set_epoch(epoch)
-        self.bi.set_epoch(epoch)
+        self.base.set_epoch(epoch)
+        self.extra.set_epoch(epoch)
 
-    def is_bi(self, i: int) -> bool:
-        """Whether face ``i`` becomes a BI pair in the current epoch."""
-        return bool(np.random.default_rng([self.seed, self.epoch, int(i), 2]).random() < self.bi_share)
+    def extra_item(self, i: int) -> int | None:
+        """The ``extra`` item that replaces item ``i`` this epoch, or ``None``."""
+        rng = np.random.default_rng([self.seed, self.epoch, int(i), self.stream])
+        if not rng.random() < self.share:
+            return None
+        return int(i) if self.same_faces else int(rng.integers(len(self.extra)))
 
     def raw_item(self, i: int) -> dict[str, np.ndarray]:
-        return (self.bi if self.is_bi(i) else self.sbi).raw_item(i)
+        j = self.extra_item(i)
+        return self.base.raw_item(i) if j is None else self.extra.raw_item(j)
 
+
+def mixed_pairs(sbi: SBIPairDataset, bi: BIPairDataset, bi_share: float, seed: int = 0) -> ShareMixDataset:
+    """SBI and BI pairs over one face index: each (epoch, face) becomes its BI pair with probability
+    ``bi_share``, else its SBI pair (:class:`ShareMixDataset` face by face)."""
+    return ShareMixDataset(sbi, bi, bi_share, seed, same_faces=True, stream=BI_MIX_STREAM, share_name="bi_share")
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]], shuffle_seed: int | None = None) -> dict[str, torch.Tensor]:

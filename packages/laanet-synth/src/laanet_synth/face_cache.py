@@ -8,7 +8,9 @@ name; the file is written whole and atomically by :meth:`FaceCache.save`.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,13 +19,20 @@ import numpy as np
 
 from .faces import Face
 
-__all__ = ["FaceCache", "FindsFaces"]
+__all__ = ["FaceCache", "FindsFaces", "file_key"]
 
 
 class FindsFaces(Protocol):
     """What the cache asks of a face finder: ``laanet_model.Detector`` (its recipe's finder) has it."""
 
     def find_faces(self, image_rgb: np.ndarray) -> list[Face]: ...
+
+
+def file_key(path: str | os.PathLike[str]) -> str:
+    """A cache key for the image file at ``path`` that changes when its bytes do: ``<path>#<sha256 prefix>``
+    (a file edited or replaced under the same name is searched again)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return f"{path}#{digest}"
 
 
 def _to_json(face: Face) -> dict[str, Any]:

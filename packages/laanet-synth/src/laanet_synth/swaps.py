@@ -4,8 +4,8 @@ framing), cut with the real face's landmarks, with a blend mask recovered from w
 The mask is an estimate: the tool's own blend mask is not published with its outputs, so the swapped region
 is taken to be where the smoothed per-pixel difference between fake and real exceeds a floor, softened into
 a [0, 1] mask whose boundary gives the heatmap and self-consistency targets as for SBI and BI pairs.
-:class:`SwapPairDataset` yields the same items as the SBI and BI datasets; :class:`ShareMixDataset` mixes them
-into another pair dataset at a given share.
+:class:`SwapPairDataset` yields the same items as the SBI and BI datasets; :class:`laanet_synth.dataset.ShareMixDataset`
+mixes them into another pair dataset at a given share.
 """
 
 from __future__ import annotations
@@ -122,32 +122,3 @@ class SwapPairDataset(_PairDataset):
         pair = make_swap_pair(crop_face(real_img, face, self.recipe).image, crop_face(fake_img, face, self.recipe).image,
                               rng, train=self.split == "train")
         return self.finish(i, pair.real, pair.fake, pair.mask, pair.boundary_small, qrng)
-
-
-class ShareMixDataset(_PairDataset):
-    """``base``'s items, each replaced with probability ``share`` (a draw per (epoch, item) from a stream of its
-    own) by an item of ``extra`` drawn from the same stream. The length is ``base``'s."""
-
-    def __init__(self, base: _PairDataset, extra: _PairDataset, share: float, seed: int = 0) -> None:
-        if not 0.0 <= share <= 1.0:
-            raise ValueError(f"share must lie in [0, 1], got {share}")
-        self.base, self.extra, self.share = base, extra, float(share)
-        self.index, self.seed, self.epoch = base.index, int(seed), 0
-        self.mean, self.std = base.mean, base.std
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def set_epoch(self, epoch: int) -> None:
-        super().set_epoch(epoch)
-        self.base.set_epoch(epoch)
-        self.extra.set_epoch(epoch)
-
-    def extra_item(self, i: int) -> int | None:
-        """The ``extra`` item that replaces item ``i`` this epoch, or ``None``."""
-        rng = np.random.default_rng([self.seed, self.epoch, int(i), 5])
-        return int(rng.integers(len(self.extra))) if rng.random() < self.share else None
-
-    def raw_item(self, i: int) -> dict[str, np.ndarray]:
-        j = self.extra_item(i)
-        return self.base.raw_item(i) if j is None else self.extra.raw_item(j)

@@ -6,14 +6,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
-from laanet_synth.dataset import BIPairDataset, FaceIndex, MixedPairDataset, SBIPairDataset, read_lfw_people
+from laanet_synth.dataset import (
+    BIPairDataset,
+    FaceIndex,
+    SBIPairDataset,
+    ShareMixDataset,
+    mixed_pairs,
+    read_lfw_people,
+)
+from laanet_synth.face_cache import FaceCache, file_key
+from laanet_synth.faces import Face
 from laanet_synth.media import is_image
 from laanet_synth.quality import quality_recipe
-from laanet_synth.swaps import ShareMixDataset, SwapPairDataset
+from laanet_synth.swaps import SwapPairDataset
 from torch.utils.data import Dataset
 
 from .config import DataConfig
@@ -115,19 +125,44 @@ def read_labelled_csv(path: str | Path, split: str, root: str | Path | None = No
     return out
 
 
-def extra_faces(cfg: DataConfig, finder: str = "retinaface") -> ExtraFaces:
+class _LazyFinder:
+    """A face finder made on its first search, in the shape :class:`~laanet_synth.face_cache.FaceCache` calls:
+    a list whose faces are all cached opens no detector at all."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._finder: Any = None
+
+    def find_faces(self, image_rgb: np.ndarray) -> list[Face]:
+        if self._finder is None:
+            from laanet_synth.faces import make_face_finder
+
+            self._finder = make_face_finder(self.name)
+        return self._finder.find(image_rgb)
+
+
+#: the folder of a run that keeps the faces found in ``data.extra_csv``'s real images
+EXTRA_FACES_FOLDER = "extra-faces"
+
+
+def extra_faces(cfg: DataConfig, finder: str = "retinaface", faces_dir: str | Path | None = None) -> ExtraFaces:
     """Find the largest face (68 landmarks) of every real row of ``cfg.extra_csv``'s ``extra_split`` and pair
-    each fake row with the first real frame of its group whose face was found."""
-    from laanet_synth.faces import make_face_finder
+    each fake row with the first real frame of its group whose face was found.
+
+    With ``faces_dir`` the faces found are kept there (:class:`~laanet_synth.face_cache.FaceCache`, keyed by
+    :func:`~laanet_synth.face_cache.file_key`: the path and its bytes), so a run that starts again reads them
+    back and searches only images that are new or changed."""
     from laanet_synth.imageio import read_image
 
     rows = read_labelled_csv(cfg.extra_csv or "", cfg.extra_split, cfg.extra_root)
-    find = make_face_finder(finder)
+    cache = FaceCache(Path(faces_dir) if faces_dir is not None else None, finder)
+    find = _LazyFinder(finder)
     paths, groups, lms, boxes, unfound = [], [], [], [], []
+    known = len(cache)
     for r in rows:
         if r["label"] != "0":
             continue
-        faces = find.find(read_image(r["path"]))
+        faces = cache.faces(file_key(r["path"]), read_image(r["path"]), find)
         if not faces:
             unfound.append(r["path"])
             continue
@@ -135,6 +170,8 @@ def extra_faces(cfg: DataConfig, finder: str = "retinaface") -> ExtraFaces:
         groups.append("extra:" + r["group"])
         lms.append(faces[0].landmarks)
         boxes.append(faces[0].box)
+    if len(cache) > known:
+        cache.save()
     if not paths:
         raise DataError(f"data.extra_csv: no face found in any real image of split {cfg.extra_split!r}")
     reals = FaceIndex(Path("/"), np.array(paths), np.array(groups), np.array(lms, np.float32), np.array(boxes, np.float32))
@@ -155,16 +192,18 @@ def concat_indexes(a: FaceIndex, b: FaceIndex) -> FaceIndex:
                      np.r_[a.boxes, b.boxes], a.pre_cropped)
 
 
-def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
+def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
     """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
     (the validation set always uses epoch 0), so its fakes are the same at every validation. With
-    ``cfg.extra_csv`` its real faces join the training faces and, with ``cfg.swap_share``, its real swaps replace
+    ``cfg.extra_csv`` its real faces join the training faces (found once per run: kept in
+    ``run_dir/extra-faces/`` when ``run_dir`` is given) and, with ``cfg.swap_share``, its real swaps replace
     that share of the training pairs."""
     if cfg.swap_share and not cfg.extra_csv:
         raise DataError("data.swap_share: real swaps come from data.extra_csv, which is not set; give it on the "
                         "command line, e.g. data.extra_csv=../shared/data/deepfakes/index.csv")
     train_idx, val_idx = face_splits(cfg, seed)
-    extra = extra_faces(cfg) if cfg.extra_csv else None
+    faces_dir = Path(run_dir) / EXTRA_FACES_FOLDER if run_dir is not None else None
+    extra = extra_faces(cfg, faces_dir=faces_dir) if cfg.extra_csv else None
     if extra is not None:
         train_idx = concat_indexes(train_idx, extra.reals)
     recipe = crop_recipe(cfg)
@@ -180,7 +219,7 @@ def build_datasets(cfg: DataConfig, seed: int) -> tuple[Dataset, Dataset]:
         if cfg.bi_share:
             bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
                                real_views=cfg.real_views)
-            train = MixedPairDataset(train, bi, cfg.bi_share, seed=seed)
+            train = mixed_pairs(train, bi, cfg.bi_share, seed=seed)
         if cfg.swap_share:
             if extra is None or not extra.swaps:
                 raise DataError(f"data.swap_share: data.extra_csv holds no swap of split {cfg.extra_split!r} "

@@ -180,7 +180,7 @@ class Trainer:
         if cfg.train.num_threads:
             torch.set_num_threads(cfg.train.num_threads)
         seed_everything(cfg.seed)
-        self.train_set, self.val_set = datasets or build_datasets(cfg.data, cfg.seed)
+        self.train_set, self.val_set = datasets or build_datasets(cfg.data, cfg.seed, self.out)
         self.model = (model_factory or build_model)(cfg).to(self.device)
         self.channels_last = cfg.train.channels_last
         if self.channels_last:

@@ -1,0 +1,34 @@
+"""The faces-per-image cache: a file's key follows its bytes, and faces found once are read back from disk."""
+
+import numpy as np
+from laanet_synth.face_cache import FaceCache, file_key
+from laanet_synth.faces import Face
+
+
+class _Finder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def find_faces(self, image: np.ndarray) -> list[Face]:
+        self.calls += 1
+        return [Face(np.array([1, 2, 30, 40]), 0.9, np.full((68, 2), 7.5), "retinaface")]
+
+
+def test_a_file_key_names_the_path_and_changes_with_the_bytes(tmp_path):
+    f = tmp_path / "a.png"
+    f.write_bytes(b"one")
+    first = file_key(f)
+    assert first.startswith(f"{f}#") and file_key(f) == first
+    f.write_bytes(b"two")
+    assert file_key(f) != first
+
+
+def test_faces_found_once_are_read_back_by_a_new_cache(tmp_path):
+    finder, image = _Finder(), np.zeros((8, 8, 3), np.uint8)
+    cache = FaceCache(tmp_path, "retinaface")
+    found = cache.faces("k", image, finder)
+    cache.save()
+    again = FaceCache(tmp_path, "retinaface").faces("k", image, finder)
+    assert finder.calls == 1 and "k" in FaceCache(tmp_path, "retinaface")
+    np.testing.assert_array_equal(again[0].box, found[0].box)
+    assert again[0].box_convention == "retinaface"
