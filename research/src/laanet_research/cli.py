@@ -39,11 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("swaps", help="frame AUC, AP and band shares on a split of the real-swap list "
                                       "(deepfakes/index.csv), overall and per method")
     sw.add_argument("weights", help="registered weights name, .safetensors file (with its card), or a run's "
-                                    "RUN_DIR/epoch_<k>.pt (scored with the --recipe-of weights' preprocessing)")
+                                    "RUN_DIR/epoch_<k>.pt (scored with its run's recipe and the --bands-of "
+                                    "weights' bands)")
     sw.add_argument("--split", default="select", choices=("train", "select", "report"),
                     help="the list's split (default: select; report only for a card's figures)")
-    sw.add_argument("--recipe-of", default="laanet-lite0-sbi-lfw",
-                    help="weights whose preprocessing and bands a run's epoch is scored with (default: %(default)s)")
+    sw.add_argument("--bands-of", default="laanet-lite0-sbi-lfw",
+                    help="weights whose bands a run's epoch is scored with (default: %(default)s)")
     for q in (rep, sel, floor, sw):
         q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
         q.add_argument("--out", default=None, help="write the result here as JSON")

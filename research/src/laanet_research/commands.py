@@ -59,7 +59,8 @@ def select(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def swaps(args: argparse.Namespace) -> dict[str, Any]:
-    """Weights (or a run's epoch, with another weights' preprocessing and bands) on a split of the real-swap list."""
+    """Weights (or a run's epoch, with its run's recipe and another weights' bands) on a split of the real-swap
+    list."""
     from laanet_model import Detector
 
     from .real_swaps import real_swap_report
@@ -68,11 +69,10 @@ def swaps(args: argparse.Namespace) -> dict[str, Any]:
     check_shared(args.shared, (SWAP_LIST,))
     path = Path(args.weights)
     if path.suffix == ".pt":
-        from laanet_train.export import load_run_model
+        from .selection_bench import checkpoint_detector
 
-        base = Detector.from_weights(args.recipe_of, device="cpu")
-        _, model = load_run_model(path.parent, path.name)
-        detector = Detector(model, base.preprocessing, thresholds=base.thresholds, device="cpu")
+        detector = checkpoint_detector(path.parent, path.name)  # the run's own recipe: its crop and input size
+        detector.thresholds = Detector.from_weights(args.bands_of, device="cpu").thresholds
     else:
         detector = Detector.from_weights(args.weights, device="cpu")
     _say(f"scoring the {args.split!r} split of {SWAP_LIST}")
