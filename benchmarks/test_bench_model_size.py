@@ -16,7 +16,6 @@ import statistics
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from laanet_model import Detector, create_model
 from laanet_model.weights import BUILTIN_WEIGHTS, get_weights

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from laanet_model.detector import Detector
 from laanet_model.weights import BUILTIN_WEIGHTS

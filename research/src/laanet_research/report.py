@@ -80,7 +80,8 @@ def run_protocol(
     say("calibration: the real faces and the swaps of the real-swap list's select split")
     select_rows = list_rows(shared, "select")
     select_probs = score_rows(detector, select_rows)
-    select_scored = [(int(r["label"]), p) for r, p in zip(select_rows, select_probs) if p is not None]
+    select_scored = [(int(r["label"]), p) for r, p in zip(select_rows, select_probs, strict=True)
+                     if p is not None]
     bands = photo_and_swap_bands(cal, [p for y, p in select_scored if y == 0], [p for y, p in select_scored if y == 1])
     fa = bands["fake_above"]
 

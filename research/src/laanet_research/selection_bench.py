@@ -10,9 +10,9 @@ import numpy as np
 
 from .face_cache import FaceCache
 from .halves import selection_photos
+from .real_swaps import list_rows
 from .renderings import selection_renderings
 from .selection import selection_score
-from .real_swaps import list_rows
 from .shared_data import SELECTION_NEEDS, SWAP_LIST, check_shared
 
 
