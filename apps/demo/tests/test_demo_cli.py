@@ -91,13 +91,14 @@ def test_predict_images_videos_and_bad_files_through_the_detector(
     assert len(recs) == 5 and not predict.partial_path(out).exists()
     for img in (portrait, group_photo):
         rec = recs[img.name]
-        direct = detector.predict_image(read_image(img)).faces
+        prediction = detector.predict_image(read_image(img))
+        direct = prediction.faces
         assert rec["kind"] == "image" and rec["n_faces"] == len(direct) >= 1
         # faces most fake first, as the demo shows them
         direct = sorted(direct, key=lambda f: -f.logit)
         assert np.allclose([f["prob"] for f in rec["faces"]], [float(f.prob) for f in direct], atol=1e-5)
         # the file's score is the detector's frame score over every face found (the recipe's frame rule)
-        assert math.isclose(rec["prob"], detector.predict_image(read_image(img)).prob(), abs_tol=1e-5)
+        assert math.isclose(rec["prob"], prediction.prob(), abs_tol=1e-5)
     video = recs[dfdc_video.name]
     assert video["kind"] == "video" and video["n_frames"] == 3 and len(video["frames"]) == 3
     assert detector.preprocessing.frame_policy == "max"  # the built-in recipe: the most fake face per frame

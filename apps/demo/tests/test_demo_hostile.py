@@ -235,7 +235,7 @@ def test_sigterm_removes_uploads_and_outputs(tmp_path: Path) -> None:
                 break
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "the demo did not start"
-                time.sleep(2)
+                time.sleep(0.1)
         example = next(e for e in shipped("image") if e.file.startswith("portrait")).path
         user_photo = tmp_path / "user-photo.jpg"  # a user's own file: not one of the page's examples
         user_photo.write_bytes(example.read_bytes() + b"\0" * 16)

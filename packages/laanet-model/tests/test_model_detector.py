@@ -38,6 +38,15 @@ def detector(lite_weights: Path) -> Detector:
     return Detector.from_weights(lite_weights, device="cpu", batch_size=3)
 
 
+@pytest.fixture(scope="module")
+def portrait(detector: Detector, shared_data: Path) -> tuple[np.ndarray, object]:
+    """A real portrait (``faces/portraits/img1.jpg``) and the detector's prediction for it, made once."""
+    from laanet_synth.imageio import read_image
+
+    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
+    return image, detector.predict_image(image)
+
+
 def _crops(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, SIZE, SIZE, 3), dtype=np.uint8)
 
@@ -120,12 +129,10 @@ def test_model_detector_official_float64_path_agrees(lite_weights: Path, detecto
     assert a == pytest.approx(b, abs=1e-3)
 
 
-def test_model_detector_predict_image_on_real_portrait(detector: Detector, shared_data: Path) -> None:
+def test_model_detector_predict_image_on_real_portrait(detector: Detector, portrait) -> None:
     from laanet_synth.crops import apply_affine
-    from laanet_synth.imageio import read_image
 
-    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
-    res = detector.predict_image(image)
+    image, res = portrait
     assert res.image_size == image.shape[:2]
     assert len(res.faces) >= 1
     face = res.faces[0]
@@ -184,16 +191,15 @@ def test_model_detector_official_pth_gets_official_recipe(
     assert det2.thresholds == WEIGHTS["laanet-official-sbi"].thresholds
 
 
-def test_model_detector_faces_below_min_face_size_are_not_judged(detector: Detector, shared_data: Path) -> None:
+def test_model_detector_faces_below_min_face_size_are_not_judged(detector: Detector, portrait) -> None:
     import dataclasses
 
     from laanet_model.detector import too_small_reason
     from laanet_synth.faces import Face
-    from laanet_synth.imageio import read_image
 
     assert Preprocessing().min_face_size == 32 and detector.preprocessing.min_face_size == 32
-    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
-    big = detector.predict_image(image).faces[0]
+    image, found = portrait
+    big = found.faces[0]
     lms = np.asarray(big.landmarks, np.float32)
     # the same face shrunk to 20 px wide, placed in a corner: found (given), but not judged
     x1, y1, x2, y2 = (float(v) for v in big.box)
@@ -217,16 +223,15 @@ def test_model_detector_faces_below_min_face_size_are_not_judged(detector: Detec
         Preprocessing(min_face_size=-1)
 
 
-def test_model_detector_detections_below_min_face_score_are_not_judged(detector: Detector, shared_data: Path) -> None:
+def test_model_detector_detections_below_min_face_score_are_not_judged(detector: Detector, portrait) -> None:
     import dataclasses
 
     from laanet_model.detector import unsure_face_reason
     from laanet_synth.faces import Face
-    from laanet_synth.imageio import read_image
 
     assert Preprocessing().min_face_score is None and detector.preprocessing.min_face_score is None
-    image = read_image(shared_data / "faces" / "portraits" / "img1.jpg")
-    big = detector.predict_image(image).faces[0]
+    image, found = portrait
+    big = found.faces[0]
     sure = Face(box=np.asarray(big.box), score=0.99, landmarks=np.asarray(big.landmarks, np.float32))
     unsure = dataclasses.replace(sure, score=0.87)
     # without a floor every face found is judged

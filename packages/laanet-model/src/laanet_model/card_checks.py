@@ -179,10 +179,25 @@ def read_safetensors_header(path: str | os.PathLike[str]) -> dict[str, TensorHea
     return out
 
 
+class _NoRandomFillOnMeta(torch.overrides.TorchFunctionMode):
+    """Random weight initialisation (``normal_``, ``uniform_``) left out for ``meta`` tensors, which hold no values
+    to fill: PyTorch runs those on ``meta`` through its Python reference code, whose first use imports
+    ``torch._dynamo`` (seconds of start-up for a shape check). Shapes, and every other operation, are unchanged."""
+
+    SKIPPED = frozenset({"normal_", "uniform_", "trunc_normal_"})
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        tensor = args[0] if args else kwargs.get("tensor")
+        if getattr(func, "__name__", "") in self.SKIPPED and getattr(tensor, "is_meta", False):
+            return tensor
+        return func(*args, **kwargs)
+
+
 def expected_shapes(cfg: LAANetConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every entry of the state dict ``cfg`` builds, computed on the ``meta`` device."""
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), _NoRandomFillOnMeta():
             model = LAANet(without_pretrained(cfg))
     except Exception as exc:  # noqa: BLE001 - any failure to build the described network is a bad card
         raise CardMismatch(f"the card's architecture cannot be built: {type(exc).__name__}: {exc}") from exc
