@@ -60,19 +60,20 @@ def test_the_selection_rows_swap_measures_score_every_image_with_the_no_face_rul
         rows.append({"path": str(path), "label": str(label), "method": "A"})
 
     class Scorer:
-        """A face in every image brighter than 25 (logit by brightness); the darkest gets the no-face rule."""
-
-        class detector:  # noqa: N801 - stands in for the Detector attribute
-            @staticmethod
-            def no_face_logit(image):
-                return 5.0  # the whole-image score calls it fake
+        """A face in every image brighter than 25 (logit by brightness); the darkest gets the no-face rule's
+        whole-image score, which calls it fake (logit 5)."""
 
         seen: list[str] = []
 
-        def frame_logit(self, key, image):
+        def predict(self, key, image):
+            import types
+
+            from laanet_model.scoring import sigmoid
+
             self.seen.append(key)
             mean = float(image.mean())
-            return None if mean < 25 else (mean - 100) / 20
+            logit = 5.0 if mean < 25 else (mean - 100) / 20
+            return types.SimpleNamespace(score=lambda: float(sigmoid(logit)))
 
     scorer = Scorer()
     got = swap_measures(scorer, rows)

@@ -11,7 +11,6 @@ from laanet_model.network import config_from_dict, config_to_dict
 from laanet_model.variants import (
     PRETRAINED_BACKBONES,
     VARIANTS,
-    lite0_imagenet_state_dict,
     pretrained_backbone_state_dict,
     resolve_config,
 )
@@ -134,7 +133,7 @@ def test_model_config_round_trip_and_overrides() -> None:
 
 
 def test_model_lite0_backbone_gets_imagenet_weights(lite0: LAANet) -> None:
-    ref = lite0_imagenet_state_dict()
+    ref = pretrained_backbone_state_dict("efficientnet-lite0-imagenet")
     own = lite0.state_dict()
     for key in ("_conv_stem.weight", "_blocks.7._depthwise_conv.weight", "_bn1.running_var"):
         torch.testing.assert_close(own[key], ref[key])

@@ -28,12 +28,22 @@ def list_rows(shared: str | Path, split: str) -> list[dict[str, str]]:
     return [{**r, "path": str(root / r["path"])} for r in rows]
 
 
-def score_rows(detector: Any, rows: Sequence[dict[str, str]]) -> list[float | None]:
-    """Each row's image score under the recipe (its judged faces by the frame policy, else the no-face rule;
-    ``None`` when the rule gives none)."""
+def row_probs(scorer: Any, rows: Sequence[dict[str, str]]) -> list[float | None]:
+    """Each row's image score under the recipe through a :class:`~laanet_research.face_cache.PhotoScorer` (its
+    judged faces by the frame policy, else the no-face rule; ``None`` when the rule gives none), faces found
+    once per image path."""
     from laanet_synth.imageio import read_image
 
-    return [detector.predict_image(read_image(r["path"])).score() for r in rows]
+    return [scorer.predict(f"swaplist/{r['path']}", read_image(r["path"])).score() for r in rows]
+
+
+def score_rows(detector: Any, rows: Sequence[dict[str, str]], cache: Any = None) -> list[float | None]:
+    """:func:`row_probs` through ``detector``, its faces kept in ``cache`` (a ``FaceCache``; in memory when
+    ``None``)."""
+    from .face_cache import FaceCache, PhotoScorer
+
+    cache = cache if cache is not None else FaceCache(None, str(detector.preprocessing.face_detector))
+    return row_probs(PhotoScorer(detector, cache), rows)
 
 
 def _figures(y: np.ndarray, p: np.ndarray, fake_above: float | None, real_below: float | None = None
@@ -72,7 +82,7 @@ def swap_figures(rows: Sequence[dict[str, str]], probs: Sequence[float | None],
 
 
 def real_swap_report(detector: Any, shared: str | Path, split: str, fake_above: float,
-                     real_below: float | None = None) -> dict[str, Any]:
-    """:func:`swap_figures` of ``detector`` on ``split`` of the labelled list."""
+                     real_below: float | None = None, cache: Any = None) -> dict[str, Any]:
+    """:func:`swap_figures` of ``detector`` on ``split`` of the labelled list (faces kept in ``cache``)."""
     rows = list_rows(shared, split)
-    return swap_figures(rows, score_rows(detector, rows), fake_above, real_below)
+    return swap_figures(rows, score_rows(detector, rows, cache), fake_above, real_below)

@@ -79,7 +79,7 @@ def run_protocol(
     cal = calibration_scores(scorer, calibration_renderings(selection))
     say("calibration: the real faces and the swaps of the real-swap list's select split")
     select_rows = list_rows(shared, "select")
-    select_probs = score_rows(detector, select_rows)
+    select_probs = score_rows(detector, select_rows, scorer.cache)
     select_scored = [(int(r["label"]), p) for r, p in zip(select_rows, select_probs, strict=True)
                      if p is not None]
     bands = photo_and_swap_bands(cal, [p for y, p in select_scored if y == 0], [p for y, p in select_scored if y == 1])
@@ -143,7 +143,7 @@ def run_protocol(
     synthetic = synthetic_sensitivity(detector, lfw, fa)
     localisation = synthetic.pop("localisation")
     say("sensitivity: real face swaps of the labelled list's report split")
-    swaps = real_swap_report(detector, shared, "report", fa, bands["real_below"])
+    swaps = real_swap_report(detector, shared, "report", fa, bands["real_below"], scorer.cache)
     say("sensitivity: dfdc-crops")
     dfdc = score_folder(detector, shared / "dfdc-crops")
     m = dfdc.metrics()

