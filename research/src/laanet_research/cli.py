@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--split", default="select", choices=("train", "select", "report"),
                     help="the list's split (default: select; report only for a card's figures)")
     sw.add_argument("--bands-of", default="laanet-lite0-sbi-lfw",
-                    help="weights whose bands a run's epoch is scored with (default: %(default)s)")
+                    help="registered weights whose bands a run's epoch is scored with (default: %(default)s)")
     for q in (rep, sel, floor, sw):
         q.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/, dfdc-crops/)")
         q.add_argument("--out", default=None, help="write the result here as JSON")

@@ -62,22 +62,28 @@ def swaps(args: argparse.Namespace) -> dict[str, Any]:
     """Weights (or a run's epoch, with its run's recipe and another weights' bands) on a split of the real-swap
     list."""
     from laanet_model import Detector
+    from laanet_model.weights import get_weights
 
+    from .face_cache import FaceCache
     from .real_swaps import real_swap_report
+    from .selection_bench import checkpoint_detector
     from .shared_data import SWAP_LIST
 
     check_shared(args.shared, (SWAP_LIST,))
     path = Path(args.weights)
     if path.suffix == ".pt":
-        from .selection_bench import checkpoint_detector
-
         detector = checkpoint_detector(path.parent, path.name)  # the run's own recipe: its crop and input size
-        detector.thresholds = Detector.from_weights(args.bands_of, device="cpu").thresholds
+        try:  # the registry's entry holds the bands: no network is loaded for them
+            detector.thresholds = get_weights(args.bands_of).thresholds
+        except KeyError as exc:
+            raise CommandError(f"--bands-of: {exc.args[0]}") from exc
     else:
         detector = Detector.from_weights(args.weights, device="cpu")
     _say(f"scoring the {args.split!r} split of {SWAP_LIST}")
+    cache = FaceCache(Path(args.cache) if args.cache else None, str(detector.preprocessing.face_detector))
     figures = real_swap_report(detector, args.shared, args.split, detector.thresholds.fake_above,
-                               detector.thresholds.real_below)
+                               detector.thresholds.real_below, cache)
+    cache.save()
     return {"weights": str(args.weights), "split": args.split, "fake_above": detector.thresholds.fake_above,
             **figures}
 
