@@ -15,6 +15,12 @@ N_FRAMES = 32
 PEOPLE = ((0, 230, 250, 600), (100, 420, 700, 250), (200, 520, 1250, 380))
 
 
+@pytest.fixture(scope="session")
+def clip_frames() -> int:
+    """How many frames :func:`clip_1080p` holds, and so how many a video verdict on it samples."""
+    return N_FRAMES
+
+
 @pytest.fixture(scope="module")
 def clip_1080p(tmp_path_factory: pytest.TempPathFactory, lfw_dir: Path) -> Path:
     """A synthetic 32-frame 1920 x 1080 MPEG-4 clip: three LFW photos pasted at different sizes on a dim,

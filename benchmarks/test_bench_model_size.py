@@ -23,7 +23,6 @@ from laanet_synth.imageio import read_image
 from laanet_synth.retinaface import RetinaFaceFinder
 from laanet_synth.video import read_frames
 
-N_FRAMES = 32
 THREADS = 2
 ROUNDS = 3
 #: (label, variant, input size); None: the shipped built-in weights as they are
@@ -48,7 +47,7 @@ def _detector(variant: str | None, size: int, backend: str) -> Detector:
     return Detector(model, pre, thresholds=spec.thresholds, device="cpu", backend=backend, face_finder=finder)
 
 
-def test_bench_larger_model_video_and_photo(benchmark, clip_1080p: Path, shared_data: Path) -> None:
+def test_bench_larger_model_video_and_photo(benchmark, clip_1080p: Path, clip_frames: int, shared_data: Path) -> None:
     torch.set_num_threads(THREADS)
     photo = read_image(shared_data / PHOTO)
     dets = {
@@ -62,7 +61,7 @@ def test_bench_larger_model_video_and_photo(benchmark, clip_1080p: Path, shared_
 
     def video(name: str) -> None:
         t0 = time.perf_counter()
-        pred = dets[name].predict_video(read_frames(clip_1080p, N_FRAMES))
+        pred = dets[name].predict_video(read_frames(clip_1080p, clip_frames))
         video_s[name].append(time.perf_counter() - t0)
         faces[name] = sum(len(f.faces) for f in pred.frames)
 
@@ -84,12 +83,12 @@ def test_bench_larger_model_video_and_photo(benchmark, clip_1080p: Path, shared_
     benchmark.pedantic(video, args=(baseline,), rounds=ROUNDS, iterations=1)
 
     # every configuration judged the same faces: the front end is shared, only the network differs
-    assert len(set(faces.values())) == 1 and faces[baseline] >= 3 * N_FRAMES - 2, faces
+    assert len(set(faces.values())) == 1 and faces[baseline] >= 3 * clip_frames - 2, faces
     med_v = {k: round(statistics.median(v), 2) for k, v in video_s.items()}
     med_p = {k: round(statistics.median(v), 3) for k, v in photo_s.items()}
     benchmark.extra_info.update(
         {
-            "clip": f"synthetic {N_FRAMES} frames 1920x1080 mp4v, 3 LFW faces of about 100, 190 and 230 px",
+            "clip": f"synthetic {clip_frames} frames 1920x1080 mp4v, 3 LFW faces of about 100, 190 and 230 px",
             "photo": PHOTO,
             "threads": THREADS,
             "video_s": med_v,

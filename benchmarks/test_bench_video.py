@@ -20,28 +20,27 @@ from laanet_synth.retinaface import RetinaFaceFinder
 from laanet_synth.stages import StageTimer
 from laanet_synth.video import read_frames
 
-N_FRAMES = 32
 THREADS = 2
 
 
-def video_verdict(detector: Detector, path: Path) -> tuple[object, dict[str, float]]:
+def video_verdict(detector: Detector, path: Path, n_frames: int) -> tuple[object, dict[str, float]]:
     """Decode the sampled frames and score the video as ``laanet predict`` does; returns the prediction and
     the stage times in ms."""
     timer = StageTimer()
     with timer.stage("decode"):
-        frames = read_frames(path, N_FRAMES)
+        frames = read_frames(path, n_frames)
     pred = detector.predict_video(frames, timer=timer)
     return pred, timer.milliseconds()
 
 
-def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
+def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path, clip_frames: int) -> None:
     torch.set_num_threads(THREADS)
     retina = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=RetinaFaceFinder(num_threads=THREADS))
     hog = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", face_finder=DlibFaceFinder())
     onnx = Detector.from_weights(BUILTIN_WEIGHTS, device="cpu", backend="onnxruntime",
                                  face_finder=RetinaFaceFinder(num_threads=THREADS))
-    video_verdict(retina, clip_1080p)  # warm-up: models load, first forward passes
-    video_verdict(onnx, clip_1080p)
+    video_verdict(retina, clip_1080p, clip_frames)  # warm-up: models load, first forward passes
+    video_verdict(onnx, clip_1080p, clip_frames)
 
     stages: dict[str, list[dict[str, float]]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
     walls: dict[str, list[float]] = {"retinaface": [], "dlib": [], "retinaface+onnxruntime": []}
@@ -49,7 +48,7 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
 
     def run(name: str, det: Detector) -> object:
         t0 = time.perf_counter()
-        pred, ms = video_verdict(det, clip_1080p)
+        pred, ms = video_verdict(det, clip_1080p, clip_frames)
         walls[name].append(time.perf_counter() - t0)
         stages[name].append(ms)
         preds[name] = pred
@@ -61,10 +60,10 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
     benchmark.pedantic(run, args=("retinaface", retina), rounds=3, iterations=1)
 
     r, h = preds["retinaface"], preds["dlib"]
-    assert r.prob is not None and len(r.frames) == N_FRAMES
+    assert r.prob is not None and len(r.frames) == clip_frames
     faces_r = sum(len(f.faces) for f in r.frames)
     faces_h = sum(len(f.faces) for f in h.frames)
-    assert faces_r >= 3 * N_FRAMES - 2  # every person in (nearly) every frame
+    assert faces_r >= 3 * clip_frames - 2  # every person in (nearly) every frame
     assert faces_r >= faces_h
     assert len(r.people) == 3
     o = preds["retinaface+onnxruntime"]
@@ -77,7 +76,7 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
     wall_r, wall_h = float(np.median(walls["retinaface"])), float(np.median(walls["dlib"]))
     sr, sh = median_stages("retinaface"), median_stages("dlib")
     benchmark.extra_info.update({
-        "clip": f"synthetic {N_FRAMES} frames 1920x1080 mp4v, 3 LFW faces of about 100, 190 and 230 px, darkened",
+        "clip": f"synthetic {clip_frames} frames 1920x1080 mp4v, 3 LFW faces of about 100, 190 and 230 px, darkened",
         "threads": THREADS,
         "retinaface_s_per_video": round(wall_r, 2),
         "dlib_s_per_video": round(wall_h, 2),
@@ -86,8 +85,8 @@ def test_bench_video_retinaface_vs_dlib(benchmark, clip_1080p: Path) -> None:
         "retinaface_onnxruntime_stages_ms": median_stages("retinaface+onnxruntime"),
         "retinaface_stages_ms": sr,
         "dlib_stages_ms": sh,
-        "retinaface_ms_per_frame_detect_landmarks": round((sr["detect"] + sr["landmarks"]) / N_FRAMES, 1),
-        "dlib_ms_per_frame_detect_landmarks": round((sh["detect"] + sh["landmarks"]) / N_FRAMES, 1),
+        "retinaface_ms_per_frame_detect_landmarks": round((sr["detect"] + sr["landmarks"]) / clip_frames, 1),
+        "dlib_ms_per_frame_detect_landmarks": round((sh["detect"] + sh["landmarks"]) / clip_frames, 1),
         "faces_found": {"retinaface": faces_r, "dlib": faces_h},
         "people": {"retinaface": len(r.people), "dlib": len(h.people)},
         "target_s_per_video": 4.0,

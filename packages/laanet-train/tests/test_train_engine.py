@@ -373,3 +373,27 @@ def test_export_writes_float16_weights_and_a_card_the_detector_loads(
     bands = calibrate_bands(scores.probs[scores.labels == 0], EXPORT_CALIBRATION)
     assert on_disk["thresholds_rule"] == bands["rule"] and EXPORT_CALIBRATION in bands["rule"]
     assert on_disk["thresholds"] == pytest.approx({k: bands[k] for k in ("real_below", "fake_above")}, abs=2e-3)
+
+
+def test_a_run_continues_from_an_epochs_weights_when_its_folder_is_gone(lfw_dir: Path, tmp_path: Path) -> None:
+    first = Trainer(tiny_config(lfw_dir, tmp_path / "first", "train.keep_epoch_weights=true")).fit()
+    assert first.global_step == 6 and (tmp_path / "first" / "epoch_0.pt").is_file()
+    cont = tiny_config(lfw_dir, tmp_path / "cont", f"model.init_from={tmp_path / 'first' / 'epoch_0.pt'}",
+                       "train.start_epoch=1")
+    trainer = Trainer(cont)
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, weights(tmp_path / "first" / "epoch_0.pt")[k]), k
+    result = trainer.fit()
+    assert result.epochs_done == 2 and result.global_step == 6
+    rows = metric_rows(tmp_path / "cont" / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1]
+    # the fresh optimiser warms up again from the continued epoch; the uninterrupted schedule does not
+    plain = tiny_config(lfw_dir, tmp_path)
+    assert lr_factor(cont, 1, 0, 3) == pytest.approx(lr_factor(plain, 1, 0, 3) / 2)
+    assert lr_factor(cont, 1, 2, 3) == pytest.approx(lr_factor(plain, 1, 2, 3))
+    from laanet_train.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs the weights it continues from"):
+        tiny_config(lfw_dir, tmp_path, "train.start_epoch=1")
+    with pytest.raises(ConfigError, match="train.start_epoch: expected 0..train.epochs-1"):
+        tiny_config(lfw_dir, tmp_path, f"model.init_from={tmp_path / 'first' / 'epoch_0.pt'}", "train.start_epoch=2")

@@ -203,7 +203,13 @@ class RunConfig:
     weights as ``epoch_<k>.pt`` (for selecting a checkpoint on other data than the synthetic validation).
     ``freeze_bn`` keeps every BatchNorm layer on its running statistics during training (their scale and shift
     still learn): a fine-tune of averaged weights with small batches then leaves the averaged statistics as
-    they are instead of replacing them with those of a few noisy batches."""
+    they are instead of replacing them with those of a few noisy batches.
+
+    ``start_epoch`` continues a run whose folder is gone from an epoch's exported weights: with
+    ``model.init_from`` naming the run's ``epoch_<k-1>.pt`` (or its export) and ``start_epoch: k``, a run with no
+    ``state.pt`` yet starts at epoch ``k`` of the same schedule and data order. The optimiser starts afresh, so
+    the learning rate is warmed up again over ``schedule.warmup_steps`` from there; the result is close to, not
+    bit-identical with, the uninterrupted run. A run that has its ``state.pt`` resumes from it as always."""
 
     epochs: int = 100
     steps_per_epoch: int | None = None
@@ -219,6 +225,7 @@ class RunConfig:
     progress: bool = True
     keep_epoch_weights: bool = False
     freeze_bn: bool = False
+    start_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -380,6 +387,10 @@ def _check(cfg: TrainConfig) -> None:
     need(r.val_every_epochs >= 1, f"train.val_every_epochs: expected >= 1, got {r.val_every_epochs}")
     need(r.stop_after_steps is None or r.stop_after_steps >= 1,
          f"train.stop_after_steps: expected null or >= 1, got {r.stop_after_steps}")
+    need(0 <= r.start_epoch < r.epochs, f"train.start_epoch: expected 0..train.epochs-1 ({r.epochs - 1}), got {r.start_epoch}")
+    need(r.start_epoch == 0 or bool(cfg.model.init_from),
+         "train.start_epoch: continuing at a later epoch needs the weights it continues from in model.init_from "
+         "(the run's epoch_<k-1>.pt or its export)")
     need(r.num_threads is None or r.num_threads >= 1,
          f"train.num_threads: expected null or >= 1, got {r.num_threads}")
     need(r.device == "auto" or r.device == "cpu" or r.device.startswith("cuda"),

@@ -80,6 +80,10 @@ def lr_factor(cfg: TrainConfig, epoch: int, step_in_epoch: int, steps_per_epoch:
             span = max(1, total - s.warmup_steps)
             t = min(1.0, (step - s.warmup_steps) / span)
             f = s.min_factor + (1 - s.min_factor) * 0.5 * (1 + math.cos(math.pi * t))
+    start = cfg.train.start_epoch * steps_per_epoch
+    since = epoch * steps_per_epoch + step_in_epoch - start
+    if start and s.warmup_steps and since < s.warmup_steps:  # a continued run's fresh optimiser warms up again
+        f *= (since + 1) / s.warmup_steps
     return f
 
 
@@ -320,6 +324,9 @@ class Trainer:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         epoch, start_step, run = resume_run(self.out, cfg, self.model, self.optimizer)
+        if epoch == 0 and start_step == 0 and run.global_step == 0 and cfg.train.start_epoch:
+            epoch = cfg.train.start_epoch  # a continued run: model.init_from holds the previous epoch's weights
+            run.global_step = epoch * self.steps_per_epoch
         if self.is_main:
             write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
         log = RunLog(self.out, enabled=self.is_main, global_step=run.global_step)
