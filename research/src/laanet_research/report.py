@@ -33,7 +33,7 @@ from .fake_clips import fake_clip_probs
 from .halves import split_folders
 from .heldout import lfw_heldout, synthetic_sensitivity
 from .photo_bands import calibration_scores, photo_and_swap_bands
-from .real_swaps import SWAP_LIST, SWAP_SPLIT, list_rows, real_swap_report, score_rows
+from .real_swaps import SWAP_LIST, SWAP_SPLIT, list_rows, real_swap_report, row_probs
 from .renderings import LFW_RENDERINGS, SWEEP_HEIGHTS, calibration_renderings, quarter, sweep_views
 from .shared_data import FAKE_CLIPS
 from .sweep import SWEEP_TOLERANCE, sweep_spreads, sweep_summary
@@ -79,7 +79,7 @@ def run_protocol(
     cal = calibration_scores(scorer, calibration_renderings(selection))
     say("calibration: the real faces and the swaps of the real-swap list's select split")
     select_rows = list_rows(shared, "select")
-    select_probs = score_rows(detector, select_rows, scorer.cache)
+    select_probs = row_probs(scorer, select_rows)
     select_scored = [(int(r["label"]), p) for r, p in zip(select_rows, select_probs, strict=True)
                      if p is not None]
     bands = photo_and_swap_bands(cal, [p for y, p in select_scored if y == 0], [p for y, p in select_scored if y == 1])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,10 +78,19 @@ class FaceCache:
 
     def faces(self, key: str | Path, image: np.ndarray, finder: FindsFaces) -> list[Face]:
         """The faces of ``image`` (named ``key``), found by ``finder`` on the first call for ``key``."""
-        k = str(key)
-        entry = self._mem.get(k)
+        return self._faces(str(key), lambda: image, finder)
+
+    def file_faces(self, path: str | os.PathLike[str], finder: FindsFaces) -> list[Face]:
+        """The faces of the image file at ``path``, keyed by :func:`file_key` (its path and bytes): the file is
+        decoded and searched only when that key is not cached yet."""
+        from .imageio import read_image
+
+        return self._faces(file_key(path), lambda: read_image(path), finder)
+
+    def _faces(self, key: str, image: Callable[[], np.ndarray], finder: FindsFaces) -> list[Face]:
+        entry = self._mem.get(key)
         if entry is None:
-            entry = self._mem[k] = [_to_json(f) for f in finder.find_faces(image)]
+            entry = self._mem[key] = [_to_json(f) for f in finder.find_faces(image())]
         return [_from_json(d) for d in entry]
 
     def save(self) -> None:

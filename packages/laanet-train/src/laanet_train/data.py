@@ -19,7 +19,7 @@ from laanet_synth.dataset import (
     mixed_pairs,
     read_lfw_people,
 )
-from laanet_synth.face_cache import FaceCache, file_key
+from laanet_synth.face_cache import FaceCache
 from laanet_synth.faces import Face
 from laanet_synth.media import is_image
 from laanet_synth.quality import quality_recipe
@@ -151,9 +151,7 @@ def extra_faces(cfg: DataConfig, finder: str = "retinaface", faces_dir: str | Pa
 
     With ``faces_dir`` the faces found are kept there (:class:`~laanet_synth.face_cache.FaceCache`, keyed by
     :func:`~laanet_synth.face_cache.file_key`: the path and its bytes), so a run that starts again reads them
-    back and searches only images that are new or changed."""
-    from laanet_synth.imageio import read_image
-
+    back and decodes and searches only images that are new or changed."""
     rows = read_labelled_csv(cfg.extra_csv or "", cfg.extra_split, cfg.extra_root)
     cache = FaceCache(Path(faces_dir) if faces_dir is not None else None, finder)
     find = _LazyFinder(finder)
@@ -162,7 +160,7 @@ def extra_faces(cfg: DataConfig, finder: str = "retinaface", faces_dir: str | Pa
     for r in rows:
         if r["label"] != "0":
             continue
-        faces = cache.faces(file_key(r["path"]), read_image(r["path"]), find)
+        faces = cache.file_faces(r["path"], find)
         if not faces:
             unfound.append(r["path"])
             continue

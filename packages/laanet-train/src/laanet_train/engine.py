@@ -323,10 +323,7 @@ class Trainer:
         """Run (or resume) until ``train.epochs`` are done or ``train.stop_after_steps`` is reached."""
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
-        epoch, start_step, run = resume_run(self.out, cfg, self.model, self.optimizer)
-        if epoch == 0 and start_step == 0 and run.global_step == 0 and cfg.train.start_epoch:
-            epoch = cfg.train.start_epoch  # a continued run: model.init_from holds the previous epoch's weights
-            run.global_step = epoch * self.steps_per_epoch
+        epoch, start_step, run = resume_run(self.out, cfg, self.model, self.optimizer, self.steps_per_epoch)
         if self.is_main:
             write_text(self.out / "config.yaml", yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
         log = RunLog(self.out, enabled=self.is_main, global_step=run.global_step)

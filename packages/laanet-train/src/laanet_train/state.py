@@ -123,13 +123,15 @@ def check_compatible(cfg: TrainConfig, saved: dict[str, Any], path: Path) -> Non
         )
 
 
-def resume_run(out: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer
-               ) -> tuple[int, int, RunProgress]:
-    """(epoch, step, progress) to continue from: a fresh start without ``state.pt``, else the saved run with
-    model, optimiser and RNG states restored."""
+def resume_run(out: Path, cfg: TrainConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
+               steps_per_epoch: int) -> tuple[int, int, RunProgress]:
+    """(epoch, step, progress) to continue from: without ``state.pt`` a fresh start at ``train.start_epoch`` (0,
+    or the epoch a run continued from another's kept weights begins at), else the saved run with model,
+    optimiser and RNG states restored."""
     path = out / STATE_FILE
     if not path.is_file():
-        return 0, 0, RunProgress()
+        start = cfg.train.start_epoch
+        return start, 0, RunProgress(global_step=start * steps_per_epoch)
     saved = load_state(path)
     if saved.get("format") != STATE_FORMAT:
         raise ResumeError(f"{path}: not a training state written by this engine")
