@@ -1,5 +1,5 @@
 """Training faces from a labelled image list: its real faces join the training index, its swaps become pairs
-at ``data.swap_share``, and bad lists or settings are refused with the key named."""
+at ``data.swap_share``, its real faces alone make ``data.extra_share`` of the pairs, and bad lists or settings are refused with the key named."""
 
 from __future__ import annotations
 
@@ -120,6 +120,23 @@ def test_build_datasets_adds_the_reals_and_mixes_in_swaps(tmp_path, lfw_dir):
     assert item["real"].shape == (3, 64, 64) and float(item["hm"].max()) > 0
 
 
+def test_extra_share_draws_that_share_of_pairs_from_the_extra_faces_alone(tmp_path, lfw_dir):
+    csv_path = _write_list(tmp_path, lfw_dir)
+    mixed, _ = build_datasets(_cfg(lfw_dir, csv_path, "data.extra_share=0.5", "data.bi_share=0.5").data, seed=1)
+    assert isinstance(mixed, ShareMixDataset) and len(mixed) == 6 + 2
+    extra_names = {"real0.png", "real1.png"}
+    assert {Path(p).name for p in mixed.extra.index.paths} == extra_names  # BI donors among them too
+    drawn = [[mixed.extra_item(i) for i in range(len(mixed))] for _ in range(2)]
+    assert drawn[0] == drawn[1]  # a pure function of (seed, epoch, item)
+    picked = [j for j in drawn[0] if j is not None]
+    assert 0 < len(picked) < len(mixed)
+    mixed.set_epoch(1)
+    assert [mixed.extra_item(i) for i in range(len(mixed))] != drawn[0]
+    i = next(i for i in range(len(mixed)) if mixed.extra_item(i) is not None)
+    item = mixed[i]
+    assert item["real"].shape == (3, 64, 64) and float(item["hm"].max()) > 0
+
+
 def test_concat_keeps_every_face_and_its_image(lfw_dir):
     a = FaceIndex.from_lfw(lfw_dir, split="test").subset([0, 1])
     b = FaceIndex.from_lfw(lfw_dir, split="train").subset([2])
@@ -143,6 +160,11 @@ def test_bad_lists_and_settings_are_refused(tmp_path, lfw_dir):
         build_datasets(no_list.data, seed=1)
     with pytest.raises(ConfigError, match="data.swap_share"):
         _cfg(lfw_dir, csv_path, "data.swap_share=1.5")
+    with pytest.raises(ConfigError, match="data.extra_share"):
+        _cfg(lfw_dir, csv_path, "data.extra_share=-0.1")
+    no_faces = load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}", "data.extra_share=0.2"])
+    with pytest.raises(DataError, match="data.extra_share: the extra real faces come from data.extra_csv"):
+        build_datasets(no_faces.data, seed=1)
 
 
 def test_list_paths_resolve_against_extra_root(tmp_path, lfw_dir):

@@ -370,6 +370,7 @@ class BIPairDataset(_PairDataset):
 #: the random stream (the last entry of its seed) of each mix's per-item draw
 BI_MIX_STREAM = 2
 SWAP_MIX_STREAM = 5
+EXTRA_MIX_STREAM = 6
 
 
 class ShareMixDataset(_PairDataset):

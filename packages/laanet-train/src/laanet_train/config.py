@@ -119,7 +119,9 @@ class DataConfig:
     draws, for the ``loss.rescons`` term (it needs ``quality`` and ``synthesis="sbi"``). ``extra_csv`` names a
     labelled image list (columns ``path``, ``label`` 0 real / 1 fake, ``group``, ``split``; paths relative to
     ``extra_root``, by default the list's folder, like ``deepfakes/index.csv`` of the shared data): its real rows of ``extra_split`` join the training
-    faces, and with ``swap_share`` that share of the training pairs are real face swaps of ``extra_split`` paired
+    faces, ``extra_share`` makes that share of the training pairs come from those real faces alone (drawn
+    uniformly among them; without it they are drawn as often as any LFW face, which for a few dozen faces
+    beside thousands is almost never), and with ``swap_share`` that share of the training pairs are real face swaps of ``extra_split`` paired
     with the real frame of their group (:class:`laanet_synth.swaps.SwapPairDataset`). ``val_seed`` fixes the validation subset and its
     fakes independently of the run's seed (so runs with different seeds are compared on the same pairs).
     """
@@ -146,6 +148,7 @@ class DataConfig:
     extra_csv: str | None = None
     extra_root: str | None = None
     extra_split: str = "train"
+    extra_share: float = 0.0
     swap_share: float = 0.0
 
     def validation_seed(self, seed: int) -> int:
@@ -359,6 +362,9 @@ def _check(cfg: TrainConfig) -> None:
     need(0.0 <= d.bi_share <= 1.0, f"data.bi_share: expected a number in [0, 1], got {d.bi_share}")
     need(not d.bi_share or d.synthesis == "sbi",
          "data.bi_share: mixes BI pairs into SBI training, so it needs data.synthesis 'sbi'")
+    need(0.0 <= d.extra_share <= 1.0, f"data.extra_share: expected a number in [0, 1], got {d.extra_share}")
+    need(not d.extra_share or d.synthesis == "sbi",
+         "data.extra_share: mixes pairs of the extra real faces into SBI training, so it needs data.synthesis 'sbi'")
     need(0.0 <= d.swap_share <= 1.0, f"data.swap_share: expected a number in [0, 1], got {d.swap_share}")
     need(not d.swap_share or d.synthesis == "sbi",
          "data.swap_share: mixes real swap pairs into SBI training, so it needs data.synthesis 'sbi'")

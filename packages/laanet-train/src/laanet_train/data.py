@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from laanet_synth.crops import CropRecipe, get_recipe, recipe_for_size
 from laanet_synth.dataset import (
+    EXTRA_MIX_STREAM,
     BIPairDataset,
     FaceIndex,
     SBIPairDataset,
@@ -22,7 +23,7 @@ from laanet_synth.dataset import (
 from laanet_synth.face_cache import FaceCache
 from laanet_synth.faces import Face
 from laanet_synth.media import is_image
-from laanet_synth.quality import quality_recipe
+from laanet_synth.quality import QualityAugment, quality_recipe
 from laanet_synth.swaps import SwapPairDataset
 from torch.utils.data import Dataset
 
@@ -190,15 +191,30 @@ def concat_indexes(a: FaceIndex, b: FaceIndex) -> FaceIndex:
                      np.r_[a.boxes, b.boxes], a.pre_cropped)
 
 
+def _extra_pairs(reals: FaceIndex, cfg: DataConfig, recipe: CropRecipe, quality: QualityAugment | None,
+                 seed: int) -> Dataset:
+    """The training pairs of the extra real faces alone: SBI, with ``cfg.bi_share`` of them BI pairs whose
+    donors are other extra faces (where they hold two identities or more)."""
+    sbi = SBIPairDataset(reals, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
+                         real_views=cfg.real_views)
+    if not cfg.bi_share or len(np.unique(reals.groups)) < 2:
+        return sbi
+    bi = BIPairDataset(reals, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
+                       real_views=cfg.real_views)
+    return mixed_pairs(sbi, bi, cfg.bi_share, seed=seed)
+
+
 def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
     """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
     (the validation set always uses epoch 0), so its fakes are the same at every validation. With
     ``cfg.extra_csv`` its real faces join the training faces (found once per run: kept in
     ``run_dir/extra-faces/`` when ``run_dir`` is given) and, with ``cfg.swap_share``, its real swaps replace
     that share of the training pairs."""
-    if cfg.swap_share and not cfg.extra_csv:
-        raise DataError("data.swap_share: real swaps come from data.extra_csv, which is not set; give it on the "
-                        "command line, e.g. data.extra_csv=../shared/data/deepfakes/index.csv")
+    for key in ("extra_share", "swap_share"):
+        if getattr(cfg, key) and not cfg.extra_csv:
+            what = "real swaps" if key == "swap_share" else "the extra real faces"
+            raise DataError(f"data.{key}: {what} come from data.extra_csv, which is not set; give it on the "
+                            "command line, e.g. data.extra_csv=../shared/data/deepfakes/index.csv")
     train_idx, val_idx = face_splits(cfg, seed)
     faces_dir = Path(run_dir) / EXTRA_FACES_FOLDER if run_dir is not None else None
     extra = extra_faces(cfg, faces_dir=faces_dir) if cfg.extra_csv else None
@@ -218,6 +234,10 @@ def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None
             bi = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std, quality=quality,
                                real_views=cfg.real_views)
             train = mixed_pairs(train, bi, cfg.bi_share, seed=seed)
+        if cfg.extra_share:
+            assert extra is not None  # checked above: extra_share needs extra_csv
+            train = ShareMixDataset(train, _extra_pairs(extra.reals, cfg, recipe, quality, seed), cfg.extra_share,
+                                    seed=seed, stream=EXTRA_MIX_STREAM, share_name="data.extra_share")
         if cfg.swap_share:
             if extra is None or not extra.swaps:
                 raise DataError(f"data.swap_share: data.extra_csv holds no swap of split {cfg.extra_split!r} "
