@@ -216,7 +216,7 @@ def test_calibration_and_export_score_through_the_detector(lfw_dir: Path, builti
     from laanet_synth.dataset import to_tensor
     from laanet_train.calibration import calibrate_bands
     from laanet_train.config import config_from_dict
-    from laanet_train.data import build_datasets
+    from laanet_train.data import validation_dataset
     from laanet_train.export import EXPORT_CALIBRATION, exported_validation, selection_recipe
 
     det = builtin_detector
@@ -227,7 +227,7 @@ def test_calibration_and_export_score_through_the_detector(lfw_dir: Path, builti
     _, figures, bands = exported_validation(det.model, cfg)
 
     # the same pairs, cut by the dataset, scored from their uint8 crops by the detector
-    _, val_set = build_datasets(cfg.data, cfg.seed)
+    val_set = validation_dataset(cfg.data, cfg.seed)
     val_set.set_epoch(0)
     raws = [val_set.raw_item(i) for i in range(len(val_set))]
     reals, fakes = [r["real"] for r in raws], [r["fake"] for r in raws]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from laanet_research.card_split import BUILTIN_RECORD, SHIPPED_KEYS, split_card
+from laanet_research.card_split import BUILTIN_RECORD, SHIPPED_KEYS, selected_recipe, split_card
 
 RECORD = Path(__file__).resolve().parents[1] / "builtin-lite0" / "record.json"
 
@@ -29,7 +29,7 @@ def test_the_shipped_card_and_the_record_are_the_split_of_one_card(shipped_card:
     assert shipped_card["training"]["record"] == BUILTIN_RECORD
     # nothing of the record is on the card but the recipe the weights were selected with
     assert not set(record) & set(SHIPPED_KEYS) - {"name", "sha256"}
-    assert shipped_card["training"]["recipe"] == record["training"]["soup"]["scored_with"]
+    assert shipped_card["training"]["recipe"] == selected_recipe(record["training"])
 
 
 def test_split_refuses_a_card_without_its_identity() -> None:

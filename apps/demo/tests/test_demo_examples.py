@@ -25,7 +25,7 @@ def test_examples_ship_inside_the_package_with_their_sources() -> None:
 def test_labels_say_what_the_model_does() -> None:
     by_file = {e.file: e for e in EXAMPLES}
     assert by_file["fake-swap-ghost.jpg"].label == "Face swap (GHOST) · missed by this model"
-    assert by_file["fake-swap-faceshifter.png"].label.endswith("· caught")
+    assert by_file["fake-sbi-lfw-Aaron_Tippin.jpg"].label.endswith("· caught")
     assert by_file["portrait-img12.jpg"].label.endswith("· called real")
     assert by_file["group-selfie-many-people.jpg"].label.endswith("· model unsure")
 

@@ -347,6 +347,8 @@ def test_export_writes_float16_weights_and_a_card_the_detector_loads(
     assert on_disk["metrics"]["synthetic_val"] == card["metrics"]["synthetic_val"]
     tr = on_disk["training"]
     assert tr["steps_run"] == 12 and tr["epochs_run"] == 4  # this run plus the one earlier stage
+    # the card's recipe holds no machine path: data folders and the run folder are given on the command line
+    assert tr["recipe"]["data"]["root"] is None and tr["recipe"]["train"]["output_dir"] is None
     assert on_disk["thresholds"]["real_below"] <= on_disk["thresholds"]["fake_above"]
     det = Detector.from_weights(path, device="cpu")
     assert det.input_size == 64 and det.thresholds.fake_above == pytest.approx(on_disk["thresholds"]["fake_above"])
@@ -358,11 +360,11 @@ def test_export_writes_float16_weights_and_a_card_the_detector_loads(
     # and its synthetic-validation metrics are those of the exported weights through the Detector
     import yaml
     from laanet_train.config import config_from_dict
-    from laanet_train.data import build_datasets
+    from laanet_train.data import validation_dataset
     from laanet_train.validation import synthetic_validation
 
     cfg = config_from_dict(yaml.safe_load((reference_run / "config.yaml").read_text()))
-    _, val_set = build_datasets(cfg.data, cfg.seed)
+    val_set = validation_dataset(cfg.data, cfg.seed)
     scores = synthetic_validation(det, val_set, cfg)
     val = scores.metrics
     assert m["synthetic_val"]["auc"] == round(val["val_auc"], 4) and m["synthetic_val"]["ap"] == round(val["val_ap"], 4)

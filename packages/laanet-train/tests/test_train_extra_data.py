@@ -179,3 +179,33 @@ def test_list_paths_resolve_against_extra_root(tmp_path, lfw_dir):
     plain.write_text(csv_path.read_text())
     assert all(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train", root=tmp_path))
     assert not any(Path(r["path"]).is_file() for r in read_labelled_csv(plain, "train"))
+
+
+def test_the_card_states_what_the_list_added_to_training(tmp_path, lfw_dir):
+    from laanet_train.export import extra_data_statement
+
+    csv_path = _write_list(tmp_path, lfw_dir)
+    text = extra_data_statement(_cfg(lfw_dir, csv_path, "data.extra_share=0.25"), tmp_path / "run")
+    assert text.startswith("; plus 2 real faces of the 'train' split of list.csv")
+    assert "25% of the training pairs were made" in text and text.endswith("no real face swap was trained on")
+    swaps = extra_data_statement(_cfg(lfw_dir, csv_path, "data.swap_share=0.1"), tmp_path / "run")
+    assert "10% of the training pairs were real face swaps of that split (2 images)" in swaps
+    assert "made" not in swaps
+    plain = load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [f"data.root={lfw_dir}"])
+    assert extra_data_statement(plain, tmp_path / "run") == ""
+
+
+def test_validation_pairs_are_built_alone_without_the_list(tmp_path, lfw_dir):
+    from laanet_train.data import validation_dataset
+
+    csv_path = _write_list(tmp_path, lfw_dir)
+    _, val = build_datasets(_cfg(lfw_dir, csv_path, "data.extra_share=0.5").data, seed=1)
+    # a card's recipe names no list: its validation pairs are rebuilt all the same
+    alone = validation_dataset(load_config(CONFIGS / "lite0_sbi_lfw_v2.yaml", [
+        f"data.root={lfw_dir}", "data.input_size=64", "data.batch_pairs=2", "data.max_train_faces=6",
+        "data.max_val_faces=2", "data.extra_share=0.5"]).data, seed=1)
+    assert len(alone) == len(val) == 2
+    for i in range(len(val)):
+        a, b = alone.raw_item(i), val.raw_item(i)
+        np.testing.assert_array_equal(a["real"], b["real"])
+        np.testing.assert_array_equal(a["fake"], b["fake"])

@@ -30,11 +30,11 @@ def validation_pairs(run_dir: str | Path, lfw_dir: str | Path) -> tuple[list[np.
     """The uint8 (real, fake) crops of a run's synthetic validation, with the LFW folder at ``lfw_dir``."""
     import dataclasses
 
-    from laanet_train.data import build_datasets
+    from laanet_train.data import validation_dataset
     from laanet_train.export import load_run_config
 
     cfg = load_run_config(run_dir)
-    _, val = build_datasets(dataclasses.replace(cfg.data, root=str(lfw_dir)), cfg.seed)
+    val = validation_dataset(dataclasses.replace(cfg.data, root=str(lfw_dir)), cfg.seed)
     raws = [val.raw_item(i) for i in range(len(val))]
     return [r["real"] for r in raws], [r["fake"] for r in raws]
 

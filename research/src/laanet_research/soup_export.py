@@ -3,7 +3,6 @@ the weights its fine-tunes started from."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -38,8 +37,7 @@ def export_soup(
 
     from laanet_model.checkpoints import card_path_for, save_weights
     from laanet_model.weights import preprocessing_to_dict
-    from laanet_train.config import config_to_dict
-    from laanet_train.export import exported_validation, load_run_model
+    from laanet_train.export import exported_validation, load_run_model, portable_recipe
     from laanet_train.validation import run_preprocessing
 
     record = json.loads((Path(soup_dir) / SOUP_FILE).read_text())
@@ -64,9 +62,7 @@ def export_soup(
                         "fine_tunes": fine_tunes}
     if "recipe" in training:
         training["soup"]["base_recipe"] = training["recipe"]
-    training["recipe"] = config_to_dict(dataclasses.replace(
-        cfg, data=dataclasses.replace(cfg.data, root=None), model=dataclasses.replace(cfg.model, init_from=None),
-        train=dataclasses.replace(cfg.train, output_dir=None)))
+    training["recipe"] = portable_recipe(cfg)
     if greedy_trace is not None:
         training["soup"]["greedy"] = [dict(step) for step in greedy_trace]
     training["selection"] = selection

@@ -245,11 +245,22 @@ def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None
             swaps = SwapPairDataset(extra.reals, extra.swaps, recipe, seed=seed, split="train", mean=cfg.mean,
                                     std=cfg.std, quality=quality, real_views=cfg.real_views)
             train = ShareMixDataset(train, swaps, cfg.swap_share, seed=seed)
-        val: Dataset = SBIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
-        return train, val
+        return train, _validation_pairs(cfg, val_idx, recipe, seed)
     train = BIPairDataset(train_idx, recipe, seed=seed, split="train", mean=cfg.mean, std=cfg.std)
-    val = BIPairDataset(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
-    return train, val
+    return train, _validation_pairs(cfg, val_idx, recipe, seed)
+
+
+def _validation_pairs(cfg: DataConfig, val_idx: FaceIndex, recipe: CropRecipe, seed: int) -> Dataset:
+    pairs = SBIPairDataset if cfg.synthesis == "sbi" else BIPairDataset
+    return pairs(val_idx, recipe, seed=cfg.validation_seed(seed), split="val", mean=cfg.mean, std=cfg.std)
+
+
+def validation_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    """The validation pairs :func:`build_datasets` gives, built alone: they come from the LFW validation
+    identities only, so neither the training faces nor ``data.extra_csv`` is read (a card's recipe, which names
+    no data folder but LFW's, rebuilds them)."""
+    _, val_idx = face_splits(cfg, seed)
+    return _validation_pairs(cfg, val_idx, crop_recipe(cfg), seed)
 
 
 def epoch_batches(n: int, batch: int, seed: int, epoch: int, steps: int | None = None) -> np.ndarray:

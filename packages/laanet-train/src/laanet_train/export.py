@@ -18,7 +18,7 @@ from laanet_synth.atomic import write_json
 
 from .calibration import calibrate_bands
 from .config import TrainConfig, config_from_dict, config_to_dict
-from .data import build_datasets, face_splits
+from .data import EXTRA_FACES_FOLDER, extra_faces, face_splits, validation_dataset
 from .state import BEST_FILE, STATE_FILE, load_state
 from .validation import run_detector, run_preprocessing, synthetic_validation
 
@@ -51,13 +51,42 @@ def exported_validation(model: Any, cfg: TrainConfig) -> tuple[Any, dict[str, An
     figures for a card and its verdict bands (:func:`~laanet_train.calibration.calibrate_bands` on the
     validation's real faces): the validation is re-scored through the Detector with the run's recipe."""
     rounded = copy.deepcopy(model).half().float()
-    _, val_set = build_datasets(cfg.data, cfg.seed)
+    val_set = validation_dataset(cfg.data, cfg.seed)
     scores = synthetic_validation(run_detector(rounded, cfg, "cpu"), val_set, cfg)
     val = scores.metrics
     figures = {"auc": round(float(val["val_auc"]), 4), "ap": round(float(val["val_ap"]), 4),
                "acc_at_0.5": round(float(val["val_acc"]), 4), "loss": round(float(val["val_loss"]), 4),
                "n_pairs": len(val_set)}
     return rounded, figures, calibrate_bands(scores.probs[scores.labels == 0], EXPORT_CALIBRATION)
+
+
+def portable_recipe(cfg: TrainConfig) -> dict[str, Any]:
+    """A run's recipe as a card states it: without machine paths (the data folders and lists, the run folder and
+    the start weights are given on the command line; the card's training section names what they held)."""
+    import dataclasses
+
+    data = dataclasses.replace(cfg.data, root=None, val_fakes_dir=None, extra_csv=None, extra_root=None)
+    return config_to_dict(dataclasses.replace(cfg, data=data, model=dataclasses.replace(cfg.model, init_from=None),
+                                              train=dataclasses.replace(cfg.train, output_dir=None)))
+
+
+def extra_data_statement(cfg: TrainConfig, run_dir: Path) -> str:
+    """What a run's labelled image list (``data.extra_csv``) added to its training data, for the card ("" when
+    it used none): how many real faces of which split, the share of pairs made from them, and any real swaps."""
+    d = cfg.data
+    if not d.extra_csv:
+        return ""
+    extra = extra_faces(d, faces_dir=run_dir / EXTRA_FACES_FOLDER)
+    text = (f"; plus {len(extra.reals)} real faces of the {d.extra_split!r} split of {Path(d.extra_csv).name} "
+            f"(RetinaFace boxes and landmarks)")
+    if d.extra_share:
+        text += f", from which alone {d.extra_share:.0%} of the training pairs were made"
+    if d.swap_share:
+        text += (f"; {d.swap_share:.0%} of the training pairs were real face swaps of that split "
+                 f"({len(extra.swaps)} images) paired with their real frames")
+    else:
+        text += "; no real face swap was trained on"
+    return text
 
 
 def export_run(
@@ -126,11 +155,12 @@ def export_run(
         "preprocessing": preprocessing_to_dict(pre),
         "training": {
             "data": f"LFW deep-funneled, identities of {cfg.data.train_list}: "
-                    f"{len(np.unique(train_idx.groups))} people, {len(train_idx)} faces with dlib landmarks",
+                    f"{len(np.unique(train_idx.groups))} people, {len(train_idx)} faces with dlib landmarks"
+                    + extra_data_statement(cfg, run_dir),
             "validation": f"identity-disjoint: {cfg.data.val_list}, {len(val_idx)} faces "
                           f"({len(np.unique(val_idx.groups))} people), one fixed SBI fake each",
             "synthesis": cfg.data.synthesis,
-            "recipe": config_to_dict(cfg),
+            "recipe": portable_recipe(cfg),
             "earlier_stages": stages,
             "epochs_run": len(history) + sum(st.get("epochs_run", len(st["history"])) for st in stages),
             "steps_run": int(state["global_step"]) + sum(st["steps_run"] for st in stages),
