@@ -208,8 +208,9 @@ def build_datasets(cfg: DataConfig, seed: int, run_dir: str | Path | None = None
     """(train, val) pair datasets (SBI or BI). Validation pairs are a pure function of (seed, index)
     (the validation set always uses epoch 0), so its fakes are the same at every validation. With
     ``cfg.extra_csv`` its real faces join the training faces (found once per run: kept in
-    ``run_dir/extra-faces/`` when ``run_dir`` is given) and, with ``cfg.swap_share``, its real swaps replace
-    that share of the training pairs."""
+    ``run_dir/extra-faces/`` when ``run_dir`` is given); with ``cfg.extra_share`` that share of the training
+    pairs is made from those faces alone, and with ``cfg.swap_share`` its real swaps replace that share of the
+    training pairs."""
     for key in ("extra_share", "swap_share"):
         if getattr(cfg, key) and not cfg.extra_csv:
             what = "real swaps" if key == "swap_share" else "the extra real faces"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -63,8 +64,6 @@ def exported_validation(model: Any, cfg: TrainConfig) -> tuple[Any, dict[str, An
 def portable_recipe(cfg: TrainConfig) -> dict[str, Any]:
     """A run's recipe as a card states it: without machine paths (the data folders and lists, the run folder and
     the start weights are given on the command line; the card's training section names what they held)."""
-    import dataclasses
-
     data = dataclasses.replace(cfg.data, root=None, val_fakes_dir=None, extra_csv=None, extra_root=None)
     return config_to_dict(dataclasses.replace(cfg, data=data, model=dataclasses.replace(cfg.model, init_from=None),
                                               train=dataclasses.replace(cfg.train, output_dir=None)))
