@@ -117,9 +117,7 @@ def test_the_selection_score_the_record_names_is_reproduced(shared_data: Path, s
     chosen = record["training"].get("selection_scores") or record["training"]["soup"]
     want = chosen["candidates"][chosen["checkpoint"]]
     scored_with = selection_recipe(shipped_card)
-    # the validation pairs come from LFW alone: the run's extra training faces are not needed to rebuild them
-    recipe = dict(scored_with, data=dict(scored_with["data"], root=str(shared_data / "lfw"), extra_csv=None,
-                                         extra_root=None, extra_share=0.0, swap_share=0.0))
+    recipe = dict(scored_with, data=dict(scored_with["data"], root=str(shared_data / "lfw")))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(recipe))
     swap_split = "select" if "swap_auc" in want else None
     if swap_split and not (shared_data / "deepfakes" / "index.csv").is_file():
