@@ -11,7 +11,8 @@ import torch
 import yaml
 from laanet_model.checkpoints import file_sha256
 from laanet_model.variants import create_model
-from laanet_research.cli import main
+from laanet_research.cli import build_parser, main
+from laanet_research.selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS
 from laanet_research.soup import SOUP_FILE, SoupError, average_weights, write_soup_run
 from laanet_train.config import TrainConfig, config_from_dict, config_to_dict
 from laanet_train.export import load_run_model
@@ -210,6 +211,30 @@ def test_a_greedy_search_scores_each_soup_once_and_resumes_after_an_interruption
     (other / "config.yaml").write_text(yaml.safe_dump(dict(recipe, seed=recipe["seed"] + 1)))
     with pytest.raises(SoupError, match="another recipe"):  # its scores would not be comparable
         SoupFolder(out, other, candidates)
+    assert scores["rule"] == SELECTION_RULE  # the folder's rule is written beside its rows ...
+    with pytest.raises(SoupError, match="another selection rule"):  # ... and a search by another rule is refused
+        SoupFolder(out, run, candidates, rule=SELECTION_RULE_WITH_SWAPS)
+
+
+def test_greedy_scores_by_the_rule_of_select_with_the_real_swaps_unless_told_otherwise() -> None:
+    parser = build_parser()
+    for command in (["select", "run"], ["soup", "greedy", "out", "--config-from", "run", "--candidate", "a=x.pt"]):
+        assert parser.parse_args([*command, "--shared", "s"]).swap_split == "select"
+        assert parser.parse_args([*command, "--shared", "s", "--swap-split", "none"]).swap_split == "none"
+
+
+def test_greedy_with_the_real_swaps_names_the_missing_list(tmp_path: Path, capsys) -> None:
+    run = _run(tmp_path)
+    shared = tmp_path / "shared"
+    for sub in ("faces/portraits", "faces/realworld", "lfw"):
+        (shared / sub).mkdir(parents=True)
+    (shared / "lfw" / "landmarks68_dlib.npz").write_bytes(b"")
+    torch.save({"w": torch.zeros(1)}, tmp_path / "x.pt")
+    with pytest.raises(SystemExit):
+        main(["soup", "greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(shared),
+              "--candidate", f"a={tmp_path / 'x.pt'}"])
+    assert "index.csv" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()  # refused before the folder is made
 
 
 def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, capsys) -> None:
@@ -218,6 +243,8 @@ def test_greedy_refuses_missing_candidates_and_repeated_labels(tmp_path: Path, c
     for sub in ("faces/portraits", "faces/realworld", "lfw"):
         (shared / sub).mkdir(parents=True)
     (shared / "lfw" / "landmarks68_dlib.npz").write_bytes(b"")
+    (shared / "deepfakes").mkdir()
+    (shared / "deepfakes" / "index.csv").write_text("path,label,method,group,split\n")
     with pytest.raises(SystemExit):
         main(["soup", "greedy", str(tmp_path / "g"), "--config-from", str(run), "--shared", str(shared),
               "--candidate", f"a={tmp_path / 'gone.pt'}"])

@@ -25,9 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "(never into an installed package)")
     sel = sub.add_parser("select", help="selection scores of every epoch_<k>.pt of a run, and the rule's choice")
     sel.add_argument("run_dir")
-    sel.add_argument("--swap-split", default="select", choices=("select", "none"),
-                     help="add the frame AUC of this split of deepfakes/index.csv to the rule (default: select; "
-                          "none: the three-measure rule the shipped weights were chosen by)")
     floor = sub.add_parser("face-score", help="the lowest face-finder confidence to judge, by the stated rule")
     floor.add_argument("--face-detector", default="retinaface", help="face finder name (default: retinaface)")
     floor.add_argument("--min-face-size", type=int, default=None,
@@ -64,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="an ingredient LABEL=PATH (or PATH) of a .pt state dict (repeat per candidate)")
     gr.add_argument("--shared", required=True, help="the shared data folder (holding faces/, lfw/)")
     gr.add_argument("--cache", default=None, help="folder for the face cache")
+    for q in (sel, gr):
+        q.add_argument("--swap-split", default="select", choices=("select", "none"),
+                       help="add the frame AUC of this split of deepfakes/index.csv to the rule (default: select; "
+                            "none: the three-measure rule of the searches before real swaps joined it)")
     ex = soups.add_parser("export", help="write one soup as float16 safetensors with its card")
     ex.add_argument("soup_dir")
     ex.add_argument("out")

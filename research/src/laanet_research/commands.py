@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .shared_data import PHOTO_NEEDS, REPORT_NEEDS, SELECTION_NEEDS, check_shared
+from .shared_data import PHOTO_NEEDS, REPORT_NEEDS, SELECTION_NEEDS, SWAP_LIST, check_shared
 from .soup import SoupError
 
 
@@ -41,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
 def select(args: argparse.Namespace) -> dict[str, Any]:
     """Every ``epoch_<k>.pt`` of a run scored on the selection data, and the one the selection rule picks."""
-    from .selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS, choose_checkpoint
+    from .selection import choose_checkpoint
     from .selection_bench import SelectionBench
 
-    swap_split = None if args.swap_split == "none" else args.swap_split
+    swap_split, rule = _rule_of(args)
     bench = SelectionBench(args.run_dir, args.shared, args.cache, swap_split=swap_split)
     rows = {}
     files = sorted(Path(args.run_dir).glob("epoch_*.pt"), key=lambda f: int(f.stem.split("_")[1]))
@@ -54,8 +54,15 @@ def select(args: argparse.Namespace) -> dict[str, Any]:
     bench.save()
     if not rows:
         raise CommandError(f"{args.run_dir} holds no epoch_<k>.pt (train with train.keep_epoch_weights=true)")
-    rule = SELECTION_RULE_WITH_SWAPS if swap_split else SELECTION_RULE
     return {"checkpoints": rows, "rule": rule, "chosen": choose_checkpoint(rows)}
+
+
+def _rule_of(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(the real-swap split the selection rule adds, or ``None``; the rule's statement) of ``--swap-split``."""
+    from .selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS
+
+    swap_split = None if args.swap_split == "none" else args.swap_split
+    return swap_split, SELECTION_RULE_WITH_SWAPS if swap_split else SELECTION_RULE
 
 
 def swaps(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,7 +74,6 @@ def swaps(args: argparse.Namespace) -> dict[str, Any]:
     from .face_cache import FaceCache
     from .real_swaps import real_swap_report
     from .selection_bench import checkpoint_detector
-    from .shared_data import SWAP_LIST
 
     check_shared(args.shared, (SWAP_LIST,))
     path = Path(args.weights)
@@ -177,9 +183,10 @@ def soup_greedy(args: argparse.Namespace) -> dict[str, Any]:
     candidates = dict(parse_ingredient(x) for x in args.candidate)
     if len(candidates) != len(args.candidate):
         raise SoupError("candidate labels must differ")
-    check_shared(args.shared, SELECTION_NEEDS)
-    folder = SoupFolder(args.out_dir, args.config_from, candidates)
-    bench = SelectionBench(args.config_from, args.shared, args.cache)
+    swap_split, rule = _rule_of(args)
+    check_shared(args.shared, (*SELECTION_NEEDS, SWAP_LIST) if swap_split else SELECTION_NEEDS)
+    folder = SoupFolder(args.out_dir, args.config_from, candidates, rule=rule)
+    bench = SelectionBench(args.config_from, args.shared, args.cache, swap_split=swap_split)
     try:
         return run_greedy(folder, bench.score, rule_value, log=_say)
     finally:

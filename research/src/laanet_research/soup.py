@@ -119,9 +119,12 @@ RowScorer = Callable[[Path, str], dict[str, float]]
 class SoupFolder:
     """A soup folder filled one soup at a time, each scored as it is written (``soup.json`` and
     :data:`SCORES_FILE` are rewritten atomically after each one). Soups already written and scored, in this
-    or an interrupted earlier search, are found by their ingredients' sha256 and not scored again."""
+    or an interrupted earlier search, are found by their ingredients' sha256 and not scored again. ``rule`` is the
+    selection rule the rows are scored by (written beside them); a folder scored by another rule, or with another
+    recipe, is refused, since its scores would not be comparable."""
 
-    def __init__(self, out_dir: str | Path, config_run: str | Path, candidates: Mapping[str, Path]) -> None:
+    def __init__(self, out_dir: str | Path, config_run: str | Path, candidates: Mapping[str, Path],
+                 rule: str = SELECTION_RULE) -> None:
         load_run_config(config_run)  # a clear error now, not at scoring time
         missing = sorted(str(p) for p in candidates.values() if not Path(p).is_file())
         if missing:
@@ -132,6 +135,11 @@ class SoupFolder:
         if (self.out / SCORES_FILE).is_file() and here.is_file() and here.read_bytes() != recipe:
             raise SoupError(f"{self.out} holds soups scored with another recipe than {config_run}'s config.yaml; "
                             "give another folder")
+        scored_by = self._read(SCORES_FILE, {}).get("rule", rule)
+        if scored_by != rule:
+            raise SoupError(f"{self.out} holds soups scored by another selection rule ({scored_by!r}); give another "
+                            "folder or the same --swap-split")
+        self.rule = rule
         self.out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(config_run) / "config.yaml", here)
         self.paths = {label: Path(p) for label, p in candidates.items()}
@@ -174,7 +182,7 @@ class SoupFolder:
         return name, self.rows[name]
 
     def write_scores(self, extra: Mapping[str, Any] | None = None) -> None:
-        write_json(self.out / SCORES_FILE, {"checkpoints": self.rows, "rule": SELECTION_RULE, **(extra or {})},
+        write_json(self.out / SCORES_FILE, {"checkpoints": self.rows, "rule": self.rule, **(extra or {})},
                    indent=2)
 
 
