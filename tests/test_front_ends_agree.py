@@ -253,7 +253,9 @@ def test_training_validation_scores_dataset_tensors_like_the_detector(images, di
     x = torch.stack([to_tensor(c, det.preprocessing.mean, det.preprocessing.std) for c in crops])
     assert torch.equal(x, det.normalise(np.stack(crops)))  # one normalise, the same arithmetic
     cls, _ = det.predict_logits(x)
-    assert cls.double().numpy() == pytest.approx([f.logit for f in direct["group"].faces], abs=1e-6)
+    # the same float32 network on the same tensors; the convolution kernels' summation order may still differ in
+    # the last bits between calls (about 1e-6 of a logit near 1.4), nothing more
+    assert cls.double().numpy() == pytest.approx([f.logit for f in direct["group"].faces], abs=1e-5)
 
 
 def test_video_scores_agree(shared_data: Path, builtin_detector, tmp_path: Path) -> None:
