@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from laanet_research.real_swaps import list_rows, swap_figures
 
@@ -49,7 +50,6 @@ def test_list_rows_reads_one_split_with_absolute_paths(tmp_path):
 
 def test_the_selection_rows_swap_measures_score_every_image_with_the_no_face_rule(tmp_path):
     """The real-swap AUC of a selection row: faces by the frame rule, the recipe's no-face rule otherwise."""
-    import numpy as np
     from laanet_research.selection import rule_value, swap_measures
     from laanet_synth.imageio import write_image_atomic
 
@@ -82,3 +82,29 @@ def test_the_selection_rows_swap_measures_score_every_image_with_the_no_face_rul
     assert len(scorer.seen) == 6 and all(k.startswith("swaplist/") for k in scorer.seen)
     four = {"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8, "sweep_within": 0.7, "swap_auc": 0.6}
     assert rule_value(four) == pytest.approx(0.75)
+    assert "card_fake_above" not in got  # without the calibration photos there is no card band to state
+
+
+def test_the_selection_rows_state_the_card_band_and_the_swaps_it_calls_fake(monkeypatch) -> None:
+    """With the calibration photos, the row adds (outside the rule) the band the card would get from the same
+    selection data and the share of the swaps above it."""
+    import types
+
+    from laanet_research.photo_bands import photo_and_swap_bands
+    from laanet_research.selection import rule_value, swap_measures
+
+    probs = {"r1": 0.1, "r2": 0.2, "r3": 0.95, "f1": 0.5, "f2": 0.97, "f3": 0.99}
+    rows = [{"path": k, "label": str(int(k[0] == "f")), "method": "A"} for k in probs]
+
+    class Scorer:
+        def predict(self, key, image):
+            return types.SimpleNamespace(score=lambda: probs[key.split("/", 1)[1]])
+
+    photos = np.linspace(0.05, 0.6, 40)
+    monkeypatch.setattr("laanet_synth.imageio.read_image", lambda path: None)  # the scorer needs no pixels
+    got = swap_measures(Scorer(), rows, photos)
+    band = photo_and_swap_bands(photos, np.array([0.1, 0.2, 0.95]), np.array([0.5, 0.97, 0.99]))["fake_above"]
+    assert got["card_fake_above"] == band and 0.6 < band < 0.97  # the real at 0.95 lifts the band
+    assert got["swaps_called_fake"] == pytest.approx(2 / 3, abs=1e-4)
+    row = {"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8, "sweep_within": 0.7, **got}
+    assert rule_value(row) == pytest.approx((0.9 + 0.8 + 0.7 + got["swap_auc"]) / 4)  # not in the rule

@@ -44,7 +44,8 @@ def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: A
     whose probability stays within :data:`~laanet_research.sweep.SWEEP_TOLERANCE` over the sweep; with, for information, the band the
     calibration rule would set and the share of the synthetic validation fakes above it. With ``swap_rows`` (rows of
     the labelled real-swap list, :func:`~laanet_research.real_swaps.list_rows`), the frame AUC of its swaps
-    against its reals joins the row as ``swap_auc`` (with ``swap_ap``, for information)."""
+    against its reals joins the row as ``swap_auc`` (with ``swap_ap``, and the card's band and the swaps it calls
+    fake, for information: :func:`swap_measures`)."""
     scorer = PhotoScorer(detector, cache)
     cal = calibration_scores(scorer, renderings)
     reals, fakes = val_pairs
@@ -60,16 +61,30 @@ def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: A
             "fake_above": band,
             "val_fakes_called_fake": round(float((sigmoid(lf) > band).mean()), 4),
             **({} if sweep is None else _sweep_row(sweep_spreads(scorer, sweep))),
-            **({} if swap_rows is None else swap_measures(scorer, swap_rows))}
+            **({} if swap_rows is None else swap_measures(scorer, swap_rows, cal))}
 
 
-def swap_measures(scorer: PhotoScorer, rows: Sequence[dict[str, str]]) -> dict[str, float]:
+def swap_measures(scorer: PhotoScorer, rows: Sequence[dict[str, str]],
+                  photo_probs: Sequence[float] | None = None) -> dict[str, float]:
     """The real-swap measures of a selection row: every image of ``rows`` scored as ``laanet predict`` scores an
-    image (:func:`~laanet_research.real_swaps.row_probs`), its faces found once."""
+    image (:func:`~laanet_research.real_swaps.row_probs`), its faces found once. With ``photo_probs`` (the
+    calibration photos' scores), also, for information and outside the rule, the fake band a card calibrated on
+    the same selection data would get (``card_fake_above``: the calibration photos and the rows' reals by
+    :func:`~laanet_research.photo_bands.photo_and_swap_bands`) and the share of the rows' swaps above it
+    (``swaps_called_fake``): the sensitivity left at the specificity the card would state."""
+    from .photo_bands import photo_and_swap_bands
     from .real_swaps import row_probs, swap_figures
 
-    figures = swap_figures(rows, row_probs(scorer, rows))
-    return {"swap_auc": figures["auc"], "swap_ap": figures["ap"]}
+    probs = row_probs(scorer, rows)
+    figures = swap_figures(rows, probs)
+    out = {"swap_auc": figures["auc"], "swap_ap": figures["ap"]}
+    if photo_probs is not None:
+        scored = [(int(r["label"]), p) for r, p in zip(rows, probs, strict=True) if p is not None]
+        reals = np.array([p for y, p in scored if y == 0], dtype=np.float64)
+        fakes = np.array([p for y, p in scored if y == 1], dtype=np.float64)
+        band = photo_and_swap_bands(np.asarray(photo_probs, np.float64), reals, fakes)["fake_above"]
+        out.update(card_fake_above=band, swaps_called_fake=round(float((fakes > band).mean()), 4))
+    return out
 
 
 def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
