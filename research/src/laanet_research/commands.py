@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .shared_data import PHOTO_NEEDS, REPORT_NEEDS, SELECTION_NEEDS, SWAP_LIST, check_shared
+from .shared_data import PHOTO_NEEDS, REPORT_NEEDS, SWAP_LIST, check_shared, selection_needs
 from .soup import SoupError
 
 
@@ -184,7 +184,7 @@ def soup_greedy(args: argparse.Namespace) -> dict[str, Any]:
     if len(candidates) != len(args.candidate):
         raise SoupError("candidate labels must differ")
     swap_split, rule = _rule_of(args)
-    check_shared(args.shared, (*SELECTION_NEEDS, SWAP_LIST) if swap_split else SELECTION_NEEDS)
+    check_shared(args.shared, selection_needs(swap_split))  # before the folder is made
     folder = SoupFolder(args.out_dir, args.config_from, candidates, rule=rule)
     bench = SelectionBench(args.config_from, args.shared, args.cache, swap_split=swap_split)
     try:

@@ -13,7 +13,7 @@ from .halves import selection_photos
 from .real_swaps import list_rows
 from .renderings import selection_renderings
 from .selection import selection_score
-from .shared_data import SELECTION_NEEDS, SWAP_LIST, check_shared
+from .shared_data import check_shared, selection_needs
 
 
 def checkpoint_detector(run_dir: str | Path, weights_file: str) -> Any:
@@ -48,7 +48,7 @@ class SelectionBench:
         from laanet_train.export import load_run_config
         from laanet_train.validation import run_preprocessing
 
-        check_shared(shared, (*SELECTION_NEEDS, SWAP_LIST) if swap_split else SELECTION_NEEDS)
+        check_shared(shared, selection_needs(swap_split))
         #: the labelled real-swap list's rows the rule adds (``None``: the three-measure rule)
         self.swap_rows = list_rows(shared, swap_split) if swap_split else None
         self.pairs = validation_pairs(config_run, Path(shared) / "lfw")

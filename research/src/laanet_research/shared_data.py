@@ -17,6 +17,12 @@ REPORT_NEEDS = (*SELECTION_NEEDS, "faces/groups", "dfdc-crops/real", "dfdc-crops
                 *(f"videos/{name}" for name in FAKE_CLIPS), SWAP_LIST)
 
 
+def selection_needs(swap_split: str | None) -> tuple[str, ...]:
+    """What selection (``select``, ``soup greedy``) reads: the selection data, and the real-swap list when the rule
+    adds one of its splits."""
+    return (*SELECTION_NEEDS, SWAP_LIST) if swap_split else SELECTION_NEEDS
+
+
 class SharedDataError(FileNotFoundError):
     """The shared data folder lacks what the protocol reads."""
 

@@ -135,7 +135,8 @@ class SoupFolder:
         if (self.out / SCORES_FILE).is_file() and here.is_file() and here.read_bytes() != recipe:
             raise SoupError(f"{self.out} holds soups scored with another recipe than {config_run}'s config.yaml; "
                             "give another folder")
-        scored_by = self._read(SCORES_FILE, {}).get("rule", rule)
+        scores = self._read(SCORES_FILE, {})
+        scored_by = scores.get("rule", rule)
         if scored_by != rule:
             raise SoupError(f"{self.out} holds soups scored by another selection rule ({scored_by!r}); give another "
                             "folder or the same --swap-split")
@@ -145,7 +146,7 @@ class SoupFolder:
         self.paths = {label: Path(p) for label, p in candidates.items()}
         self.hashes = {label: file_sha256(p) for label, p in self.paths.items()}
         self.record: dict[str, list[dict[str, str]]] = self._read(SOUP_FILE, {})
-        self.rows: dict[str, dict[str, float]] = self._read(SCORES_FILE, {}).get("checkpoints", {})
+        self.rows: dict[str, dict[str, float]] = scores.get("checkpoints", {})
         self._loaded: dict[str, Mapping[str, torch.Tensor]] = {}
 
     def _read(self, name: str, default: dict[str, Any]) -> dict[str, Any]:
