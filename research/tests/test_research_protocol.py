@@ -142,6 +142,28 @@ def test_the_selection_rule_weighs_the_sweep_share_like_each_auc():
     assert rule_value({"synthetic_val_auc": 0.9, "photos_vs_fakes_auc": 0.8}) == pytest.approx(0.85)
 
 
+def test_a_stated_rule_averages_exactly_its_measures():
+    from laanet_research.selection import RULE_MEASURES, SELECTION_RULE_WITH_SWAPS, SELECTION_RULE_WITH_TAIL
+
+    row = {"synthetic_val_auc": 0.96, "photos_vs_fakes_auc": 0.95, "sweep_within": 0.97, "sweep_photos": 59,
+           "swap_auc": 0.82, "swaps_called_fake": 0.0, "card_fake_above": 0.986}
+    # the four-measure rule ignores the tail its rows now also carry; the five-measure rule counts it
+    assert rule_value(row, SELECTION_RULE_WITH_SWAPS) == pytest.approx((0.96 + 0.95 + 0.97 + 0.82) / 4)
+    assert rule_value(row, SELECTION_RULE_WITH_TAIL) == pytest.approx((0.96 + 0.95 + 0.97 + 0.82) / 5)
+    assert rule_value(row) == rule_value(row, SELECTION_RULE_WITH_SWAPS)  # the recorded searches' reading
+    assert replacement_margin(row, SELECTION_RULE_WITH_TAIL) == pytest.approx(1 / (5 * 59))
+    assert RULE_MEASURES[SELECTION_RULE_WITH_TAIL][-1] == "swaps_called_fake"
+    # a lower AUC with a lower band (a tenth of the swaps called fake) wins by the five measures, not by four
+    tail = dict(row, swap_auc=0.80, swaps_called_fake=0.10)
+    rows = {"epoch_0.pt": row, "epoch_1.pt": tail}
+    assert choose_checkpoint(rows, SELECTION_RULE_WITH_SWAPS) == "epoch_0.pt"
+    assert choose_checkpoint(rows, SELECTION_RULE_WITH_TAIL) == "epoch_1.pt"
+    with pytest.raises(ValueError, match="lacks swaps_called_fake"):
+        rule_value({k: v for k, v in row.items() if k != "swaps_called_fake"}, SELECTION_RULE_WITH_TAIL)
+    with pytest.raises(ValueError, match="not a stated selection rule"):
+        rule_value(row, "highest mean of something else")
+
+
 def test_a_replacement_must_lead_by_one_selection_photo_crossing_the_sweep():
     shipped = {"synthetic_val_auc": 0.958, "photos_vs_fakes_auc": 0.938, "sweep_within": 58 / 59, "sweep_photos": 59}
     margin = replacement_margin(shipped)

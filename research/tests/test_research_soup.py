@@ -221,6 +221,19 @@ def test_greedy_scores_by_the_rule_of_select_with_the_real_swaps_unless_told_oth
     for command in (["select", "run"], ["soup", "greedy", "out", "--config-from", "run", "--candidate", "a=x.pt"]):
         assert parser.parse_args([*command, "--shared", "s"]).swap_split == "select"
         assert parser.parse_args([*command, "--shared", "s", "--swap-split", "none"]).swap_split == "none"
+        assert parser.parse_args([*command, "--shared", "s"]).tail is True
+        assert parser.parse_args([*command, "--shared", "s", "--no-tail"]).tail is False
+
+
+def test_the_rule_a_search_states_follows_its_options() -> None:
+    from laanet_research.commands import _rule_of
+    from laanet_research.selection import SELECTION_RULE_WITH_TAIL
+
+    parser = build_parser()
+    base = ["select", "run", "--shared", "s"]
+    assert _rule_of(parser.parse_args(base)) == ("select", SELECTION_RULE_WITH_TAIL)
+    assert _rule_of(parser.parse_args([*base, "--no-tail"])) == ("select", SELECTION_RULE_WITH_SWAPS)
+    assert _rule_of(parser.parse_args([*base, "--swap-split", "none"])) == (None, SELECTION_RULE)
 
 
 def test_greedy_with_the_real_swaps_names_the_missing_list(tmp_path: Path, capsys) -> None:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from laanet_synth.crops import ANTIALIASED_SBI, OFFICIAL_SBI, crop_face, get_recipe, recipe_for_size
+from laanet_synth.crops import (
+    ANTIALIASED_SBI,
+    OFFICIAL_SBI,
+    calibrate_box,
+    crop_face,
+    get_recipe,
+    recipe_for_size,
+)
 from laanet_synth.faces import Face
 from laanet_synth.landmarks import template_landmarks
 from laanet_synth.quality import (
@@ -15,7 +22,9 @@ from laanet_synth.quality import (
     QualityAugment,
     degrade_images,
     degrade_pair,
+    frame_window,
     quality_recipe,
+    reframe_source,
     resample_view,
     rescale_source,
 )
@@ -86,6 +95,48 @@ def test_rescale_source_is_identity_when_off():
     assert out is image and same is face
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_reframe_source_cuts_close_around_the_face_and_moves_it_along(seed):
+    lms = template_landmarks(150, 130)
+    image = np.zeros((300, 320, 3), np.uint8)
+    for x, y in lms[[36, 45, 30, 8]]:
+        cv2.circle(image, (int(round(x)), int(round(y))), 4, (255, 255, 255), -1)
+    face = Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=1.0, landmarks=lms)
+    cfg = QualityAugment(p_frame=1.0)
+    out, moved = reframe_source(image, face, np.random.default_rng(seed), cfg)
+    assert out.shape[0] < image.shape[0] or out.shape[1] < image.shape[1], "a window is always drawn at p_frame=1"
+    for x, y in moved.landmarks[[36, 45, 30, 8]]:
+        assert out[int(round(y)), int(round(x))].max() > 100, "landmark off its dot"
+    np.testing.assert_allclose(moved.box - face.box, np.tile(moved.landmarks[0] - face.landmarks[0], 2), atol=1e-4)
+    # the calibrated box stays inside the window, and no side is cut further out than the widest margin
+    bx1, by1, bx2, by2 = calibrate_box(moved)
+    assert bx1 >= -1 and by1 >= -1 and bx2 <= out.shape[1] + 1 and by2 <= out.shape[0] + 1
+    w, h = bx2 - bx1, by2 - by1
+    win = frame_window(face, image.shape[1], image.shape[0], np.random.default_rng(seed), cfg)
+    x1, y1, x2, y2 = win
+    fx1, fy1, fx2, fy2 = calibrate_box(face)
+    cut = [x1 > 0, y1 > 0, x2 < image.shape[1], y2 < image.shape[0]]
+    gaps = [fx1 - x1, fy1 - y1, x2 - fx2, y2 - fy2]
+    sizes = [w, h, w, h]
+    assert any(cut)
+    assert all(g <= 0.25 * s + 1 for g, s, c in zip(gaps, sizes, cut, strict=True) if c)
+
+
+def test_reframe_source_is_identity_when_off_and_in_the_named_recipe():
+    image = _photo(1, 200)
+    lms = template_landmarks(100, 80, 0.5)
+    face = Face(box=np.concatenate([lms.min(0), lms.max(0)]), score=1.0, landmarks=lms)
+    rng = np.random.default_rng(0)
+    out, same = reframe_source(image, face, rng, QualityAugment())
+    assert out is image and same is face
+    assert rng.random() == np.random.default_rng(0).random(), "no draw is made when the step is off"
+    framed = QUALITY_RECIPES["v2-framed"]
+    assert 0 < framed.p_frame < 1 and framed == QualityAugment(p_frame=framed.p_frame)
+    shares = [frame_window(face, 200, 200, np.random.default_rng(k), framed) is not None for k in range(400)]
+    assert abs(np.mean(shares) - framed.p_frame) < 0.08
+
+
 def test_quality_config_is_validated():
     with pytest.raises(ValueError, match="scale_range"):
         QualityAugment(scale_range=(0.0, 2.0))
@@ -93,6 +144,10 @@ def test_quality_config_is_validated():
         QualityAugment(jpeg_quality=(50, 101))
     with pytest.raises(ValueError, match="p_noise"):
         QualityAugment(p_noise=1.5)
+    with pytest.raises(ValueError, match="frame_margin"):
+        QualityAugment(frame_margin=(0.3, 0.1))
+    with pytest.raises(ValueError, match="p_frame"):
+        QualityAugment(p_frame=-0.1)
 
 
 def test_antialiased_recipe_removes_aliasing_when_shrinking():

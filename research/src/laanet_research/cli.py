@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--swap-split", default="select", choices=("select", "none"),
                        help="add the frame AUC of this split of deepfakes/index.csv to the rule (default: select; "
                             "none: the three-measure rule of the searches before real swaps joined it)")
+        q.add_argument("--tail", default=True, action=argparse.BooleanOptionalAction,
+                       help="with a swap split, add the share of its swaps above the fake band a card calibrated "
+                            "on the selection data would state (default; --no-tail: the four-measure rule of the "
+                            "searches up to the stage 40 soup)")
     ex = soups.add_parser("export", help="write one soup as float16 safetensors with its card")
     ex.add_argument("soup_dir")
     ex.add_argument("out")

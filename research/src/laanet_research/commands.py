@@ -54,15 +54,18 @@ def select(args: argparse.Namespace) -> dict[str, Any]:
     bench.save()
     if not rows:
         raise CommandError(f"{args.run_dir} holds no epoch_<k>.pt (train with train.keep_epoch_weights=true)")
-    return {"checkpoints": rows, "rule": rule, "chosen": choose_checkpoint(rows)}
+    return {"checkpoints": rows, "rule": rule, "chosen": choose_checkpoint(rows, rule)}
 
 
 def _rule_of(args: argparse.Namespace) -> tuple[str | None, str]:
-    """(the real-swap split the selection rule adds, or ``None``; the rule's statement) of ``--swap-split``."""
-    from .selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS
+    """(the real-swap split the selection rule adds, or ``None``; the rule's statement) of ``--swap-split`` and
+    ``--tail``."""
+    from .selection import SELECTION_RULE, SELECTION_RULE_WITH_SWAPS, SELECTION_RULE_WITH_TAIL
 
     swap_split = None if args.swap_split == "none" else args.swap_split
-    return swap_split, SELECTION_RULE_WITH_SWAPS if swap_split else SELECTION_RULE
+    if swap_split is None:
+        return None, SELECTION_RULE
+    return swap_split, SELECTION_RULE_WITH_TAIL if args.tail else SELECTION_RULE_WITH_SWAPS
 
 
 def swaps(args: argparse.Namespace) -> dict[str, Any]:
@@ -188,7 +191,7 @@ def soup_greedy(args: argparse.Namespace) -> dict[str, Any]:
     folder = SoupFolder(args.out_dir, args.config_from, candidates, rule=rule)
     bench = SelectionBench(args.config_from, args.shared, args.cache, swap_split=swap_split)
     try:
-        return run_greedy(folder, bench.score, rule_value, log=_say)
+        return run_greedy(folder, bench.score, lambda row: rule_value(row, rule), log=_say)
     finally:
         bench.save()
 

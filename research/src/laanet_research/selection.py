@@ -32,6 +32,25 @@ SELECTION_RULE_WITH_SWAPS = (
     "stays within 0.2 from 240p to 1080p; and the frame AUC of the real face swaps against the real faces of the "
     "select split of deepfakes/index.csv"
 )
+#: the rule once the tail of the real scores joined it (``laanet-research select``, by default, since the stage 40
+#: soup): the four measures with a fifth, the share of the select split's swaps a card calibrated on the same
+#: selection data would call fake. The four-measure rule ranks by AUC alone, and a candidate can lead it while the
+#: top real scores, and with them the card's fake band, rise until no swap is called fake
+SELECTION_RULE_WITH_TAIL = (
+    "highest mean of five measures through the Detector with the flip test: the synthetic validation AUC; the AUC "
+    "of the selection photos (selection halves of faces/portraits and faces/realworld, as they are and at a "
+    "quarter) against the synthetic validation fakes; the share of the selection photos whose fake probability "
+    "stays within 0.2 from 240p to 1080p; the frame AUC of the real face swaps against the real faces of the "
+    "select split of deepfakes/index.csv; and the share of those swaps above the fake band a card calibrated on "
+    "the same data would state (the calibration photos and the split's real faces by the band rule)"
+)
+#: the measures each stated rule averages, in order
+RULE_MEASURES: dict[str, tuple[str, ...]] = {
+    SELECTION_RULE: ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within"),
+    SELECTION_RULE_WITH_SWAPS: ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within", "swap_auc"),
+    SELECTION_RULE_WITH_TAIL: ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within", "swap_auc",
+                               "swaps_called_fake"),
+}
 
 
 def selection_score(detector: Any, renderings: Sequence[Rendering], val_pairs: Any,
@@ -95,30 +114,40 @@ def _sweep_row(spreads: Sequence[float]) -> dict[str, float]:
     return {"sweep_within": summary["within_tolerance"], "sweep_photos": summary["n"]}
 
 
-def rule_value(row: dict[str, float]) -> float:
-    """The value :data:`SELECTION_RULE` ranks a :func:`selection_score` row by: the mean of its two AUCs and its
-    sweep share. A row scored without the sweep (the searches before the sweep joined the rule) gives the mean
-    of its two AUCs; one search scores all its rows the same way, so the two never meet in a ranking."""
-    return float(np.mean(rule_measures(row)))
+def rule_value(row: dict[str, float], rule: str | None = None) -> float:
+    """The value a stated ``rule`` (a key of :data:`RULE_MEASURES`) ranks a :func:`selection_score` row by: the
+    mean of its measures. Without ``rule``, the rows of the searches recorded before the rules were named: the
+    mean of the two AUCs and, where the row has them, the sweep share and the real-swap AUC (one search scores
+    all its rows the same way, so rows of two rules never meet in a ranking)."""
+    return float(np.mean(rule_measures(row, rule)))
 
 
-def rule_measures(row: dict[str, float]) -> list[float]:
-    """The measures :func:`rule_value` averages: the two AUCs, and the sweep share and the real-swap AUC when the
-    row has them."""
-    return [row[k] for k in ("synthetic_val_auc", "photos_vs_fakes_auc", "sweep_within", "swap_auc") if k in row]
+def rule_measures(row: dict[str, float], rule: str | None = None) -> list[float]:
+    """The measures :func:`rule_value` averages (see there)."""
+    if rule is None:
+        return [row[k] for k in RULE_MEASURES[SELECTION_RULE_WITH_SWAPS] if k in row]
+    try:
+        keys = RULE_MEASURES[rule]
+    except KeyError:
+        raise ValueError(f"not a stated selection rule: {rule[:60]!r}...") from None
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise ValueError(f"the row lacks {', '.join(missing)}, measures of its rule (scored by another rule?)")
+    return [row[k] for k in keys]
 
 
-def replacement_margin(row: dict[str, float]) -> float:
+def replacement_margin(row: dict[str, float], rule: str | None = None) -> float:
     """The lead by :func:`rule_value` a candidate needs over the shipped weights to replace them: what one
     selection photo crossing the sweep tolerance moves the rule (``1 / sweep_photos`` over the number of
     measures). A smaller lead is a tie at the resolution of the selection data, and a tie keeps the weights whose
     reported figures are already measured. Rows scored without the sweep have no such step and need no margin
     (0.0)."""
-    return 1.0 / (len(rule_measures(row)) * row["sweep_photos"]) if "sweep_photos" in row else 0.0
+    return 1.0 / (len(rule_measures(row, rule)) * row["sweep_photos"]) if "sweep_photos" in row else 0.0
 
 
-def choose_checkpoint(rows: dict[str, dict[str, float]]) -> str:
-    """The checkpoint :data:`SELECTION_RULE` picks from :func:`selection_score` rows (first one on a tie)."""
+def choose_checkpoint(rows: dict[str, dict[str, float]], rule: str | None = None) -> str:
+    """The checkpoint ``rule`` (see :func:`rule_value`) picks from :func:`selection_score` rows (first one on a
+    tie)."""
     if not rows:
         raise ValueError("no checkpoints to choose from")
-    return max(rows, key=lambda k: rule_value(rows[k]))
+    return max(rows, key=lambda k: rule_value(rows[k], rule))

@@ -23,7 +23,14 @@ from .crops import OFFICIAL_SBI, CropRecipe, crop_face, pre_cropped, recipe_for_
 from .faces import Face
 from .imageio import read_image
 from .normalise import normalise_images
-from .quality import QualityAugment, degrade_images, degrade_pair, resample_view, rescale_source
+from .quality import (
+    QualityAugment,
+    degrade_images,
+    degrade_pair,
+    reframe_source,
+    resample_view,
+    rescale_source,
+)
 from .sbi import DEFAULT_SBI, SBIConfig, make_sbi_pair
 from .targets import encode_targets
 
@@ -198,6 +205,9 @@ class _PairDataset(Dataset):
             return image, face, None
         qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
         image, face = rescale_source(image, face, qrng, self.quality)
+        if self.quality.p_frame > 0:  # a stream of its own: the other draws are those of the recipe without it
+            image, face = reframe_source(image, face, np.random.default_rng([self.seed, self.epoch, int(i), FRAME_STREAM]),
+                                         self.quality)
         return image, face, qrng
 
     def degrade(self, real: np.ndarray, fake: np.ndarray, qrng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
@@ -371,6 +381,8 @@ class BIPairDataset(_PairDataset):
 BI_MIX_STREAM = 2
 SWAP_MIX_STREAM = 5
 EXTRA_MIX_STREAM = 6
+#: the random stream of the source's reframing (:func:`~laanet_synth.quality.reframe_source`)
+FRAME_STREAM = 7
 
 
 class ShareMixDataset(_PairDataset):

@@ -14,6 +14,12 @@ Edge-preserving smoothing (a bilateral filter) stands for what phone cameras' no
 filters do to every photo: smooth skin, sharp edges. A model trained without it reads that look as a blend
 (a mild bilateral filter sent half of the real validation faces above 0.5 for one checkpoint), so recipe v3
 (:data:`QUALITY_RECIPES`) adds it; recipe v2 is kept exactly as it was.
+
+A third step, :func:`reframe_source`, cuts the source image close around the face before the crop, as a photo
+cropped to the face (a profile picture, a dataset's face crop) arrives: the crop recipe's margin is then clipped
+by the frame on some sides and the face reaches the network stretched and off centre, as at inference. Without
+it, the LFW-trained weights saw every face with its whole margin, and called many tightly cropped real faces
+fake. Recipe ``v2-framed`` adds it to v2.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import cv2
 import numpy as np
 
 from .colour import jpeg
+from .crops import calibrate_box
 from .faces import Face
 
 #: interpolations a camera pipeline, a browser or an editor may have used to shrink an image
@@ -63,6 +70,9 @@ class QualityAugment:
     smooth_sigma_color: tuple[float, float] = (20.0, 70.0)
     smooth_sigma_space: tuple[float, float] = (1.5, 4.5)
     view_scale: tuple[float, float] = (0.25, 0.85)
+    p_frame: float = 0.0
+    frame_margin: tuple[float, float] = (0.0, 0.25)
+    p_frame_side: float = 0.5
 
     def __post_init__(self) -> None:
         lo, hi = self.scale_range
@@ -78,7 +88,11 @@ class QualityAugment:
             a, b = getattr(self, name)
             if not 0 < a <= b:
                 raise ValueError(f"{name} must satisfy 0 < low <= high, got {(a, b)}")
-        for name in ("p_rescale", "p_sharpen", "p_blur", "p_noise", "p_grey", "p_jpeg", "p_smooth"):
+        f0, f1 = self.frame_margin
+        if not 0.0 <= f0 <= f1:
+            raise ValueError(f"frame_margin must satisfy 0 <= low <= high, got {self.frame_margin}")
+        for name in ("p_rescale", "p_sharpen", "p_blur", "p_noise", "p_grey", "p_jpeg", "p_smooth", "p_frame",
+                     "p_frame_side"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be a probability, got {p}")
@@ -108,6 +122,49 @@ def rescale_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg:
     lms = (np.asarray(face.landmarks, np.float32) + 0.5) * scale - 0.5
     box = np.asarray(face.box, np.float32) * np.array([sx, sy, sx, sy], np.float32)
     return out, dataclasses.replace(face, box=box, landmarks=lms)
+
+
+def frame_window(face: Face, width: int, height: int, rng: np.random.Generator, cfg: QualityAugment
+                 ) -> tuple[int, int, int, int] | None:
+    """The window (x1, y1, x2, y2) :func:`reframe_source` cuts, or ``None`` (the image stays whole: with
+    ``1 - p_frame``, and when no side would move). Each side is cut, with ``p_frame_side`` (at least one side
+    each time), at a margin drawn uniformly from ``frame_margin`` (a fraction of the landmark-calibrated box's
+    width or height, :func:`~laanet_synth.crops.calibrate_box`) outside the box; a side already closer to the
+    frame than that stays where it is. The draws are made whether or not a side moves, so the stream's use does
+    not depend on the image."""
+    if cfg.p_frame <= 0.0 or rng.random() >= cfg.p_frame:
+        return None
+    sides = rng.random(4) < cfg.p_frame_side
+    sides[int(rng.integers(4))] = True
+    margins = rng.uniform(*cfg.frame_margin, size=4)
+    x1, y1, x2, y2 = (float(v) for v in calibrate_box(face))
+    w, h = x2 - x1, y2 - y1
+    win = [0, 0, width, height]
+    if sides[0]:
+        win[0] = max(0, int(np.floor(x1 - margins[0] * w)))
+    if sides[1]:
+        win[1] = max(0, int(np.floor(y1 - margins[1] * h)))
+    if sides[2]:
+        win[2] = min(width, int(np.ceil(x2 + margins[2] * w)))
+    if sides[3]:
+        win[3] = min(height, int(np.ceil(y2 + margins[3] * h)))
+    if win == [0, 0, width, height] or win[2] - win[0] < 8 or win[3] - win[1] < 8:
+        return None
+    return win[0], win[1], win[2], win[3]
+
+
+def reframe_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg: QualityAugment
+                   ) -> tuple[np.ndarray, Face]:
+    """``image`` cut to a window close around ``face`` (:func:`frame_window`), the face's box and landmarks moved
+    with it (unchanged when no window is drawn)."""
+    win = frame_window(face, image.shape[1], image.shape[0], rng, cfg)
+    if win is None:
+        return image, face
+    x1, y1, x2, y2 = win
+    shift = np.array([x1, y1], np.float32)
+    return (np.ascontiguousarray(image[y1:y2, x1:x2]),
+            dataclasses.replace(face, box=np.asarray(face.box, np.float32) - np.tile(shift, 2),
+                                landmarks=np.asarray(face.landmarks, np.float32) - shift))
 
 
 def _unsharp(img: np.ndarray, amount: float, sigma: float) -> np.ndarray:
@@ -172,6 +229,9 @@ QUALITY_RECIPES: dict[str, QualityAugment] = {
     # v2 with a wider source rescale (0.35x to 4x), sharpening and greyscale twice as often: large, crisp faces
     # shrunk into the crop and greyscale faces were the selection photos whose score moved most with resolution
     "v4": QualityAugment(scale_range=(0.35, 4.0), p_sharpen=0.5, p_grey=0.2),
+    # v2 with a third of the source images cut close around the face (:func:`reframe_source`), as face crops
+    # arrive: the margin clipped by the frame on some sides
+    "v2-framed": QualityAugment(p_frame=0.35),
 }
 
 
