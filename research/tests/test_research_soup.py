@@ -129,6 +129,8 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
     tr = card["training"]
     assert tr["selection"] == "the rule" and [e["stage"] for e in tr["not_kept"]] == [10]
     assert tr["soup"]["fine_tunes"] == [{"stage": 7, "history": [{}], "steps_run": 3}]
+    # the ingredient's fine-tune joins the chain's totals; the stage left out does not
+    assert (tr["steps_run"], tr["epochs_run"]) == (3, 1)
     assert [x["label"] for x in tr["soup"]["ingredients"]] == ["a", "stage7-epoch0"]
     assert tr["soup"]["candidates"]["epoch_0.pt"]["synthetic_val_auc"] == 0.5
     assert tr["soup"]["greedy"] == trace
@@ -279,3 +281,47 @@ def test_greedy_names_what_the_shared_folder_lacks(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "faces/portraits" in err and "landmarks68_dlib.npz" in err and "Traceback" not in err
     assert not (tmp_path / "g").exists()  # nothing written before the check
+
+
+def test_the_base_card_puts_the_shipped_weights_first_in_the_chain_and_the_fine_tunes_beside(tmp_path: Path) -> None:
+    from laanet_research.card_split import join_card, split_card
+    from laanet_research.soup_base import FineTune, base_card, read_spec
+    from laanet_train.state import STATE_FILE
+
+    run = _run(tmp_path)
+    torch.save({"global_step": 900, "elapsed": 812.34, "history": json.dumps([{"epoch": 0}] * 3)}, run / STATE_FILE)
+    (tmp_path / "sel.json").write_text(json.dumps({"checkpoints": {"epoch_2.pt": {"swap_auc": 0.85}}}))
+    full = {"name": "w", "variant": "v", "sha256": "abc", "metrics": {"m": 1}, "real_image_validation": {"r": 2},
+            "training": {"data": "old", "validation": "val", "synthesis": "sbi", "steps_run": 9310, "epochs_run": 39,
+                         "wall_time_seconds": 100.0, "recipe": {"data": {}}}}
+    shipped, record = split_card(full)
+    assert join_card(shipped, record) == full
+    with pytest.raises(ValueError, match="the record of"):
+        join_card(shipped, dict(record, sha256="other"))
+    ft = FineTune(43, run, "the shipped weights", (tmp_path / "sel.json",), "seed 509")
+    card = base_card(shipped, record, chain_stage=42, data="LFW and more", fine_tunes=[ft])
+    tr = card["training"]
+    assert tr["data"] == "LFW and more" and tr["validation"] == "val"
+    first = tr["earlier_stages"][0]
+    assert first["stage"] == 42 and first["sha256"] == "abc" and first["training"] == full["training"]
+    assert (tr["steps_run"], tr["epochs_run"], tr["wall_time_seconds"]) == (9310, 39, 100.0)
+    (kept_out,) = tr["not_kept"]
+    assert kept_out["stage"] == 43 and kept_out["run"] == "runs/run" and kept_out["steps_run"] == 900
+    assert kept_out["wall_time_seconds"] == 812.3 and len(kept_out["history"]) == 3
+    assert kept_out["selection_scores"]["candidates"] == {"epoch_2.pt": {"swap_auc": 0.85}}
+    assert card["metrics"] == {"m": 1} and card["real_image_validation"] == {"r": 2}
+    with pytest.raises(ValueError, match="must differ"):
+        base_card(shipped, record, chain_stage=42, data="d", fine_tunes=[ft, ft])
+    # the same from a spec file, with paths relative to it, through the command line
+    (tmp_path / "card.json").write_text(json.dumps(shipped))
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    spec = {"card": "card.json", "record": "record.json", "chain_stage": 42, "data": "LFW and more",
+            "fine_tunes": [{"stage": 43, "run": "run", "initialised_from": "the shipped weights",
+                            "scores": ["sel.json"], "why": "seed 509"}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    assert base_card(**read_spec(tmp_path / "spec.json")) == card
+    assert main(["soup", "base-card", str(tmp_path / "spec.json"), str(tmp_path / "base.json")]) == 0
+    assert json.loads((tmp_path / "base.json").read_text()) == card
+    (tmp_path / "bad.json").write_text(json.dumps({"card": "card.json"}))
+    with pytest.raises(SystemExit):
+        main(["soup", "base-card", str(tmp_path / "bad.json"), str(tmp_path / "b2.json")])

@@ -34,3 +34,16 @@ def split_card(card: dict[str, Any], record_pointer: str = BUILTIN_RECORD) -> tu
     record = {"name": full["name"], "sha256": full["sha256"],
               **{k: v for k, v in full.items() if k not in SHIPPED_KEYS}}
     return shipped, record
+
+
+def join_card(shipped: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The full card :func:`split_card` split into ``shipped`` and ``record`` (checked: it must split back into
+    the same two, so a card and a record of different weights are refused)."""
+    if (shipped.get("name"), shipped.get("sha256")) != (record.get("name"), record.get("sha256")):
+        raise ValueError(f"the card is of {shipped.get('name')} {str(shipped.get('sha256'))[:8]}..., the record of "
+                         f"{record.get('name')} {str(record.get('sha256'))[:8]}...")
+    full = {k: copy.deepcopy(v) for k, v in shipped.items() if k != "training"}
+    full.update(copy.deepcopy(record))
+    if split_card(full, shipped.get("training", {}).get("record", BUILTIN_RECORD)) != (shipped, record):
+        raise ValueError("the card and the record do not join into one full card (edited by hand?)")
+    return full

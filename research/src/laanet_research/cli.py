@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with a swap split, add the share of its swaps above the fake band a card calibrated "
                             "on the selection data would state (default; --no-tail: the four-measure rule of the "
                             "searches up to the stage 40 soup)")
+    bc = soups.add_parser("base-card", help="the card a soup's export builds on, from a spec (JSON)")
+    bc.add_argument("spec", help="JSON: card, record (the shipped card and training record the fine-tunes started "
+                                 "from), chain_stage, data, fine_tunes: [{stage, run, initialised_from, scores, why}]")
+    bc.add_argument("out", help="where the base card (JSON) is written")
     ex = soups.add_parser("export", help="write one soup as float16 safetensors with its card")
     ex.add_argument("soup_dir")
     ex.add_argument("out")

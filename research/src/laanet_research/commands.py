@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the parsed command; print (and with ``--out`` write) its JSON result."""
     try:
         if args.command == "soup":
-            result = {"make": soup_make, "greedy": soup_greedy, "export": soup_export}[args.soup_command](args)
+            result = {"make": soup_make, "greedy": soup_greedy, "base-card": soup_base_card,
+                      "export": soup_export}[args.soup_command](args)
         else:
             result = {"select": select, "report": report, "face-score": face_score,
                       "ship-card": ship_card, "swaps": swaps}[args.command](args)
@@ -194,6 +195,22 @@ def soup_greedy(args: argparse.Namespace) -> dict[str, Any]:
         return run_greedy(folder, bench.score, lambda row: rule_value(row, rule), log=_say)
     finally:
         bench.save()
+
+
+def soup_base_card(args: argparse.Namespace) -> dict[str, Any]:
+    """The base card of a soup's export, written to ``out``; the result names its chain and stages."""
+    from laanet_synth.atomic import write_text
+
+    from .soup_base import base_card, read_spec
+
+    try:
+        card = base_card(**read_spec(args.spec))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    write_text(args.out, json.dumps(card, indent=2) + "\n")
+    tr = card["training"]
+    return {"out": str(args.out), "chain": [s.get("stage") for s in tr["earlier_stages"]],
+            "not_kept": [s["stage"] for s in tr["not_kept"]], "steps_run": tr["steps_run"]}
 
 
 def soup_export(args: argparse.Namespace) -> dict[str, Any]:

@@ -62,16 +62,24 @@ def _figures(y: np.ndarray, p: np.ndarray, fake_above: float | None, real_below:
     return out
 
 
-def swap_figures(rows: Sequence[dict[str, str]], probs: Sequence[float | None],
-                 fake_above: float | None = None, real_below: float | None = None) -> dict[str, Any]:
-    """Frame AUC and AP overall and per method (each method's fakes against every real), with ``fake_above``
-    the shares of fakes and of reals called fake and with ``real_below`` the share of fakes called real; rows
-    with no score are counted in ``not_scored``."""
+def scored_labels(rows: Sequence[dict[str, str]], probs: Sequence[float | None]
+                  ) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(the indices of the rows with a score, their labels 0 real / 1 fake, their scores) of ``rows`` and their
+    ``probs``."""
     if len(rows) != len(probs):
         raise ValueError(f"{len(rows)} rows against {len(probs)} scores")
     keep = [i for i, p in enumerate(probs) if p is not None]
     y = np.array([int(rows[i]["label"]) for i in keep], dtype=np.int64)
     p = np.array([float(probs[i]) for i in keep], dtype=np.float64)
+    return keep, y, p
+
+
+def swap_figures(rows: Sequence[dict[str, str]], probs: Sequence[float | None],
+                 fake_above: float | None = None, real_below: float | None = None) -> dict[str, Any]:
+    """Frame AUC and AP overall and per method (each method's fakes against every real), with ``fake_above``
+    the shares of fakes and of reals called fake and with ``real_below`` the share of fakes called real; rows
+    with no score are counted in ``not_scored``."""
+    keep, y, p = scored_labels(rows, probs)
     methods = [rows[i]["method"] for i in keep]
     out: dict[str, Any] = {**_figures(y, p, fake_above, real_below), "not_scored": len(rows) - len(keep),
                            "methods": {}}

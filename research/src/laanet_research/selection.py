@@ -92,16 +92,15 @@ def swap_measures(scorer: PhotoScorer, rows: Sequence[dict[str, str]],
     :func:`~laanet_research.photo_bands.photo_and_swap_bands`) and the share of the rows' swaps above it
     (``swaps_called_fake``): the sensitivity left at the specificity the card would state."""
     from .photo_bands import photo_and_swap_bands
-    from .real_swaps import row_probs, swap_figures
+    from .real_swaps import row_probs, scored_labels, swap_figures
 
     probs = row_probs(scorer, rows)
     figures = swap_figures(rows, probs)
     out = {"swap_auc": figures["auc"], "swap_ap": figures["ap"]}
     if photo_probs is not None:
-        scored = [(int(r["label"]), p) for r, p in zip(rows, probs, strict=True) if p is not None]
-        reals = np.array([p for y, p in scored if y == 0], dtype=np.float64)
-        fakes = np.array([p for y, p in scored if y == 1], dtype=np.float64)
-        band = photo_and_swap_bands(np.asarray(photo_probs, np.float64), reals, fakes)["fake_above"]
+        _, y, p = scored_labels(rows, probs)
+        fakes = p[y == 1]
+        band = photo_and_swap_bands(np.asarray(photo_probs, np.float64), p[y == 0], fakes)["fake_above"]
         out.update(card_fake_above=band, swaps_called_fake=round(float((fakes > band).mean()), 4))
     return out
 

@@ -26,7 +26,8 @@ def export_soup(
     shipped weights must judge faces the way their selection did.
 
     The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
-    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``; with
+    and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``, their steps, epochs
+    and wall time added to the training's; with
     ``greedy_trace``, the trace of the greedy search that found it), the rule
     ``selection`` that chose it, and the synthetic validation re-measured through the Detector with the
     float16 weights. The verdict bands are those of :func:`~laanet_train.export.export_run` (the band rule on the
@@ -55,6 +56,11 @@ def export_soup(
     if len(fine_tunes) != len(set(fine_tune_stages)):
         raise SoupError(f"the base card's training.not_kept lacks some of the stages {sorted(fine_tune_stages)}")
     training["not_kept"] = kept
+    # the ingredients' fine-tunes join the chain that made the shipped weights: their steps, epochs and time count
+    training["steps_run"] = int(training.get("steps_run", 0)) + sum(int(f.get("steps_run", 0)) for f in fine_tunes)
+    training["epochs_run"] = int(training.get("epochs_run", 0)) + sum(len(f.get("history", [])) for f in fine_tunes)
+    training["wall_time_seconds"] = round(float(training.get("wall_time_seconds", 0.0))
+                                          + sum(float(f.get("wall_time_seconds", 0.0)) for f in fine_tunes), 1)
     training["soup"] = {"checkpoint": checkpoint, "ingredients": record[checkpoint],
                         "candidates": {k: {"ingredients": [x["label"] for x in v],
                                            **dict((selection_scores or {}).get(k, {}))}

@@ -88,6 +88,15 @@ def extra_data_statement(cfg: TrainConfig, run_dir: Path) -> str:
     return text
 
 
+def chain_entry(card: dict[str, Any]) -> dict[str, Any]:
+    """Exported weights' full ``card`` as the first stage of the training chain of weights trained on from them:
+    their name and sha256, their steps, epochs and wall time, and their whole training section."""
+    tr = card.get("training") or {}
+    return {"exported_weights": card.get("name"), "sha256": card.get("sha256"),
+            "steps_run": int(tr.get("steps_run", 0)), "epochs_run": int(tr.get("epochs_run", 0)),
+            "wall_time_seconds": float(tr.get("wall_time_seconds", 0.0)), "history": [], "training": tr}
+
+
 def export_run(
     run_dir: str | Path,
     out_path: str | Path,
@@ -139,12 +148,7 @@ def export_run(
             "best": json.loads((Path(earlier) / "best.json").read_text()),
         })
     if initialised_from is not None:
-        origin = json.loads(Path(initialised_from).read_text())
-        tr = origin.get("training") or {}
-        stages.insert(0, {"exported_weights": origin.get("name"), "sha256": origin.get("sha256"),
-                          "steps_run": int(tr.get("steps_run", 0)), "epochs_run": int(tr.get("epochs_run", 0)),
-                          "wall_time_seconds": float(tr.get("wall_time_seconds", 0.0)), "history": [],
-                          "training": tr})
+        stages.insert(0, chain_entry(json.loads(Path(initialised_from).read_text())))
     pre = run_preprocessing(cfg)
     card: dict[str, Any] = {
         "name": name,
