@@ -113,8 +113,9 @@ def test_export_writes_the_soup_with_a_card_built_on_the_base_card(lfw_dir: Path
              {"ingredients": ["a", "stage7-epoch0"], "score": 0.5, "kept": True, "checkpoint": "epoch_0.pt"}]
     card = export_soup(soups, tmp_path / "w.safetensors", checkpoint="epoch_0.pt", base_card=base_card,
                        selection="the rule", selection_scores=scores, fine_tune_stages=[7], description="new",
-                       greedy_trace=trace)
+                       greedy_trace=trace, rule="the rule")
     assert card == read_card(tmp_path / "w.safetensors")
+    assert card["training"]["soup"]["rule"] == "the rule"
     assert card["sha256"] == file_sha256(tmp_path / "w.safetensors") and card["description"] == "new"
     assert card["preprocessing"] == json.loads(json.dumps(recipe))  # the recipe the soups were scored with
     # the recipe the soups were scored with becomes the card's training recipe, without the run's own paths

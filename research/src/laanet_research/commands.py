@@ -221,5 +221,6 @@ def soup_export(args: argparse.Namespace) -> dict[str, Any]:
     card = export_soup(args.soup_dir, args.out, checkpoint=args.checkpoint,
                        base_card=json.loads(Path(args.base_card).read_text()), selection=args.selection,
                        selection_scores=scored.get("checkpoints"), fine_tune_stages=args.fine_tune_stage,
-                       description=args.description, greedy_trace=scored.get("greedy"))
+                       description=args.description, greedy_trace=scored.get("greedy"),
+                       rule=scored.get("rule"))
     return card["metrics"]

@@ -15,6 +15,7 @@ def export_soup(
     soup_dir: str | Path, out_path: str | Path, *, checkpoint: str, base_card: Mapping[str, Any], selection: str,
     selection_scores: Mapping[str, Any] | None = None, fine_tune_stages: Sequence[int] = (),
     description: str | None = None, greedy_trace: Sequence[Mapping[str, Any]] | None = None,
+    rule: str | None = None,
 ) -> dict[str, Any]:
     """Write soup ``checkpoint`` of ``soup_dir`` as float16 safetensors with a card built on ``base_card`` (the
     card of the weights the fine-tunes started from: its training chain stays).
@@ -28,7 +29,8 @@ def export_soup(
     The card gets ``training.soup`` (the ingredients with their sha256, the candidates' ``selection_scores``
     and the records of the fine-tunes ``fine_tune_stages``, moved out of ``training.not_kept``, their steps, epochs
     and wall time added to the training's; with
-    ``greedy_trace``, the trace of the greedy search that found it), the rule
+    ``greedy_trace``, the trace of the greedy search that found it, and with ``rule`` the stated rule its rows were
+    ranked by), the rule
     ``selection`` that chose it, and the synthetic validation re-measured through the Detector with the
     float16 weights. The verdict bands are those of :func:`~laanet_train.export.export_run` (the band rule on the
     synthetic validation's real faces) until ``laanet-research report ... --write-card`` calibrates them on real
@@ -71,6 +73,8 @@ def export_soup(
     training["recipe"] = portable_recipe(cfg)
     if greedy_trace is not None:
         training["soup"]["greedy"] = [dict(step) for step in greedy_trace]
+    if rule is not None:  # the stated rule the rows were ranked by (laanet_research.selection.RULE_MEASURES)
+        training["soup"]["rule"] = rule
     training["selection"] = selection
     card["metrics"] = {"synthetic_val": synthetic_val}
     card["thresholds"] = {k: bands[k] for k in ("real_below", "fake_above")}

@@ -53,7 +53,7 @@ class Example:
 
 
 EXAMPLES: tuple[Example, ...] = (
-    Example("portrait-img12.jpg", "image", "real", "Real portrait", "deepface test set", "real"),
+    Example("portrait-img12.jpg", "image", "real", "Real portrait", "deepface test set", "uncertain"),
     Example("astronaut.jpg", "image", "real", "Real photo", "NASA, via scikit-image", "real"),
     Example("group-selfie-many-people.jpg", "image", "real", "Real group selfie", "deepface test set", "uncertain"),
     Example("fake-swap-faceshifter.png", "image", "fake", "Face swap (FaceShifter)", "maum-ai/faceshifter",
@@ -62,7 +62,7 @@ EXAMPLES: tuple[Example, ...] = (
     Example("fake-sbi-lfw-Aaron_Tippin.jpg", "image", "fake", "Self-blended fake", "LFW photo, blended here",
             "fake"),
     Example("fake-sbi-lfw-AJ_Lamas.jpg", "image", "fake", "Self-blended fake", "LFW photo, blended here",
-            "uncertain"),
+            "real"),
     Example("video-dfdc-0017-fake.webm", "video", "fake", "DFDC deepfake clip", "DFDC via GenConViT", "fake"),
 )
 
