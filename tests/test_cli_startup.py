@@ -18,7 +18,7 @@ SUBCOMMANDS = {"laanet": ["predict", "export-onnx"], "laanet-bench": ["datasets"
                "laanet-synth": ["preprocess", "contact-sheet"],
                "laanet-research": ["report", "select", "face-score", "ship-card", "swaps", "soup"]}
 #: subcommands that take a subcommand of their own, and theirs
-NESTED = {("laanet-research", "soup"): ["make", "greedy", "export"]}
+NESTED = {("laanet-research", "soup"): ["make", "greedy", "base-card", "export"]}
 HEAVY = ("numpy", "torch", "gradio", "cv2")
 
 PROBE = """

@@ -71,7 +71,7 @@ def test_overrides_are_typed_and_nested() -> None:
         ("train.freeze_backbone_epochs=99", "train.freeze_backbone_epochs: expected 0..train.epochs"),
         ("data=3", "data: expected a mapping"),
         ("train.epochs", "expected KEY=VALUE"),
-        ("data.quality=v9", "data.quality: expected true, false or one of ['v2', 'v3', 'v4']"),
+        ("data.quality=v9", "data.quality: expected true, false or one of ['v2', 'v2-framed', 'v3', 'v4']"),
         ("data.quality=3", "data.quality: expected"),
     ],
 )
