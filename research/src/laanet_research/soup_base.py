@@ -32,17 +32,14 @@ class FineTune:
 def fine_tune_stage(ft: FineTune) -> dict[str, Any]:
     """``ft`` as a ``training.not_kept`` entry: the run's portable recipe, steps, wall time and history from its
     folder, and the rows of its epochs from its score files."""
-    from laanet_train.export import load_run_config, portable_recipe
-    from laanet_train.state import STATE_FILE, load_state
+    from laanet_train.export import load_run_config, portable_recipe, run_progress
 
-    state = load_state(ft.run / STATE_FILE)
     rows: dict[str, Any] = {}
     for f in ft.scores:
         rows.update(json.loads(Path(f).read_text())["checkpoints"])
     name = f"runs/{ft.run.name}"
     return {"stage": ft.stage, "run": name, "initialised_from": ft.initialised_from,
-            "recipe": portable_recipe(load_run_config(ft.run)), "steps_run": int(state["global_step"]),
-            "wall_time_seconds": round(float(state["elapsed"]), 1), "history": json.loads(state["history"]),
+            "recipe": portable_recipe(load_run_config(ft.run)), **run_progress(ft.run),
             "selection_scores": {"candidates": rows,
                                  "command": f"laanet-research select {name} --shared ../shared/data --cache runs/faces"},
             "why": ft.why}

@@ -205,9 +205,9 @@ class _PairDataset(Dataset):
             return image, face, None
         qrng = np.random.default_rng([self.seed, self.epoch, int(i), 1])
         image, face = rescale_source(image, face, qrng, self.quality)
-        if self.quality.p_frame > 0:  # a stream of its own: the other draws are those of the recipe without it
-            image, face = reframe_source(image, face, np.random.default_rng([self.seed, self.epoch, int(i), FRAME_STREAM]),
-                                         self.quality)
+        # a stream of its own: the other draws are those of the recipe without the step (which draws nothing when off)
+        frng = np.random.default_rng([self.seed, self.epoch, int(i), FRAME_STREAM])
+        image, face = reframe_source(image, face, frng, self.quality)
         return image, face, qrng
 
     def degrade(self, real: np.ndarray, fake: np.ndarray, qrng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:

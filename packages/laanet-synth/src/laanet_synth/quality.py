@@ -137,20 +137,14 @@ def frame_window(face: Face, width: int, height: int, rng: np.random.Generator, 
     sides = rng.random(4) < cfg.p_frame_side
     sides[int(rng.integers(4))] = True
     margins = rng.uniform(*cfg.frame_margin, size=4)
-    x1, y1, x2, y2 = (float(v) for v in calibrate_box(face))
-    w, h = x2 - x1, y2 - y1
-    win = [0, 0, width, height]
-    if sides[0]:
-        win[0] = max(0, int(np.floor(x1 - margins[0] * w)))
-    if sides[1]:
-        win[1] = max(0, int(np.floor(y1 - margins[1] * h)))
-    if sides[2]:
-        win[2] = min(width, int(np.ceil(x2 + margins[2] * w)))
-    if sides[3]:
-        win[3] = min(height, int(np.ceil(y2 + margins[3] * h)))
-    if win == [0, 0, width, height] or win[2] - win[0] < 8 or win[3] - win[1] < 8:
+    box = calibrate_box(face).astype(np.float64)
+    want = box + np.array([-1.0, -1.0, 1.0, 1.0]) * margins * np.tile(box[2:] - box[:2], 2)
+    full = np.array([0, 0, width, height])
+    cut = np.r_[np.maximum(np.floor(want[:2]), 0), np.minimum(np.ceil(want[2:]), full[2:])]
+    x1, y1, x2, y2 = (int(v) for v in np.where(sides, cut, full))
+    if (x1, y1, x2, y2) == (0, 0, width, height) or x2 - x1 < 8 or y2 - y1 < 8:
         return None
-    return win[0], win[1], win[2], win[3]
+    return x1, y1, x2, y2
 
 
 def reframe_source(image: np.ndarray, face: Face, rng: np.random.Generator, cfg: QualityAugment

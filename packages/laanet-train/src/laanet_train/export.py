@@ -88,6 +88,13 @@ def extra_data_statement(cfg: TrainConfig, run_dir: Path) -> str:
     return text
 
 
+def run_progress(run_dir: str | Path) -> dict[str, Any]:
+    """A run's steps, wall time and per-epoch history, from its saved state: what a card records of each stage."""
+    state = load_state(Path(run_dir) / STATE_FILE)
+    return {"steps_run": int(state["global_step"]), "wall_time_seconds": round(float(state["elapsed"]), 1),
+            "history": json.loads(state["history"])}
+
+
 def chain_entry(card: dict[str, Any]) -> dict[str, Any]:
     """Exported weights' full ``card`` as the first stage of the training chain of weights trained on from them:
     their name and sha256, their steps, epochs and wall time, and their whole training section."""
@@ -139,12 +146,9 @@ def export_run(
 
     stages = []
     for earlier in earlier_runs:
-        e_state = load_state(Path(earlier) / STATE_FILE)
         stages.append({
             "recipe": config_to_dict(load_run_config(earlier)),
-            "steps_run": int(e_state["global_step"]),
-            "wall_time_seconds": round(float(e_state["elapsed"]), 1),
-            "history": json.loads(e_state["history"]),
+            **run_progress(earlier),
             "best": json.loads((Path(earlier) / "best.json").read_text()),
         })
     if initialised_from is not None:
