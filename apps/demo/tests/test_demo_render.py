@@ -67,6 +67,20 @@ def test_blend_leaves_cold_pixels_alone_and_colours_hot_ones() -> None:
     assert out[7, 7, 0] > out[7, 7, 2]  # JET at 1.0 is red
 
 
+def test_the_colour_scale_labels_never_overlap_on_a_narrow_picture() -> None:
+    wide, narrow = render.colour_scale_bar(1000), render.colour_scale_bar(256)
+    assert wide.shape[0] == 44 and narrow.shape[0] > 44  # the middle label takes a line of its own
+    text_rows = np.nonzero((narrow[44:] < 128).any(axis=(1, 2)))[0]
+    assert text_rows.size, "the middle label is drawn on the second line"
+    second = np.nonzero((narrow[44:] < 128).any(axis=(0, 2)))[0]
+    assert second.min() >= 2 and second.max() <= 256 - 2  # shrunk to fit, not cut off
+    # on the first text line only the two end labels: ink at both ends, none in the middle third
+    first = narrow[22:44] < 128
+    cols = np.nonzero(first.any(axis=(0, 2)))[0]
+    assert cols.min() < 60 and cols.max() > 256 - 60
+    assert not first[:, 100:156].any()
+
+
 def test_overlay_downscales_large_images_and_keeps_geometry() -> None:
     img = np.zeros((3200, 2000, 3), np.uint8)
     faces = [face_at(500, 600, 0.25)]

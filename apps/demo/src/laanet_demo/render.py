@@ -107,19 +107,28 @@ def blend_heatmap(
 
 def colour_scale_bar(width: int, height: int = 44) -> np.ndarray:
     """A legend strip for the heatmap colours: each face's map is stretched to its own range, so the ends are
-    labelled "lowest" and "highest in each face" (never "no artifact": a hot colour is not a verdict)."""
+    labelled "lowest" and "highest in each face" (never "no artifact": a hot colour is not a verdict). On a strip
+    too narrow for the three labels side by side, the middle one goes on a line of its own below the ends."""
     width = max(int(width), 240)
-    bar = np.full((height, width, 3), 255, np.uint8)
-    x0, x1, top, bottom = 10, width - 10, 4, height // 2
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1
+    ends, middle = ("lowest", "highest"), "heatmap, stretched per face (raw peak in caption)"
+    (mw, th), _ = cv2.getTextSize(middle, font, scale, thick)
+    ew = max(cv2.getTextSize(t, font, scale, thick)[0][0] for t in ends)
+    x0, x1, top = 10, width - 10, 4
+    bottom = height // 2
+    one_line = mw + 2 * ew + 24 <= x1 - x0
+    line = th + 8
+    bar = np.full((height if one_line else height + line, width, 3), 255, np.uint8)
     ramp = np.linspace(0.0, 1.0, x1 - x0, dtype=np.float32)[None, :].repeat(bottom - top, axis=0)
     bar[top:bottom, x0:x1] = colourise(ramp)
-    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1
-    labels = [(x0, "lowest"), ((x0 + x1) // 2, "heatmap, stretched per face (raw peak in caption)"),
-              (x1, "highest")]
-    for x, text in labels:
-        (tw, th), _ = cv2.getTextSize(text, font, scale, thick)
+    # the middle label, alone on its line, is shrunk to the strip's width where it is wider still
+    mid_scale = scale if one_line else scale * min(1.0, 0.9 * (width - 10) / mw)
+    labels = [(x0, ends[0], 0, scale), (x1, ends[1], 0, scale),
+              ((x0 + x1) // 2, middle, 0 if one_line else line, mid_scale)]
+    for x, text, down, s in labels:
+        (tw, _), _ = cv2.getTextSize(text, font, s, thick)
         tx = min(max(x - tw // 2, 2), width - tw - 2)
-        cv2.putText(bar, text, (tx, bottom + th + 6), font, scale, (30, 30, 30), thick, cv2.LINE_AA)
+        cv2.putText(bar, text, (tx, bottom + th + 6 + down), font, s, (30, 30, 30), thick, cv2.LINE_AA)
     return bar
 
 
