@@ -127,7 +127,8 @@ def test_face_tile_and_caption() -> None:
     band = render.text_band(["a", "b"], 200)
     assert tile.shape == (100 + band.shape[0], 200, 3)  # crop | heatmap, the caption written below
     assert np.array_equal(tile[10:90, 10:90], np.full((80, 80, 3), 120, np.uint8))  # the crop, untouched
-    hot, cold = tile[25:50, 150:175], tile[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
+    fake = render.face_tile(face_at(0, 0, 1.0, prob=0.95), size=100)
+    hot, cold = fake[25:50, 150:175], fake[70:90, 110:130]  # heat block at rows 25..50, cols 50..75 of the crop
     assert hot[..., 0].mean() > hot[..., 2].mean() and cold[..., 2].mean() > cold[..., 0].mean()
     assert "0.123" in render.face_caption(f) and "real" in render.face_caption(f)
     assert render.face_caption(f, VerdictBands(0.2, 0.5)) == "face 1 · real · 0.123 (real below 0.2)"
@@ -163,3 +164,28 @@ def test_a_weak_map_beside_a_fake_verdict_is_stretched_not_called_no_artifact() 
     full_strength = render.face_tile(weak, size=100, strength=1.0)[25:50, 150:175]
     assert full_strength[..., 0].mean() >= hot[..., 0].mean()  # unmeasured localisation: shown dimmer
     assert "no artifact" not in render.HEATMAP_EXPLAINED and "raw peak" in render.HEATMAP_EXPLAINED
+
+
+@pytest.mark.parametrize("prob", [0.05, 0.15, 0.29])
+def test_a_face_read_real_is_never_painted_red(prob: float) -> None:
+    """However strong its raw map, a face read real has its hottest point drawn at its own score: blue to cyan,
+    never the red of the scale's fake end, in the overlay and in its tile."""
+    f = face_at(50, 50, 1.0, prob=prob)
+    assert f.verdict == "real" and f.heat_peak == 1.0
+    assert render.shown_heat(f).max() == pytest.approx(prob)
+    img = np.full((200, 200, 3), 128, np.uint8)
+    over = render.overlay_scaled(img, [f], 1.0, strength=1.0).astype(int)
+    peak = over[66:82, 82:98]  # the hot block: crop rows 16..32, cols 32..48, at +50 px
+    assert peak[..., 2].mean() > peak[..., 0].mean() + 20  # blue over red
+    tile = render.face_tile(f, size=100, strength=1.0).astype(int)[25:50, 150:175]
+    assert tile[..., 2].mean() > tile[..., 0].mean() + 20
+
+
+def test_the_peak_colour_follows_the_score() -> None:
+    """The same map beside a higher score is drawn hotter: red channel up, blue down at its peak."""
+    img = np.full((200, 200, 3), 128, np.uint8)
+    peaks = []
+    for prob in (0.1, 0.5, 0.9):
+        over = render.overlay_scaled(img, [face_at(50, 50, 1.0, prob=prob)], 1.0, strength=1.0).astype(int)
+        peaks.append(over[66:82, 82:98].reshape(-1, 3).mean(axis=0))
+    assert peaks[0][0] < peaks[1][0] < peaks[2][0] and peaks[0][2] > peaks[2][2]

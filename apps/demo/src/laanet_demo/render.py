@@ -23,9 +23,10 @@ HEAT_ALPHA_GAIN = 0.4
 UNMEASURED_STRENGTH = 0.35
 #: what every heatmap shows, in one sentence (beside each overlay and in the report)
 HEATMAP_EXPLAINED = (
-    "The heatmap is the network's second output: where in each face crop it puts blending artifacts. Its colours "
-    "are stretched to each face's own range (blue lowest, red highest), so read the raw peak printed with each "
-    "face, not the colour, and the verdict from the score alone."
+    "The heatmap is the network's second output: where in each face crop it puts blending artifacts. Its shape is "
+    "stretched to each face's own range and its hottest point takes the colour of the face's fake score on the "
+    "scale below, so only a face that scores fake is painted red and a face read real stays blue to green. Read "
+    "the raw peak printed with each face for the map's own strength, and the verdict from the score alone."
 )
 
 
@@ -77,6 +78,13 @@ def stretch(heat: np.ndarray) -> np.ndarray:
     return (h - lo) / (hi - lo)
 
 
+def shown_heat(face: FaceView) -> np.ndarray:
+    """The map drawn for a face: its heatmap stretched to its own range (where), times the face's fake score (how
+    hot its hottest point is drawn), so that the colours never contradict the verdict: a face read real is never
+    painted red, and a face scored fake shows its peak red however weak the raw map is."""
+    return stretch(face.heatmap_crop) * float(np.clip(face.prob, 0.0, 1.0))
+
+
 def colourise(heat: np.ndarray) -> np.ndarray:
     """JET colour map of a [0, 1] heatmap as RGB uint8."""
     h8 = np.clip(np.asarray(heat, dtype=np.float32) * 255.0, 0, 255).astype(np.uint8)
@@ -106,12 +114,12 @@ def blend_heatmap(
 
 
 def colour_scale_bar(width: int, height: int = 44) -> np.ndarray:
-    """A legend strip for the heatmap colours: each face's map is stretched to its own range, so the ends are
-    labelled "lowest" and "highest in each face" (never "no artifact": a hot colour is not a verdict). On a strip
+    """A legend strip for the heatmap colours: each face's map is stretched to its own range and its hottest point
+    drawn at the face's fake score, so the ends are labelled by score (never "no artifact"). On a strip
     too narrow for the three labels side by side, the middle one goes on a line of its own below the ends."""
     width = max(int(width), 240)
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.42, 1
-    ends, middle = ("lowest", "highest"), "heatmap, stretched per face (raw peak in caption)"
+    ends, middle = ("score 0", "score 1"), "each face's hottest point at its fake score"
     (mw, th), _ = cv2.getTextSize(middle, font, scale, thick)
     ew = max(cv2.getTextSize(t, font, scale, thick)[0][0] for t in ends)
     x0, x1, top = 10, width - 10, 4
@@ -172,7 +180,7 @@ def overlay_image(
     image: np.ndarray, faces: Sequence[FaceView], max_side: int = 1600, unjudged: Sequence[UnjudgedView] = (),
     strength: float = UNMEASURED_STRENGTH,
 ) -> np.ndarray:
-    """The whole image (downscaled for display) with every face's heatmap (stretched to its own range) blended
+    """The whole image (downscaled for display) with every face's heatmap (as `shown_heat` draws it) blended
     in at `strength`, its box drawn, and the heatmap colour scale below."""
     h, w = image.shape[:2]
     scale = display_scale(h, w, max_side)
@@ -193,13 +201,13 @@ def overlay_scaled(
 
 
 def face_heat_layers(faces: Sequence[FaceView], height: int, width: int, scale: float) -> list[np.ndarray]:
-    """One image-space heatmap per face (for faces that carry a crop matrix), stretched to the face's own range,
-    at display size."""
+    """One image-space heatmap per face (for faces that carry a crop matrix), as `shown_heat` draws it, at display
+    size."""
     layers = []
     for face in faces:
         if face.crop_matrix is None:
             continue
-        layers.append(heatmap_to_image(stretch(face.heatmap_crop), scaled_matrix(face.crop_matrix, scale),
+        layers.append(heatmap_to_image(shown_heat(face), scaled_matrix(face.crop_matrix, scale),
                                        height, width))
     return layers
 
@@ -228,14 +236,14 @@ def text_band(lines: Sequence[str], width: int, colour: tuple[int, int, int] = (
 
 
 def face_tile(face: FaceView, size: int = 256, strength: float = UNMEASURED_STRENGTH) -> np.ndarray:
-    """The face crop and the same crop with its heatmap (stretched to its own range, blended at `strength`), side
+    """The face crop and the same crop with its heatmap (as `shown_heat` draws it, blended at `strength`), side
     by side, each `size` pixels square, with the face's number, verdict, score and raw heatmap peak written
     below."""
     if face.crop is None:
         raise ValueError("this face has no crop to show")
     crop = cv2.resize(face.crop, (size, size), interpolation=cv2.INTER_AREA)
-    heat = cv2.resize(stretch(face.heatmap_crop), (size, size), interpolation=cv2.INTER_LINEAR)
-    # the whole map is shown (blue = lowest, red = highest of this face), as the official visualisation does,
+    heat = cv2.resize(shown_heat(face), (size, size), interpolation=cv2.INTER_LINEAR)
+    # the whole map is shown (blue = lowest, the peak at the face's score), as the official visualisation does,
     # so that a weak map is still visible next to the crop; dimmed when its localisation is not measured
     a = 0.5 * min(1.0, strength / 0.6) + 0.15
     shown = ((1 - a) * crop.astype(np.float32) + a * colourise(heat).astype(np.float32) + 0.5).astype(np.uint8)
@@ -243,7 +251,7 @@ def face_tile(face: FaceView, size: int = 256, strength: float = UNMEASURED_STRE
     colour = VERDICT_COLOURS_RGB[face.verdict]
     cv2.rectangle(tile, (0, 0), (tile.shape[1] - 1, tile.shape[0] - 1), colour, 4)
     band = text_band([f"face {face.index}: {face.verdict}, score {face.prob:.3f}",
-                      f"heatmap raw peak {face.heat_peak:.2f} (colours stretched)"], tile.shape[1])
+                      f"heatmap raw peak {face.heat_peak:.2f} (peak drawn at the score)"], tile.shape[1])
     return np.concatenate([tile, band], axis=0)
 
 
