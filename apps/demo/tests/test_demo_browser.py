@@ -153,6 +153,9 @@ def test_a_first_time_user_in_chromium(
             page.wait_for_function("!document.querySelector('#image-analyse').disabled", timeout=60_000)
             button.click()
             summary.get_by_text("Image verdict").wait_for(timeout=400_000)
+            # the gallery may arrive after the summary on a busy machine: wait for its twenty tiles
+            page.wait_for_function(
+                "document.querySelectorAll('#image-gallery .thumbnail-item img').length >= 20", timeout=120_000)
             page.wait_for_timeout(1500)
             twenty_widths = _tile_widths(page, "#image-gallery")
             twenty_cut = _captions_whole(page, "#image-gallery")
