@@ -27,7 +27,8 @@ def test_labels_say_what_the_model_does() -> None:
     assert by_file["fake-swap-ghost.jpg"].label == "Face swap (GHOST) · missed by this model"
     assert by_file["fake-sbi-lfw-Aaron_Tippin.jpg"].label.endswith("· caught")
     assert by_file["astronaut.jpg"].label.endswith("· called real")
-    assert by_file["portrait-img12.jpg"].label.endswith("· model unsure")
+    assert by_file["portrait-img12.jpg"].label.endswith("· called real")
+    assert by_file["fake-swap-faceshifter.png"].label == "Face swap (FaceShifter) · caught"
     assert by_file["group-selfie-many-people.jpg"].label.endswith("· model unsure")
 
 

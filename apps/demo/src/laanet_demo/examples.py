@@ -53,11 +53,11 @@ class Example:
 
 
 EXAMPLES: tuple[Example, ...] = (
-    Example("portrait-img12.jpg", "image", "real", "Real portrait", "deepface test set", "uncertain"),
+    Example("portrait-img12.jpg", "image", "real", "Real portrait", "deepface test set", "real"),
     Example("astronaut.jpg", "image", "real", "Real photo", "NASA, via scikit-image", "real"),
     Example("group-selfie-many-people.jpg", "image", "real", "Real group selfie", "deepface test set", "uncertain"),
     Example("fake-swap-faceshifter.png", "image", "fake", "Face swap (FaceShifter)", "maum-ai/faceshifter",
-            "uncertain"),
+            "fake"),
     Example("fake-swap-ghost.jpg", "image", "fake", "Face swap (GHOST)", "ai-forever/ghost", "real"),
     Example("fake-sbi-lfw-Aaron_Tippin.jpg", "image", "fake", "Self-blended fake", "LFW photo, blended here",
             "fake"),
